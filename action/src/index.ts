@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// One bundle, two entries: the GitHub runner passes inputs as INPUT_* variables and no arguments;
+// a terminal passes a command and flags.
+import { runAction } from './main.js';
+import { runCli } from './cli.js';
+
+const argv = process.argv.slice(2);
+if (argv.length === 0 && process.env.INPUT_COMMAND !== undefined) {
+  await runAction(process.env);
+} else {
+  process.exitCode = await runCli(argv, process.env);
+}

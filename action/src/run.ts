@@ -1,0 +1,31 @@
+// Runs one command with its context; shared by the GitHub entry and the CLI.
+import { createClients, type AwsClients } from './aws/clients.js';
+import { COMMAND_HANDLERS } from './commands/index.js';
+import type { CommandContext } from './commands/context.js';
+import { projectRoot } from './project.js';
+import type { Reporter } from './reporter.js';
+import type { Settings } from './settings.js';
+
+export async function runCommand(settings: Settings, reporter: Reporter, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let clients: AwsClients | undefined;
+  let root: string | undefined;
+  const context: CommandContext = {
+    settings,
+    reporter,
+    env,
+    get clients() {
+      clients ??= createClients(settings.region, env);
+      return clients;
+    },
+    get root() {
+      root ??= projectRoot(env);
+      return root;
+    },
+  };
+  try {
+    await COMMAND_HANDLERS[settings.command](context);
+  } finally {
+    clients?.destroy();
+    await reporter.writeSummary(`mapserver-ecs ${settings.command}`);
+  }
+}

@@ -1,0 +1,23 @@
+// Two tiers: `unit` is fast and touches nothing outside the process; `integration` drives real
+// components (moto_server, Packer, Docker, s3fs, MapServer) and runs one file at a time.
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: { isolatedModules: true } }],
+};
+const shared = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform,
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/action/test/unit/**/*.test.ts'] },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/action/test/integration/**/*.test.ts'],
+      testTimeout: 600_000,
+    },
+  ],
+};

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Static checks: shellcheck on every shell script, packer fmt on the templates, and generated files
+# (action.yml, the README tables) in step with their source.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+# Every tracked or new file whose first line is a sh or bash shebang, wherever it lives.
+mapfile -t shell_scripts < <(git ls-files --cached --others --exclude-standard | while read -r f; do
+  if [[ -f "$f" ]] && head -n1 "$f" | grep -qE '^#!.*[/ ](ba)?sh$'; then echo "$f"; fi
+done)
+if ((${#shell_scripts[@]} > 0)); then
+  shellcheck --severity=style "${shell_scripts[@]}"
+fi
+
+if [[ -d packer ]]; then
+  packer fmt -check -diff -recursive packer
+fi
+
+npx --no-install tsx scripts/gen-docs.ts --check
