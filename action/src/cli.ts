@@ -11,6 +11,8 @@ export interface ParsedArgs {
   values: Map<InputName, string>;
   paths: string[];
   help: boolean;
+  /** Unknown or malformed flags; reported together with the settings' problems. */
+  problems: InputProblem[];
 }
 
 const BIN = 'mapserver-ecs';
@@ -61,8 +63,21 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (command === '') command = arg;
     else paths.push(arg);
   }
-  if (problems.length > 0) throw new InputError(problems);
-  return { command, values, paths, help };
+  return { command, values, paths, help, problems };
+}
+
+function parseWithFlagProblems(args: ParsedArgs, env: NodeJS.ProcessEnv) {
+  const read = (name: InputName): string => (name === 'command' ? args.command : (args.values.get(name) ?? ''));
+  try {
+    const settings = parseSettings(read, args.paths, env);
+    if (args.problems.length > 0) throw new InputError(args.problems);
+    return settings;
+  } catch (error) {
+    if (error instanceof InputError && args.problems.length > 0 && error.problems !== args.problems) {
+      throw new InputError([...args.problems, ...error.problems]);
+    }
+    throw error;
+  }
 }
 
 export function usage(): string {
@@ -100,7 +115,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
       process.stdout.write(`${known ? commandUsage(args.command as CommandName) : usage()}\n`);
       return args.help || args.command === 'help' ? EXIT_SUCCESS : EXIT_BAD_INPUT;
     }
-    const settings = parseSettings((name) => (name === 'command' ? args.command : (args.values.get(name) ?? '')), args.paths, env);
+    const settings = parseWithFlagProblems(args, env);
     await runCommand(settings, reporter, env);
     for (const [name, value] of reporter.outputs()) process.stdout.write(`${name}=${value}\n`);
     return EXIT_SUCCESS;

@@ -100,9 +100,9 @@ const ECR_REPOSITORY = /^(?=.{2,256}$)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+
 const REGISTRY = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 const LOG_GROUP = /^[\w#/.-]{1,512}$/;
 const AMI_NAME_PREFIX = /^[A-Za-z0-9()[\]./_-]{3,100}$/;
-/** repository[:tag][@sha256:digest], the repository optionally with a registry host. */
+/** repository[:tag][@sha256:digest]; a registry host has a dot or a port, or is localhost (Docker's rule). */
 const IMAGE_REFERENCE =
-  /^(?:[A-Za-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+  /^(?:(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?|[A-Za-z0-9-]+:\d+|localhost)\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
 
 /** S3 bucket naming rules for general-purpose buckets. */
 export function bucketNameProblem(name: string): string | undefined {

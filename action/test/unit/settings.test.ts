@@ -1,0 +1,131 @@
+import { describe, expect, it } from '@jest/globals';
+import { InputError } from '../../src/errors.js';
+import type { InputName } from '../../src/inputs.js';
+import { bucketNameProblem, parseSettings } from '../../src/settings.js';
+
+const env = { AWS_REGION: 'eu-west-1' } as NodeJS.ProcessEnv;
+
+function parse(values: Partial<Record<InputName, string>>, paths: string[] = [], environment = env) {
+  return parseSettings((name) => values[name] ?? '', paths, environment);
+}
+
+function problemsOf(values: Partial<Record<InputName, string>>, environment = env) {
+  try {
+    parse(values, [], environment);
+  } catch (error) {
+    if (error instanceof InputError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('parseSettings', () => {
+  it('applies defaults and the region from the environment', () => {
+    const settings = parse({ command: 'deploy', bucket: 'my-maps' });
+    expect(settings).toMatchObject({
+      command: 'deploy',
+      region: 'eu-west-1',
+      bucket: 'my-maps',
+      bucketPrefix: '',
+      cluster: 'mapserver',
+      hostPort: 8080,
+      architecture: 'x86_64',
+      mountDriver: 's3fs',
+      waitMinutes: 30,
+      dryRun: false,
+    });
+  });
+
+  it('prefers the aws-region input over the environment', () => {
+    expect(parse({ command: 'bake', 'aws-region': 'us-west-2' }).region).toBe('us-west-2');
+  });
+
+  it('normalizes the bucket prefix to one trailing slash', () => {
+    expect(parse({ command: 'deploy', bucket: 'my-maps', 'bucket-prefix': '/maps/public' }).bucketPrefix).toBe('maps/public/');
+  });
+
+  it('splits lists on commas and newlines', () => {
+    const settings = parse({
+      command: 'bootstrap',
+      bucket: 'my-maps',
+      'instance-profile': 'ecs-instance',
+      subnets: 'subnet-0123456789abcdef0, subnet-89abcdef\nsubnet-0fedcba9876543210',
+      'skip-steps': 'bake,cleanup',
+    });
+    expect(settings.subnets).toEqual(['subnet-0123456789abcdef0', 'subnet-89abcdef', 'subnet-0fedcba9876543210']);
+    expect([...settings.skipSteps]).toEqual(['bake', 'cleanup']);
+  });
+
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['yes', true],
+    ['false', false],
+    ['', false],
+  ])('reads dry-run %j as %j', (value, expected) => {
+    expect(parse({ command: 'cleanup', 'dry-run': value }).dryRun).toBe(expected);
+  });
+
+  it('reports every problem at once, naming each input', () => {
+    const problems = problemsOf({
+      command: 'deploy',
+      bucket: 'Bad_Bucket',
+      'aws-region': 'mars-1',
+      'host-port': '70000',
+      'wait-minutes': 'soon',
+      image: 'UPPER/case',
+      'task-role-arn': 'arn:aws:iam::12:role/x',
+    });
+    expect(problems.map((p) => p.input).sort()).toEqual(
+      ['aws-region', 'bucket', 'host-port', 'image', 'task-role-arn', 'wait-minutes'].sort(),
+    );
+    for (const p of problems) expect(p.message).toMatch(/expected/);
+  });
+
+  it.each<[Partial<Record<InputName, string>>, InputName, RegExp]>([
+    [{ command: 'bogus' }, 'command', /expected one of release, bake, .*got "bogus"/],
+    [{}, 'command', /is required/],
+    [{ command: 'bake', architecture: 'sparc' }, 'architecture', /x86_64, arm64/],
+    [{ command: 'bake', 'base-ami-id': 'ami-123' }, 'base-ami-id', /AMI id/],
+    [{ command: 'bake', 'mount-driver': 'goofys' }, 'mount-driver', /s3fs, mountpoint/],
+    [{ command: 'bake', 'instance-type': 'large' }, 'instance-type', /instance type/],
+    [{ command: 'deploy', bucket: 'ab' }, 'bucket', /3 to 63/],
+    [{ command: 'deploy', bucket: '192.168.1.1' }, 'bucket', /IP address/],
+    [{ command: 'deploy', bucket: 'a..b' }, 'bucket', /adjacent dots/],
+    [{ command: 'deploy', bucket: 'ok-bucket', 'bucket-prefix': 'a/../b' }, 'bucket-prefix', /no \. or \.\. parts/],
+    [{ command: 'deploy', bucket: 'ok-bucket', cpu: '64' }, 'cpu', /128 to 16384/],
+    [{ command: 'deploy', bucket: 'ok-bucket', 'target-group-arn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef' }, 'host-port', /must be 0/],
+    [{ command: 'roll', bucket: 'ok-bucket', 'min-healthy-percentage': '50', 'max-healthy-percentage': '200' }, 'max-healthy-percentage', /at most min-healthy-percentage \+ 100/],
+    [{ command: 'roll', bucket: 'ok-bucket', 'min-size': '3', 'max-size': '2' }, 'min-size', /must not exceed max-size/],
+    [{ command: 'bootstrap', bucket: 'ok-bucket', 'instance-profile': 'p' }, 'subnets', /required by the bootstrap command/],
+    [{ command: 'bootstrap', bucket: 'ok-bucket', 'instance-profile': 'p', subnets: 'subnet-xyz' }, 'subnets', /subnet ids/],
+    [{ command: 'release', 'skip-steps': 'bake,deploy-all', bucket: 'ok-bucket' }, 'skip-steps', /release steps/],
+    [{ command: 'cleanup', 'dry-run': 'maybe' }, 'dry-run', /true or false/],
+    [{ command: 'lint-mapfiles', format: 'xml' }, 'format', /text, json/],
+    [{ command: 'preview' }, 'mapfile', /required by the preview command/],
+    [{ command: 'preview', mapfile: 'x.txt' }, 'mapfile', /\.map file/],
+  ])('refuses %j naming %s', (values, input, message) => {
+    const problems = problemsOf(values);
+    const problem = problems.find((p) => p.input === input);
+    expect(problem?.message).toMatch(message);
+  });
+
+  it('needs a region only for commands that call AWS', () => {
+    expect(problemsOf({ command: 'bake' }, {}).map((p) => p.input)).toEqual(['aws-region']);
+    expect(parse({ command: 'lint-mapfiles' }, [], {}).region).toBe('');
+  });
+
+  it('shortens very long values in messages', () => {
+    const problems = problemsOf({ command: 'bake', 'instance-type': 'x'.repeat(500) });
+    expect(problems[0]?.message.length).toBeLessThan(200);
+  });
+});
+
+describe('bucketNameProblem', () => {
+  it.each(['my-maps', 'maps.example.org', 'a1b'])('accepts %s', (name) => {
+    expect(bucketNameProblem(name)).toBeUndefined();
+  });
+  it.each(['My-Maps', '-maps', 'maps-', 'xn--maps', 'maps-s3alias', 'a'.repeat(64), 'my_maps'])('refuses %s', (name) => {
+    expect(bucketNameProblem(name)).toBeDefined();
+  });
+});
