@@ -40,13 +40,15 @@ export async function run(reporter: Reporter, file: string, args: readonly strin
     env: options.env,
     input: options.input,
     reject: false,
-    all: true,
     stripFinalNewline: true,
     buffer: true,
   });
-  const lines = lineSplitter(onLine);
-  subprocess.all?.on('data', lines.push);
-  subprocess.all?.on('end', lines.flush);
+  // One splitter per stream, so a partial line on one stream never merges with a line of the other.
+  for (const stream of [subprocess.stdout, subprocess.stderr]) {
+    const lines = lineSplitter(onLine);
+    stream?.on('data', lines.push);
+    stream?.on('end', lines.flush);
+  }
   const result = await subprocess;
   if (result.failed) {
     const how = result.exitCode !== undefined ? `exited with code ${result.exitCode}` : (result.signal ? `was killed by ${result.signal}` : result.shortMessage);

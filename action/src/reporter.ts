@@ -32,6 +32,7 @@ abstract class BaseReporter implements Reporter {
   protected readonly values = new Map<OutputName, string>();
   protected readonly rows: Array<[string, string]> = [];
   protected readonly secrets: string[] = [];
+  protected now: () => number = Date.now;
 
   abstract info(message: string): void;
   abstract warn(message: string): void;
@@ -39,7 +40,7 @@ abstract class BaseReporter implements Reporter {
   abstract writeSummary(title: string): Promise<void>;
 
   progress(awaited: string, startedAt: number, state: string): void {
-    this.info(`… waiting for ${awaited} (${formatElapsed(Date.now() - startedAt)} elapsed): ${state}`);
+    this.info(`… waiting for ${awaited} (${formatElapsed(this.now() - startedAt)} elapsed): ${state}`);
   }
 
   setOutput(name: OutputName, value: string): void {
@@ -118,9 +119,10 @@ export class TerminalReporter extends BaseReporter {
   private depth = 0;
   constructor(
     private readonly out: NodeJS.WritableStream = process.stderr,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
     super();
+    this.now = now;
   }
   private write(line: string): void {
     const indent = '  '.repeat(this.depth);
