@@ -71,6 +71,7 @@ export const INPUTS = [
   { name: 'registry', default: '', description: 'Push to this registry (host:port) instead of ECR, such as a local registry.' },
   { name: 'image', default: '', description: 'Image to deploy (repository[:tag][@sha256:digest]). Set it to redeploy an existing image without building.' },
   { name: 'keep-images', default: '10', description: 'How many images the ECR lifecycle policy keeps.' },
+  { name: 'image-tag', default: '', description: 'Tag of the built image. Defaults to the git revision (GITHUB_SHA, or HEAD of the checkout).' },
   { name: 'task-role-arn', default: '', description: 'IAM role ARN of the MapServer task (reads COGs through /vsis3/).' },
   { name: 'execution-role-arn', default: '', description: 'IAM role ARN the ECS agent uses to pull the image and write logs.' },
   { name: 'host-port', default: '8080', description: 'Host port of the MapServer container; 0 for a dynamic port behind a load balancer.' },

@@ -33,6 +33,8 @@ export interface Settings {
   registry: string | undefined;
   image: string | undefined;
   keepImages: number;
+  /** Tag of the built image; undefined means the git revision. */
+  imageTag: string | undefined;
   taskRoleArn: string | undefined;
   executionRoleArn: string | undefined;
   hostPort: number;
@@ -97,6 +99,7 @@ const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 /** ECS cluster/service, launch template, Auto Scaling group and capacity provider names share this shape. */
 const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const ECR_REPOSITORY = /^(?=.{2,256}$)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const REGISTRY = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 const LOG_GROUP = /^[\w#/.-]{1,512}$/;
 const AMI_NAME_PREFIX = /^[A-Za-z0-9()[\]./_-]{3,100}$/;
@@ -245,6 +248,7 @@ export function parseSettings(read: InputSource, paths: string[] = [], env: Node
     registry: optional('registry', REGISTRY, 'a registry host[:port] such as 127.0.0.1:5000'),
     image: optional('image', IMAGE_REFERENCE, 'an image reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/mapserver@sha256:<64 hex>'),
     keepImages: integer('keep-images', 1, 1000),
+    imageTag: optional('image-tag', IMAGE_TAG, 'a Docker tag: up to 128 letters, digits, _ . and -, not starting with . or -'),
     taskRoleArn: optional('task-role-arn', IAM_ROLE_ARN, 'an IAM role ARN such as arn:aws:iam::123456789012:role/mapserver-task'),
     executionRoleArn: optional('execution-role-arn', IAM_ROLE_ARN, 'an IAM role ARN such as arn:aws:iam::123456789012:role/ecsTaskExecutionRole'),
     hostPort: integer('host-port', 0, 65535),
