@@ -22,6 +22,7 @@ required=(
   docker-registry:docker-registry
   curl:curl
   jq:jq
+  socat:socat
 )
 
 missing=()
