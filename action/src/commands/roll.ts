@@ -1,6 +1,13 @@
-import { StepFailure } from '../errors.js';
+import { InputError } from '../errors.js';
+import { rollInstances } from '../steps/roll.js';
 import type { CommandContext } from './context.js';
 
-export async function rollCommand(_context: CommandContext): Promise<void> {
-  throw new StepFailure('The roll command is not available in this build');
+export async function rollCommand(ctx: CommandContext): Promise<void> {
+  const amiId = ctx.settings.amiId;
+  if (!amiId) throw new InputError([{ input: 'ami-id', message: 'is required by the roll command: expected the AMI to roll out (ami-...)' }]);
+  const rolled = await ctx.reporter.group('Roll the instances', () => rollInstances(ctx, amiId));
+  ctx.reporter.setOutput('ami-id', amiId);
+  ctx.reporter.setOutput('launch-template-version', rolled.launchTemplateVersion);
+  ctx.reporter.setOutput('instance-refresh-id', rolled.instanceRefreshId);
+  ctx.reporter.summaryRow('roll', `${ctx.settings.autoScalingGroup} on ${amiId} (launch template version ${rolled.launchTemplateVersion}, refresh ${rolled.instanceRefreshId})`);
 }

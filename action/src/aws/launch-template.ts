@@ -1,0 +1,64 @@
+// Launch template data of the container instances, and lookups of launch templates by name.
+import {
+  DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  type EC2Client,
+  type LaunchTemplate,
+  type LaunchTemplateVersion,
+  type RequestLaunchTemplateData,
+  type _InstanceType,
+} from '@aws-sdk/client-ec2';
+import type { Settings } from '../settings.js';
+import { isAwsError } from './errors.js';
+
+/**
+ * IMDSv2 only. A hop limit of 1 keeps bridge-mode containers away from the instance role: tasks get
+ * credentials from their task role through the ECS agent instead.
+ */
+export const METADATA_OPTIONS = { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 } as const;
+
+export function instanceProfileSpec(profile: string): { Arn: string } | { Name: string } {
+  return profile.startsWith('arn:') ? { Arn: profile } : { Name: profile };
+}
+
+export function launchTemplateData(
+  settings: Pick<Settings, 'instanceType' | 'instanceProfile' | 'securityGroups' | 'cluster'>,
+  amiId: string,
+  userDataBase64: string,
+): RequestLaunchTemplateData {
+  return {
+    ImageId: amiId,
+    // Validated in settings by shape; EC2 itself names an unknown type.
+    InstanceType: settings.instanceType as _InstanceType,
+    ...(settings.instanceProfile ? { IamInstanceProfile: instanceProfileSpec(settings.instanceProfile) } : {}),
+    ...(settings.securityGroups.length > 0 ? { SecurityGroupIds: settings.securityGroups } : {}),
+    UserData: userDataBase64,
+    MetadataOptions: { ...METADATA_OPTIONS },
+    TagSpecifications: [
+      {
+        ResourceType: 'instance',
+        Tags: [
+          { Key: 'Name', Value: `${settings.cluster}-ecs` },
+          { Key: 'mapserver-ecs:cluster', Value: settings.cluster },
+        ],
+      },
+    ],
+  };
+}
+
+export async function findLaunchTemplate(ec2: EC2Client, name: string): Promise<LaunchTemplate | undefined> {
+  try {
+    const response = await ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [name] }));
+    return response.LaunchTemplates?.[0];
+  } catch (error) {
+    if (isAwsError(error, 'InvalidLaunchTemplateName.NotFoundException', 'InvalidLaunchTemplateName.NotFound')) return undefined;
+    throw error;
+  }
+}
+
+/** Versions of one launch template by number or $Default/$Latest; missing ones are left out. */
+export async function launchTemplateVersions(ec2: EC2Client, launchTemplateId: string, versions: string[]): Promise<LaunchTemplateVersion[]> {
+  if (versions.length === 0) return [];
+  const response = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: launchTemplateId, Versions: [...new Set(versions)] }));
+  return response.LaunchTemplateVersions ?? [];
+}

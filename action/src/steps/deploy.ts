@@ -1,0 +1,146 @@
+// Deploy: register the task definition, point the service at it with the deployment circuit breaker
+// on, and wait for that very deployment to report rolloutState COMPLETED. A rollback by the circuit
+// breaker is a failure, even though the service ends up stable again (waitUntilServicesStable would
+// call that a success, so the deployment is tracked by its id instead).
+import {
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  type CreateServiceCommandInput,
+  type Deployment,
+  type DeploymentConfiguration,
+  type Service,
+} from '@aws-sdk/client-ecs';
+import { pollTiming, type WaitTiming } from '../aws/timing.js';
+import type { CommandContext } from '../commands/context.js';
+import { StepFailure } from '../errors.js';
+import { poll } from '../wait.js';
+import { CONTAINER_NAME, CONTAINER_PORT, loadTaskDefinition } from './task-definition.js';
+
+/** Circuit breaker with rollback; launch the new tasks before stopping the old ones. */
+export const DEPLOYMENT_CONFIGURATION: DeploymentConfiguration = {
+  deploymentCircuitBreaker: { enable: true, rollback: true },
+  minimumHealthyPercent: 100,
+  maximumPercent: 200,
+};
+
+export function serviceDefinition(ctx: CommandContext, taskDefinitionArn: string): CreateServiceCommandInput {
+  const { settings } = ctx;
+  return {
+    cluster: settings.cluster,
+    serviceName: settings.service,
+    taskDefinition: taskDefinitionArn,
+    desiredCount: settings.desiredCount,
+    capacityProviderStrategy: [{ capacityProvider: settings.capacityProvider, weight: 1, base: 0 }],
+    deploymentConfiguration: DEPLOYMENT_CONFIGURATION,
+    placementStrategy: [
+      { type: 'spread', field: 'attribute:ecs.availability-zone' },
+      { type: 'spread', field: 'instanceId' },
+    ],
+    schedulingStrategy: 'REPLICA',
+    enableECSManagedTags: true,
+    propagateTags: 'SERVICE',
+    ...(settings.targetGroupArn
+      ? {
+          loadBalancers: [{ targetGroupArn: settings.targetGroupArn, containerName: CONTAINER_NAME, containerPort: CONTAINER_PORT }],
+          healthCheckGracePeriodSeconds: 60,
+        }
+      : {}),
+  };
+}
+
+export async function describeService(ctx: CommandContext): Promise<Service | undefined> {
+  const { settings } = ctx;
+  const response = await ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: settings.cluster, services: [settings.service] }));
+  const service = response.services?.find((s) => s.serviceName === settings.service);
+  return service && service.status !== 'INACTIVE' ? service : undefined;
+}
+
+export async function registerTaskDefinition(ctx: CommandContext, imageUri: string): Promise<string> {
+  const input = await loadTaskDefinition(ctx.root, ctx.settings, imageUri);
+  const registered = await ctx.clients.ecs.send(new RegisterTaskDefinitionCommand(input));
+  const arn = registered.taskDefinition?.taskDefinitionArn;
+  if (!arn) throw new StepFailure('RegisterTaskDefinition returned no task definition ARN', { state: 'unknown: check the task definition family' });
+  return arn;
+}
+
+export async function deployService(ctx: CommandContext, imageUri: string, timing?: WaitTiming): Promise<{ taskDefinitionArn: string }> {
+  const { settings, reporter } = ctx;
+  const taskDefinitionArn = await registerTaskDefinition(ctx, imageUri);
+  reporter.info(`Registered ${taskDefinitionArn} (image ${imageUri})`);
+
+  const existing = await describeService(ctx);
+  let service: Service | undefined;
+  if (existing) {
+    const updated = await ctx.clients.ecs.send(
+      new UpdateServiceCommand({
+        cluster: settings.cluster,
+        service: settings.service,
+        taskDefinition: taskDefinitionArn,
+        desiredCount: settings.desiredCount,
+        deploymentConfiguration: DEPLOYMENT_CONFIGURATION,
+      }),
+    );
+    service = updated.service;
+    reporter.info(`Updated service ${settings.service} in cluster ${settings.cluster}`);
+  } else {
+    const created = await ctx.clients.ecs.send(new CreateServiceCommand(serviceDefinition(ctx, taskDefinitionArn)));
+    service = created.service;
+    reporter.info(`Created service ${settings.service} in cluster ${settings.cluster}`);
+  }
+  const deploymentId = service?.deployments?.find((d) => d.taskDefinition === taskDefinitionArn && d.status === 'PRIMARY')?.id;
+  await waitForDeployment(ctx, taskDefinitionArn, deploymentId, timing);
+  return { taskDefinitionArn };
+}
+
+function describeDeployment(d: Deployment): string {
+  return `${d.rolloutState ?? 'unknown'}: ${d.runningCount ?? 0}/${d.desiredCount ?? 0} running, ${d.pendingCount ?? 0} pending, ${d.failedTasks ?? 0} failed`;
+}
+
+export async function waitForDeployment(ctx: CommandContext, taskDefinitionArn: string, deploymentId: string | undefined, timing?: WaitTiming): Promise<void> {
+  const { settings, reporter } = ctx;
+  const awaited = `the deployment of ${taskDefinitionArn.split('/').pop() ?? taskDefinitionArn} to service ${settings.service}`;
+  let trackedId = deploymentId;
+  await poll<true>(
+    reporter,
+    async () => {
+      const service = await describeService(ctx);
+      if (!service) throw new StepFailure(`Service ${settings.service} disappeared from cluster ${settings.cluster} during the deployment`);
+      const deployments = service.deployments ?? [];
+      const ours = trackedId
+        ? deployments.find((d) => d.id === trackedId)
+        : deployments.find((d) => d.taskDefinition === taskDefinitionArn && d.status === 'PRIMARY');
+      trackedId ??= ours?.id;
+      const primary = deployments.find((d) => d.status === 'PRIMARY');
+      if (!ours) {
+        // Our deployment is gone: ECS replaced it, which after a circuit breaker trip is the rollback.
+        throw new StepFailure(
+          `The deployment of ${taskDefinitionArn} is no longer on service ${settings.service}: it was rolled back (the service now runs ${primary?.taskDefinition ?? service.taskDefinition ?? 'an unknown task definition'})${lastCircuitBreakerEvent(service)}`,
+          { state: `service ${settings.service} runs ${primary?.taskDefinition ?? service.taskDefinition ?? 'unknown'}; ${taskDefinitionArn} is registered but not deployed` },
+        );
+      }
+      if (ours.rolloutState === 'FAILED') {
+        const rolledBackTo = primary && primary.id !== ours.id ? primary.taskDefinition : undefined;
+        throw new StepFailure(
+          `The deployment circuit breaker failed the deployment of ${taskDefinitionArn}: ${ours.rolloutStateReason ?? 'no reason given'}${rolledBackTo ? `; rolled back to ${rolledBackTo}` : ''}`,
+          { state: rolledBackTo ? `service ${settings.service} rolled back to ${rolledBackTo}` : `service ${settings.service} deployment ${ours.id ?? ''} failed` },
+        );
+      }
+      if (ours.rolloutState === 'COMPLETED' && ours.status === 'PRIMARY') return { done: true, state: describeDeployment(ours) };
+      return { state: describeDeployment(ours) };
+    },
+    {
+      awaited,
+      timeoutMs: settings.waitMinutes * 60_000,
+      ...pollTiming(timing, 15_000),
+      stateOnTimeout: `service ${settings.service} is still rolling out ${taskDefinitionArn}; ECS keeps going (the circuit breaker rolls it back if tasks keep failing)`,
+    },
+  );
+  reporter.info(`Service ${settings.service} runs ${taskDefinitionArn}: rollout COMPLETED`);
+}
+
+function lastCircuitBreakerEvent(service: Service): string {
+  const event = service.events?.find((e) => /circuit breaker|rolling back|rolled back/i.test(e.message ?? ''));
+  return event?.message ? ` (${event.message})` : '';
+}

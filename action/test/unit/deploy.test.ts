@@ -1,0 +1,166 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  type Deployment,
+  type Service,
+} from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createClients, type AwsClients } from '../../src/aws/clients.js';
+import { deployCommand } from '../../src/commands/deploy.js';
+import { InputError, StepFailure } from '../../src/errors.js';
+import { DEPLOYMENT_CONFIGURATION, deployService } from '../../src/steps/deploy.js';
+import { DIGEST_IMAGE, fakeClock, scriptedHandler, testContext } from '../support/ecs-context.js';
+
+let ecs = mockClient(ECSClient);
+const OLD = 'arn:aws:ecs:us-east-1:123456789012:task-definition/mapserver:6';
+const NEW = 'arn:aws:ecs:us-east-1:123456789012:task-definition/mapserver:7';
+
+function service(deployments: Deployment[], extra: Partial<Service> = {}): Service {
+  return { serviceName: 'mapserver', status: 'ACTIVE', taskDefinition: deployments.find((d) => d.status === 'PRIMARY')?.taskDefinition ?? OLD, deployments, ...extra };
+}
+const deployment = (id: string, taskDefinition: string, status: string, rolloutState: Deployment['rolloutState'], extra: Partial<Deployment> = {}): Deployment => ({
+  id,
+  taskDefinition,
+  status,
+  rolloutState,
+  desiredCount: 1,
+  runningCount: rolloutState === 'COMPLETED' ? 1 : 0,
+  pendingCount: rolloutState === 'IN_PROGRESS' ? 1 : 0,
+  failedTasks: 0,
+  ...extra,
+});
+
+const inputs = { command: 'deploy', bucket: 'maps-bucket', 'wait-minutes': '2' } as const;
+const timing = () => ({ intervalMs: 10_000, ...fakeClock() });
+
+beforeEach(() => {
+  ecs = mockClient(ECSClient);
+  ecs.reset();
+  ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: NEW } });
+});
+afterEach(() => ecs.reset());
+
+function describeSequence(...services: Service[]): void {
+  let call = ecs.on(DescribeServicesCommand);
+  for (const s of services) call = call.resolvesOnce({ services: [s] });
+}
+
+describe('deployService', () => {
+  it('registers the task definition, updates the service with the circuit breaker and waits for COMPLETED', async () => {
+    const ctx = testContext(inputs);
+    const before = service([deployment('d-old', OLD, 'PRIMARY', 'COMPLETED')]);
+    const started = service([deployment('d-new', NEW, 'PRIMARY', 'IN_PROGRESS'), deployment('d-old', OLD, 'ACTIVE', 'COMPLETED')]);
+    describeSequence(before, started, started, service([deployment('d-new', NEW, 'PRIMARY', 'COMPLETED')]));
+    ecs.on(UpdateServiceCommand).resolves({ service: started });
+
+    await expect(deployService(ctx, DIGEST_IMAGE, timing())).resolves.toEqual({ taskDefinitionArn: NEW });
+
+    const registered = ecs.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
+    expect(registered?.containerDefinitions?.[0]?.image).toBe(DIGEST_IMAGE);
+    const update = ecs.commandCalls(UpdateServiceCommand)[0]?.args[0].input;
+    expect(update).toMatchObject({ cluster: 'mapserver', service: 'mapserver', taskDefinition: NEW, deploymentConfiguration: DEPLOYMENT_CONFIGURATION });
+    expect(update?.deploymentConfiguration?.deploymentCircuitBreaker).toEqual({ enable: true, rollback: true });
+    expect(ctx.log()).toMatch(/waiting for the deployment of mapserver:7 .*IN_PROGRESS: 0\/1 running/);
+    expect(ctx.log()).toMatch(/rollout COMPLETED/);
+  });
+
+  it('creates the service when it does not exist yet', async () => {
+    const ctx = testContext(inputs);
+    const created = service([deployment('d-new', NEW, 'PRIMARY', 'IN_PROGRESS')]);
+    describeSequence({ serviceName: 'mapserver', status: 'INACTIVE' }, service([deployment('d-new', NEW, 'PRIMARY', 'COMPLETED')]));
+    ecs.on(CreateServiceCommand).resolves({ service: created });
+    await deployService(ctx, DIGEST_IMAGE, timing());
+    const input = ecs.commandCalls(CreateServiceCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({
+      serviceName: 'mapserver',
+      taskDefinition: NEW,
+      capacityProviderStrategy: [{ capacityProvider: 'mapserver-ecs', weight: 1, base: 0 }],
+      deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } },
+    });
+    expect(input?.loadBalancers).toBeUndefined();
+  });
+
+  it('fails, and says so, when the circuit breaker failed the deployment and rolled back', async () => {
+    const ctx = testContext(inputs);
+    const started = service([deployment('d-new', NEW, 'PRIMARY', 'IN_PROGRESS'), deployment('d-old', OLD, 'ACTIVE', 'COMPLETED')]);
+    const failed = service([
+      deployment('d-back', OLD, 'PRIMARY', 'IN_PROGRESS'),
+      deployment('d-new', NEW, 'ACTIVE', 'FAILED', { rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.', failedTasks: 3 }),
+    ]);
+    describeSequence(service([deployment('d-old', OLD, 'PRIMARY', 'COMPLETED')]), started, failed);
+    ecs.on(UpdateServiceCommand).resolves({ service: started });
+    const error = await deployService(ctx, DIGEST_IMAGE, timing()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StepFailure);
+    expect((error as StepFailure).message).toMatch(/circuit breaker failed the deployment .*tasks failed to start.*rolled back to .*mapserver:6/);
+    expect((error as StepFailure).state).toMatch(/rolled back to .*mapserver:6/);
+  });
+
+  it('fails when the deployment vanished and the service is stable on the previous task definition (what waitUntilServicesStable calls success)', async () => {
+    const ctx = testContext(inputs);
+    const started = service([deployment('d-new', NEW, 'PRIMARY', 'IN_PROGRESS'), deployment('d-old', OLD, 'ACTIVE', 'COMPLETED')]);
+    const rolledBack = service([deployment('d-back', OLD, 'PRIMARY', 'COMPLETED')], {
+      events: [{ message: '(service mapserver) rolling back to deployment d-old.' }],
+    });
+    describeSequence(service([deployment('d-old', OLD, 'PRIMARY', 'COMPLETED')]), started, rolledBack);
+    ecs.on(UpdateServiceCommand).resolves({ service: started });
+    await expect(deployService(ctx, DIGEST_IMAGE, timing())).rejects.toThrow(/was rolled back \(the service now runs .*mapserver:6\).*rolling back to deployment/);
+  });
+
+  it('times out after wait-minutes with what is left', async () => {
+    const ctx = testContext(inputs);
+    const started = service([deployment('d-new', NEW, 'PRIMARY', 'IN_PROGRESS'), deployment('d-old', OLD, 'ACTIVE', 'COMPLETED')]);
+    ecs.on(DescribeServicesCommand).resolves({ services: [started] });
+    ecs.on(UpdateServiceCommand).resolves({ service: started });
+    const error = (await deployService(ctx, DIGEST_IMAGE, timing()).catch((e: unknown) => e)) as StepFailure;
+    expect(error).toBeInstanceOf(StepFailure);
+    expect(error.message).toMatch(/Timed out after 2m00s waiting for the deployment of mapserver:7/);
+    expect(error.state).toMatch(/still rolling out/);
+  });
+
+  it('rides out throttling through the SDK retries of the clients the action makes', async () => {
+    const made = createClients('us-east-1', {});
+    const maxAttempts = await made.ecs.config.maxAttempts();
+    made.destroy();
+    expect(maxAttempts).toBeGreaterThanOrEqual(3);
+    const done = service([deployment('d-new', NEW, 'PRIMARY', 'COMPLETED')]);
+    const handler = scriptedHandler([
+      { status: 200, body: JSON.stringify({ taskDefinition: { taskDefinitionArn: NEW } }) },
+      { status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) },
+      { status: 200, body: JSON.stringify({ services: [done] }) },
+      { status: 200, body: JSON.stringify({ service: done }) },
+      { status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) },
+      { status: 200, body: JSON.stringify({ services: [done] }) },
+    ]);
+    ecs.restore();
+    const client = new ECSClient({ region: 'us-east-1', maxAttempts, retryMode: 'standard', requestHandler: handler, credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' } });
+    const ctx = testContext(inputs, { clients: { ecs: client, destroy: () => client.destroy() } as unknown as AwsClients });
+    try {
+      await expect(deployService(ctx, DIGEST_IMAGE, timing())).resolves.toEqual({ taskDefinitionArn: NEW });
+      expect(handler.requests).toHaveLength(6);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('deployCommand', () => {
+  it('requires an image by digest before any call', async () => {
+    const ctx = testContext({ ...inputs, image: 'mapserver:latest' });
+    await expect(deployCommand(ctx)).rejects.toThrow(InputError);
+    await expect(deployCommand(ctx)).rejects.toThrow(/image: is required by the deploy command: expected an image by digest/);
+    expect(ecs.calls()).toHaveLength(0);
+  });
+
+  it('sets the task-definition-arn output', async () => {
+    const ctx = testContext({ ...inputs, image: DIGEST_IMAGE });
+    const done = service([deployment('d-new', NEW, 'PRIMARY', 'COMPLETED')]);
+    ecs.on(DescribeServicesCommand).resolves({ services: [done] });
+    ecs.on(UpdateServiceCommand).resolves({ service: done });
+    await deployCommand(ctx);
+    expect(ctx.reporter.outputs().get('task-definition-arn')).toBe(NEW);
+  });
+});

@@ -1,0 +1,254 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  DescribeInstanceRefreshesCommand,
+  StartInstanceRefreshCommand,
+  UpdateAutoScalingGroupCommand,
+  type AutoScalingGroup,
+  type InstanceRefresh,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateVersionCommand,
+  DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  EC2Client,
+  ModifyLaunchTemplateCommand,
+} from '@aws-sdk/client-ec2';
+import { DescribeCapacityProvidersCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { rollCommand } from '../../src/commands/roll.js';
+import { InputError, StepFailure } from '../../src/errors.js';
+import { rollInstances } from '../../src/steps/roll.js';
+import { fakeClock, testContext } from '../support/ecs-context.js';
+
+const autoScaling = mockClient(AutoScalingClient);
+const ec2 = mockClient(EC2Client);
+const ecs = mockClient(ECSClient);
+const AMI = 'ami-0123456789abcdef0';
+const OLD_AMI = 'ami-0fedcba9876543210';
+const LT = 'lt-0aaaabbbbccccdddd';
+const inputs = { command: 'roll', bucket: 'maps-bucket', 'ami-id': AMI, 'wait-minutes': '5' } as const;
+const timing = () => ({ intervalMs: 30_000, ...fakeClock() });
+
+function group(version = '3', extra: Partial<AutoScalingGroup> = {}): AutoScalingGroup {
+  return {
+    AutoScalingGroupName: 'mapserver-ecs',
+    LaunchTemplate: { LaunchTemplateId: LT, LaunchTemplateName: 'mapserver-ecs', Version: version },
+    MinSize: 1,
+    MaxSize: 2,
+    DesiredCapacity: 1,
+    DefaultCooldown: 300,
+    AvailabilityZones: ['us-east-1a'],
+    HealthCheckType: 'EC2',
+    CreatedTime: new Date(),
+    NewInstancesProtectedFromScaleIn: true,
+    Instances: [{ InstanceId: 'i-1', ProtectedFromScaleIn: true, AvailabilityZone: 'us-east-1a', LifecycleState: 'InService', HealthStatus: 'Healthy' }],
+    ...extra,
+  } as AutoScalingGroup;
+}
+
+const refresh = (status: string, percentage: number, extra: Partial<InstanceRefresh> = {}): InstanceRefresh =>
+  ({ InstanceRefreshId: 'ir-1', AutoScalingGroupName: 'mapserver-ecs', Status: status, PercentageComplete: percentage, InstancesToUpdate: 1, ...extra }) as InstanceRefresh;
+
+function happyPath(): void {
+  autoScaling.on(DescribeAutoScalingGroupsCommand).resolvesOnce({ AutoScalingGroups: [group('3')] }).resolves({ AutoScalingGroups: [group('4')] });
+  autoScaling.on(DescribeInstanceRefreshesCommand, { AutoScalingGroupName: 'mapserver-ecs' }).resolvesOnce({ InstanceRefreshes: [refresh('Successful', 100, { InstanceRefreshId: 'ir-0' })] });
+  autoScaling
+    .on(DescribeInstanceRefreshesCommand, { InstanceRefreshIds: ['ir-1'] })
+    .resolvesOnce({ InstanceRefreshes: [refresh('Pending', 0)] })
+    .resolvesOnce({ InstanceRefreshes: [refresh('InProgress', 50)] })
+    .resolves({ InstanceRefreshes: [refresh('Successful', 100, { InstancesToUpdate: 0 })] });
+  autoScaling.on(StartInstanceRefreshCommand).resolves({ InstanceRefreshId: 'ir-1' });
+  ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: LT, LaunchTemplateName: 'mapserver-ecs', DefaultVersionNumber: 3, LatestVersionNumber: 3 }] });
+  ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
+    LaunchTemplateVersions: [
+      {
+        LaunchTemplateId: LT,
+        VersionNumber: 3,
+        DefaultVersion: true,
+        LaunchTemplateData: {
+          ImageId: OLD_AMI,
+          InstanceType: 't3.small',
+          IamInstanceProfile: { Name: 'mapserver-instance' },
+          SecurityGroupIds: ['sg-0123456789abcdef0'],
+          MetadataOptions: { HttpTokens: 'optional', HttpEndpoint: 'enabled' },
+          UserData: 'b2xk',
+        },
+      },
+    ],
+  });
+  ec2.on(CreateLaunchTemplateVersionCommand).resolves({ LaunchTemplateVersion: { VersionNumber: 4, LaunchTemplateId: LT } });
+  ec2.on(ModifyLaunchTemplateCommand).resolves({});
+  ecs.on(DescribeCapacityProvidersCommand).resolves({
+    capacityProviders: [{ name: 'mapserver-ecs', autoScalingGroupProvider: { autoScalingGroupArn: 'arn', managedTerminationProtection: 'ENABLED' } }],
+  });
+}
+
+beforeEach(() => {
+  autoScaling.reset();
+  ec2.reset();
+  ecs.reset();
+});
+afterEach(() => {
+  autoScaling.reset();
+  ec2.reset();
+  ecs.reset();
+});
+
+describe('rollInstances', () => {
+  it('makes a new default launch template version with the AMI, IMDSv2 and fresh user data, then refreshes launch-before-terminate', async () => {
+    happyPath();
+    const ctx = testContext(inputs);
+    await expect(rollInstances(ctx, AMI, timing())).resolves.toEqual({ launchTemplateVersion: '4', instanceRefreshId: 'ir-1' });
+
+    const version = ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0]?.args[0].input;
+    expect(version?.LaunchTemplateId).toBe(LT);
+    const data = version?.LaunchTemplateData;
+    expect(data?.ImageId).toBe(AMI);
+    expect(data?.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpEndpoint: 'enabled' });
+    expect(data?.IamInstanceProfile).toEqual({ Name: 'mapserver-instance' });
+    expect(data?.SecurityGroupIds).toEqual(['sg-0123456789abcdef0']);
+    const script = Buffer.from(data?.UserData ?? '', 'base64').toString();
+    expect(script).toContain("BUCKET='maps-bucket'");
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)[0]?.args[0].input).toEqual({ LaunchTemplateId: LT, DefaultVersion: '4' });
+
+    const start = autoScaling.commandCalls(StartInstanceRefreshCommand)[0]?.args[0].input;
+    expect(start).toEqual({
+      AutoScalingGroupName: 'mapserver-ecs',
+      Strategy: 'Rolling',
+      DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: LT, Version: '4' } },
+      Preferences: {
+        MinHealthyPercentage: 100,
+        MaxHealthyPercentage: 200,
+        InstanceWarmup: 300,
+        SkipMatching: true,
+        AutoRollback: true,
+        ScaleInProtectedInstances: 'Refresh',
+        StandbyInstances: 'Ignore',
+      },
+    });
+    // Already pinned to a numbered version and the refresh applied the new one: no extra update.
+    expect(autoScaling.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
+    expect(ctx.log()).toMatch(/InProgress, 50% complete/);
+    expect(ctx.log()).toMatch(/Successful, 100% complete/);
+  });
+
+  it('takes the healthy percentages and warmup from the inputs, and ignores unprotected instances without managed termination protection', async () => {
+    happyPath();
+    ecs.on(DescribeCapacityProvidersCommand).resolves({ capacityProviders: [] });
+    autoScaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolvesOnce({ AutoScalingGroups: [group('3', { NewInstancesProtectedFromScaleIn: false, Instances: [] })] })
+      .resolves({ AutoScalingGroups: [group('4')] });
+    const ctx = testContext({ ...inputs, 'min-healthy-percentage': '90', 'max-healthy-percentage': '150', 'instance-warmup': '60' });
+    await rollInstances(ctx, AMI, timing());
+    expect(autoScaling.commandCalls(StartInstanceRefreshCommand)[0]?.args[0].input.Preferences).toMatchObject({
+      MinHealthyPercentage: 90,
+      MaxHealthyPercentage: 150,
+      InstanceWarmup: 60,
+      ScaleInProtectedInstances: 'Ignore',
+    });
+  });
+
+  it('pins a group that follows $Latest to a numbered version first, so the refresh can roll back', async () => {
+    happyPath();
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolvesOnce({ AutoScalingGroups: [group('$Latest')] }).resolves({ AutoScalingGroups: [group('4')] });
+    const ctx = testContext(inputs);
+    await rollInstances(ctx, AMI, timing());
+    expect(autoScaling.commandCalls(UpdateAutoScalingGroupCommand)[0]?.args[0].input).toEqual({
+      AutoScalingGroupName: 'mapserver-ecs',
+      LaunchTemplate: { LaunchTemplateId: LT, Version: '3' },
+    });
+  });
+
+  it('pins the group to the new version when the refresh did not (mixed instances policy kept)', async () => {
+    happyPath();
+    const mixed = {
+      LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateId: LT, Version: '3' }, Overrides: [{ InstanceType: 't3.small' }] },
+      InstancesDistribution: { OnDemandPercentageAboveBaseCapacity: 100 },
+    };
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [group('3', { LaunchTemplate: undefined, MixedInstancesPolicy: mixed })] });
+    const ctx = testContext(inputs);
+    await rollInstances(ctx, AMI, timing());
+    expect(autoScaling.commandCalls(UpdateAutoScalingGroupCommand)[0]?.args[0].input).toEqual({
+      AutoScalingGroupName: 'mapserver-ecs',
+      MixedInstancesPolicy: { ...mixed, LaunchTemplate: { ...mixed.LaunchTemplate, LaunchTemplateSpecification: { LaunchTemplateId: LT, Version: '4' } } },
+    });
+  });
+
+  it('refuses to start while another refresh is in progress, naming it, before changing anything', async () => {
+    happyPath();
+    autoScaling.on(DescribeInstanceRefreshesCommand, { AutoScalingGroupName: 'mapserver-ecs' }).resolvesOnce({
+      InstanceRefreshes: [refresh('InProgress', 40, { InstanceRefreshId: 'ir-busy' })],
+    });
+    const error = (await rollInstances(testContext(inputs), AMI, timing()).catch((e: unknown) => e)) as StepFailure;
+    expect(error).toBeInstanceOf(StepFailure);
+    expect(error.message).toMatch(/Instance refresh ir-busy of mapserver-ecs is InProgress \(40% done\)/);
+    expect(error.state).toBe('nothing changed');
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
+    expect(autoScaling.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['Failed', /ended Failed: instance i-2 failed health checks/, /kept its previous version$/],
+    ['Cancelled', /ended Cancelled/, /kept its previous version$/],
+    ['RollbackSuccessful', /ended RollbackSuccessful/, /instances rolled back/],
+    ['RollbackFailed', /ended RollbackFailed/, /instances rolled back/],
+  ])('fails clearly when the refresh ends %s', async (status, message, state) => {
+    happyPath();
+    autoScaling
+      .on(DescribeInstanceRefreshesCommand, { InstanceRefreshIds: ['ir-1'] })
+      .resolvesOnce({ InstanceRefreshes: [refresh('InProgress', 50)] })
+      .resolves({ InstanceRefreshes: [refresh(status, 50, { StatusReason: 'instance i-2 failed health checks' })] });
+    const error = (await rollInstances(testContext(inputs), AMI, timing()).catch((e: unknown) => e)) as StepFailure;
+    expect(error).toBeInstanceOf(StepFailure);
+    expect(error.message).toMatch(message);
+    expect(error.state).toMatch(state);
+  });
+
+  it('keeps waiting through a rollback in progress and then fails', async () => {
+    happyPath();
+    autoScaling
+      .on(DescribeInstanceRefreshesCommand, { InstanceRefreshIds: ['ir-1'] })
+      .resolvesOnce({ InstanceRefreshes: [refresh('RollbackInProgress', 50)] })
+      .resolves({ InstanceRefreshes: [refresh('RollbackSuccessful', 100)] });
+    const ctx = testContext(inputs);
+    await expect(rollInstances(ctx, AMI, timing())).rejects.toThrow(/RollbackSuccessful/);
+    expect(ctx.log()).toMatch(/RollbackInProgress/);
+  });
+
+  it('times out after wait-minutes, saying the refresh goes on', async () => {
+    happyPath();
+    autoScaling.on(DescribeInstanceRefreshesCommand, { InstanceRefreshIds: ['ir-1'] }).resolves({ InstanceRefreshes: [refresh('InProgress', 10)] });
+    const error = (await rollInstances(testContext(inputs), AMI, timing()).catch((e: unknown) => e)) as StepFailure;
+    expect(error.message).toMatch(/Timed out after 5m00s waiting for instance refresh ir-1/);
+    expect(error.state).toMatch(/still running and continues on its own/);
+  });
+
+  it('refuses when the group or the launch template does not exist', async () => {
+    happyPath();
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+    await expect(rollInstances(testContext(inputs), AMI, timing())).rejects.toThrow(/Auto Scaling group mapserver-ecs does not exist; run the bootstrap command/);
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [group('3')] });
+    ec2.on(DescribeLaunchTemplatesCommand).rejects(Object.assign(new Error('not found'), { name: 'InvalidLaunchTemplateName.NotFoundException' }));
+    await expect(rollInstances(testContext(inputs), AMI, timing())).rejects.toThrow(/Launch template mapserver-ecs does not exist/);
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
+  });
+});
+
+describe('rollCommand', () => {
+  it('requires ami-id before any call', async () => {
+    await expect(rollCommand(testContext({ command: 'roll', bucket: 'maps-bucket' }))).rejects.toThrow(InputError);
+    expect(autoScaling.calls()).toHaveLength(0);
+  });
+
+  it('sets the launch-template-version and instance-refresh-id outputs', async () => {
+    happyPath();
+    // Finished at the first look, so the command's real polling interval never sleeps.
+    autoScaling.on(DescribeInstanceRefreshesCommand, { InstanceRefreshIds: ['ir-1'] }).resolves({ InstanceRefreshes: [refresh('Successful', 100)] });
+    const ctx = testContext(inputs);
+    await rollCommand(ctx);
+    expect(Object.fromEntries(ctx.reporter.outputs())).toMatchObject({ 'ami-id': AMI, 'launch-template-version': '4', 'instance-refresh-id': 'ir-1' });
+  });
+});
