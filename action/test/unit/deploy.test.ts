@@ -42,7 +42,9 @@ beforeEach(() => {
   ecs.reset();
   ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: NEW } });
 });
-afterEach(() => ecs.reset());
+afterEach(() => {
+  ecs.reset();
+});
 
 function describeSequence(...services: Service[]): void {
   let call = ecs.on(DescribeServicesCommand);
