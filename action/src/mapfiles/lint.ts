@@ -1,0 +1,230 @@
+// lint-mapfiles: which files to check, the rules and MapServer's own check on each, and the
+// report as `file:line: severity: message [rule]` lines or JSON.
+import { open, readdir, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { loadMapfile, type MapfileDocument } from './document.js';
+import { checkWithMapServer, findMapServerTool, type MapServerTool } from './mapserver.js';
+import { runRules, type Finding, type SecretSpan } from './rules.js';
+import { CONTAINER_ROOT, imageMapPattern, posixPatternToRegExp } from './served.js';
+
+export interface LintOptions {
+  /** Files and folders to lint; empty means mapfilesDir. */
+  paths: readonly string[];
+  /** The folder that is /mapfiles in the container (what sync-mapfiles uploads). */
+  mapfilesDir: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** The project checkout, to read MS_MAP_PATTERN from docker/; the shipped copy otherwise. */
+  projectRoot?: string;
+  /** 'auto' uses map2img/shp2img when installed; 'off' skips MapServer's check. */
+  mapserver?: 'auto' | 'off';
+}
+
+export interface MapServerStatus {
+  checked: boolean;
+  tool?: string;
+  /** Why MapServer's check did not run. */
+  skipped?: string;
+}
+
+export interface LintReport {
+  /** Mapfiles checked (absolute). */
+  mapfiles: string[];
+  /** Other files scanned for keys (absolute). */
+  sideFiles: string[];
+  findings: Finding[];
+  errors: number;
+  warnings: number;
+  mapserver: MapServerStatus;
+}
+
+export class LintPathError extends Error {}
+
+/** Folders and files never linted or synced: version control, editor and OS litter. */
+export function isIgnoredName(name: string): boolean {
+  return name.startsWith('.') || name === 'node_modules' || name === 'Thumbs.db';
+}
+
+/** Source maps of web templates share the .map extension but are not mapfiles. */
+function isMapfileName(name: string): boolean {
+  return /\.map$/i.test(name) && !/\.(js|css|mjs)\.map$/i.test(name);
+}
+
+const SIDE_FILE_SCAN_LIMIT = 2 * 1024 * 1024;
+
+export async function walkFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    if (isIgnoredName(entry.name)) continue;
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await walkFiles(full)));
+    else if (entry.isFile()) out.push(full);
+    else if (entry.isSymbolicLink()) {
+      const target = await stat(full).catch(() => undefined);
+      if (target?.isFile()) out.push(full);
+    }
+  }
+  return out;
+}
+
+interface Target {
+  file: string;
+  /** Local folder that is /mapfiles for this file. */
+  root: string;
+}
+
+async function collectTargets(options: LintOptions): Promise<{ mapfiles: Target[]; sideFiles: Target[] }> {
+  const mapfilesDir = resolve(options.cwd, options.mapfilesDir);
+  const given = options.paths.length > 0 ? options.paths : [options.mapfilesDir];
+  const mapfiles: Target[] = [];
+  const sideFiles: Target[] = [];
+  const seen = new Set<string>();
+  const rootFor = (file: string, folder: string): string => (isInside(file, mapfilesDir) ? mapfilesDir : folder);
+  for (const path of given) {
+    const absolute = resolve(options.cwd, path);
+    const info = await stat(absolute).catch(() => undefined);
+    if (!info) throw new LintPathError(`${path} does not exist (resolved to ${absolute})`);
+    if (info.isDirectory()) {
+      for (const file of await walkFiles(absolute)) {
+        if (seen.has(file)) continue;
+        seen.add(file);
+        (isMapfileName(basename(file)) ? mapfiles : sideFiles).push({ file, root: rootFor(file, absolute) });
+      }
+    } else {
+      if (seen.has(absolute)) continue;
+      seen.add(absolute);
+      mapfiles.push({ file: absolute, root: rootFor(absolute, resolve(absolute, '..')) });
+    }
+  }
+  return { mapfiles, sideFiles };
+}
+
+function isInside(file: string, dir: string): boolean {
+  const rel = relative(dir, file);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+export function containerPathOf(file: string, root: string): string {
+  return `${CONTAINER_ROOT}/${relative(root, file).split(sep).join('/')}`;
+}
+
+export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
+  const { mapfiles, sideFiles } = await collectTargets(options);
+  const mapPattern = posixPatternToRegExp(imageMapPattern(options.projectRoot));
+  const tool: MapServerTool | undefined = options.mapserver === 'off' ? undefined : findMapServerTool(options.env);
+  const mapserver: MapServerStatus = tool
+    ? { checked: true, tool: tool.path }
+    : { checked: false, skipped: options.mapserver === 'off' ? 'turned off' : 'MapServer (map2img or shp2img) is not installed on this machine' };
+
+  const findings: Finding[] = [];
+  for (const target of mapfiles) {
+    let doc: MapfileDocument;
+    try {
+      doc = await loadMapfile(target.file);
+    } catch (error) {
+      findings.push({ file: target.file, line: 1, severity: 'error', rule: 'syntax', message: `cannot read the file: ${(error as Error).message}` });
+      continue;
+    }
+    const own: Finding[] = doc.problems.map((p) => ({
+      file: p.file,
+      line: p.line,
+      severity: 'error',
+      rule: p.message.startsWith('INCLUDE') ? 'include' : 'syntax',
+      message: p.message,
+    }));
+    const { findings: ruleFindings, secrets } = runRules({
+      doc,
+      root: target.root,
+      containerPath: containerPathOf(target.file, target.root),
+      mapPattern,
+    });
+    findings.push(...own, ...ruleFindings);
+    if (tool && isMapfileName(basename(target.file))) {
+      const check = await checkWithMapServer(tool, doc, secrets, options.env);
+      // MapServer often reports what our own parser already found: keep one finding per line.
+      const ownLines = new Set(own.map((f) => `${f.file}:${f.line}`));
+      findings.push(...check.findings.filter((f) => !ownLines.has(`${f.file}:${f.line}`)));
+    }
+  }
+  for (const target of sideFiles) findings.push(...(await scanSideFile(target.file)));
+
+  const unique = [...new Map(findings.map((f) => [`${f.file}\0${f.line}\0${f.rule}\0${f.message}`, f])).values()];
+  unique.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+  return {
+    mapfiles: mapfiles.map((t) => t.file),
+    sideFiles: sideFiles.map((t) => t.file),
+    findings: unique,
+    errors: unique.filter((f) => f.severity === 'error').length,
+    warnings: unique.filter((f) => f.severity === 'warning').length,
+    mapserver,
+  };
+}
+
+const SIDE_FILE_KEY = /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/;
+const PRIVATE_KEY = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
+
+/** Templates, symbol sets and other side files go to the bucket too: look for keys in text files. */
+async function scanSideFile(file: string): Promise<Finding[]> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(SIDE_FILE_SCAN_LIMIT);
+    const { bytesRead } = await handle.read(buffer, 0, SIDE_FILE_SCAN_LIMIT, 0);
+    const data = buffer.subarray(0, bytesRead);
+    if (data.includes(0)) return [];
+    const lines = data.toString('utf8').split('\n');
+    const findings: Finding[] = [];
+    lines.forEach((text, index) => {
+      if (SIDE_FILE_KEY.test(text)) {
+        findings.push({
+          file,
+          line: index + 1,
+          severity: 'error',
+          rule: 'secret',
+          message: 'an AWS access key id is written in this file (value not shown); remove it: the bucket is no place for keys, and the ECS task role gives MapServer its access',
+        });
+      }
+      if (PRIVATE_KEY.test(text)) {
+        findings.push({ file, line: index + 1, severity: 'error', rule: 'secret', message: 'a private key is written in this file (not shown); remove it from the mapfiles folder' });
+      }
+    });
+    return findings;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Paths relative to the working folder when inside it, as compilers print them. */
+export function displayPath(file: string, cwd: string): string {
+  const rel = relative(cwd, file);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+export function formatText(report: LintReport, cwd: string): string[] {
+  return report.findings.map((f) => `${displayPath(f.file, cwd)}:${f.line}: ${f.severity}: ${f.message} [${f.rule}]`);
+}
+
+export function formatJson(report: LintReport, cwd: string): string {
+  return JSON.stringify(
+    {
+      mapfiles: report.mapfiles.map((f) => displayPath(f, cwd)),
+      sideFiles: report.sideFiles.map((f) => displayPath(f, cwd)),
+      errors: report.errors,
+      warnings: report.warnings,
+      mapserver: report.mapserver,
+      findings: report.findings.map((f) => ({ ...f, file: displayPath(f.file, cwd) })),
+    },
+    null,
+    2,
+  );
+}
+
+export function summaryLine(report: LintReport): string {
+  const files = `${report.mapfiles.length} mapfile${report.mapfiles.length === 1 ? '' : 's'}`;
+  const side = report.sideFiles.length > 0 ? ` and ${report.sideFiles.length} side file${report.sideFiles.length === 1 ? '' : 's'}` : '';
+  const ms = report.mapserver.checked ? 'MapServer checked each mapfile' : `MapServer's check skipped: ${report.mapserver.skipped}`;
+  return `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'} in ${files}${side}; ${ms}`;
+}
+
+export type { SecretSpan };

@@ -1,0 +1,63 @@
+// What the MapServer image serves, as the image itself defines it (docker/): the folder mapfiles
+// are mounted at, MS_MAP_PATTERN from its MapServer config file, the URL forms its web server
+// routes, and the error files it prepares. The pattern is read from docker/mapserver/mapserver.conf
+// when the project's files are at hand; the copy below is what the image ships (a test keeps them equal).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseBlocks, type SourceToken } from './document.js';
+import { tokenize } from './lexer.js';
+
+export const CONTAINER_ROOT = '/mapfiles';
+
+/** MS_MAP_PATTERN of docker/mapserver/mapserver.conf (POSIX ERE; also valid as a JavaScript RegExp). */
+export const IMAGE_MAP_PATTERN = '^/mapfiles/([A-Za-z0-9_-][A-Za-z0-9_.-]*/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\\.map$';
+
+/** Error files a mapfile may name: the image prepares /var/log/ms_error.log for www-data (docker/Dockerfile). */
+export const PREPARED_ERROR_FILES = ['stderr', '/var/log/ms_error.log'] as const;
+
+export const IMAGE_CONFIG_FILE = join('docker', 'mapserver', 'mapserver.conf');
+
+/** Reads MS_MAP_PATTERN from a MapServer config file's CONFIG > ENV block. */
+export function mapPatternFromConfig(text: string): string | undefined {
+  const lex = tokenize(text);
+  const tokens: SourceToken[] = lex.tokens.map((t) => ({ ...t, file: 'mapserver.conf' }));
+  const { root } = parseBlocks(tokens);
+  for (const config of root.children.filter((b) => b.type === 'CONFIG')) {
+    for (const env of config.children.filter((b) => b.type === 'ENV')) {
+      for (let i = 0; i + 1 < env.items.length; i += 2) {
+        const key = env.items[i];
+        if (key && key.value.toUpperCase() === 'MS_MAP_PATTERN') return env.items[i + 1]?.value;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The image's pattern, from the checkout when it is there. */
+export function imageMapPattern(projectRoot?: string): string {
+  if (projectRoot) {
+    try {
+      const fromConfig = mapPatternFromConfig(readFileSync(join(projectRoot, IMAGE_CONFIG_FILE), 'utf8'));
+      if (fromConfig) return fromConfig;
+    } catch {
+      // Not a checkout of this project (the bundled action run elsewhere): use the shipped copy.
+    }
+  }
+  return IMAGE_MAP_PATTERN;
+}
+
+/** MapServer compiles MS_MAP_PATTERN as a POSIX extended regex; translate its bracket classes for JavaScript. */
+export function posixPatternToRegExp(pattern: string): RegExp {
+  const classes: Record<string, string> = {
+    alnum: 'A-Za-z0-9',
+    alpha: 'A-Za-z',
+    digit: '0-9',
+    lower: 'a-z',
+    upper: 'A-Z',
+    space: ' \\t\\r\\n\\v\\f',
+    punct: '!-\\/:-@\\[-`{-~',
+    xdigit: '0-9A-Fa-f',
+  };
+  const translated = pattern.replace(/\[:([a-z]+):\]/g, (whole, name: string) => classes[name] ?? whole);
+  return new RegExp(translated);
+}
