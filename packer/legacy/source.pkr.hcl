@@ -1,0 +1,41 @@
+# The bake source for Packer older than 1.7 (Debian's 1.6.6), used by the action instead of
+# ../source.pkr.hcl when that Packer runs against an API emulator. Its bundled amazon builder
+# cannot read versions.pkr.hcl and knows neither metadata_options nor imds_support, so the action
+# refuses it for real AWS. Keep every other setting identical to ../source.pkr.hcl (a unit test
+# compares them).
+source "amazon-ebs" "ecs" {
+  region          = var.region
+  source_ami      = var.source_ami
+  instance_type   = var.instance_type
+  subnet_id       = var.subnet_id
+  ami_name        = local.ami_name
+  ami_description = "ECS-optimized Amazon Linux 2023 (${var.architecture}) with the mapfile bucket mounted read-only by ${var.mount_driver} (mapserver-ecs)"
+
+  communicator  = var.communicator
+  ssh_username  = "ec2-user"
+  ssh_timeout   = "10m"
+  ssh_interface = "public_ip"
+
+  custom_endpoint_ec2        = var.ec2_endpoint
+  skip_region_validation     = local.emulated
+  skip_credential_validation = local.emulated
+  skip_metadata_api_check    = local.emulated
+
+  launch_block_device_mappings {
+    device_name           = "/dev/xvda"
+    volume_type           = "gp3"
+    volume_size           = var.volume_size
+    iops                  = 3000
+    throughput            = 125
+    encrypted             = true
+    kms_key_id            = var.kms_key_id
+    delete_on_termination = true
+  }
+
+  run_tags = {
+    "Name"                  = "${local.ami_name} (bake)"
+    "mapserver-ecs:managed" = "true"
+  }
+  tags          = local.ami_tags
+  snapshot_tags = local.ami_tags
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs the FUSE driver that mounts the mapfile bucket. Amazon Linux 2023 has no s3fs package
+# (and no EPEL), so s3fs is built from its pinned release tarball after checking its SHA-256;
+# mount-s3 (Mountpoint for Amazon S3) comes from the distribution's repository.
+set -euo pipefail
+
+: "${MOUNT_DRIVER:?}" "${S3FS_VERSION:?}" "${S3FS_SHA256:?}"
+MOUNTPOINT_VERSION=${MOUNTPOINT_VERSION:-}
+
+install_s3fs() {
+  # Runtime libraries first, marked as wanted, so removing the build tools keeps them.
+  dnf install -y fuse fuse-libs libcurl libxml2 openssl-libs mailcap
+  local build_packages=(automake autoconf gcc-c++ make fuse-devel libcurl-devel libxml2-devel openssl-devel pkgconf-pkg-config tar gzip)
+  local newly_installed=()
+  local package
+  for package in "${build_packages[@]}"; do
+    rpm -q "$package" >/dev/null 2>&1 || newly_installed+=("$package")
+  done
+  dnf install -y "${build_packages[@]}"
+
+  local work
+  work=$(mktemp -d)
+  local tarball="$work/s3fs-fuse-$S3FS_VERSION.tar.gz"
+  curl -fsSL --retry 5 --retry-delay 3 -o "$tarball" \
+    "https://github.com/s3fs-fuse/s3fs-fuse/archive/refs/tags/v$S3FS_VERSION.tar.gz"
+  echo "$S3FS_SHA256  $tarball" | sha256sum --check --strict
+  tar -xzf "$tarball" -C "$work"
+  (
+    cd "$work/s3fs-fuse-$S3FS_VERSION"
+    ./autogen.sh
+    ./configure --prefix=/usr --with-openssl
+    make -j"$(nproc)"
+    make install
+  )
+  rm -rf "$work"
+  if ((${#newly_installed[@]} > 0)); then
+    dnf remove -y "${newly_installed[@]}"
+  fi
+  s3fs --version | head -n1
+}
+
+install_mountpoint() {
+  if [[ -n $MOUNTPOINT_VERSION ]]; then
+    dnf install -y "mount-s3-$MOUNTPOINT_VERSION"
+  else
+    dnf install -y mount-s3
+  fi
+  mount-s3 --version
+}
+
+case $MOUNT_DRIVER in
+  s3fs) install_s3fs ;;
+  mountpoint) install_mountpoint ;;
+  *)
+    echo "install-mount-driver: unknown MOUNT_DRIVER $MOUNT_DRIVER" >&2
+    exit 1
+    ;;
+esac
+dnf clean all

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Last step of the bake: checks inside the image that everything the mount needs is in place, and
+# that nothing secret was left behind. Any failure fails the bake, so no half-made AMI is kept.
+set -euo pipefail
+
+: "${MOUNT_DRIVER:?}" "${S3FS_VERSION:?}"
+failures=0
+
+# check DESCRIPTION COMMAND...: runs the command, reports ok or FAIL, never stops early.
+check() {
+  local description=$1
+  shift
+  if "$@" >/dev/null 2>&1; then
+    echo "validate: ok: $description"
+  else
+    echo "validate: FAIL: $description" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+s3fs_is_pinned() { s3fs --version 2>/dev/null | head -n1 | grep -q "V$S3FS_VERSION "; }
+script_is_sound() {
+  local script=/usr/local/sbin/mapfiles-mount
+  [[ -x $script && $(stat -c %U "$script") == root ]] && bash -n "$script"
+}
+unit_property_has() { systemctl show -p "$2" "$1" | grep -q -- "$3"; }
+absent() { [[ ! -e $1 ]]; }
+imds_refuses_v1() {
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 http://169.254.169.254/latest/meta-data/instance-id || true)
+  [[ $code == 401 ]]
+}
+
+case $MOUNT_DRIVER in
+  s3fs) check "s3fs $S3FS_VERSION is installed" s3fs_is_pinned ;;
+  mountpoint) check "mount-s3 is installed" mount-s3 --version ;;
+esac
+check "/etc/fuse.conf has user_allow_other" grep -qx user_allow_other /etc/fuse.conf
+check "/dev/fuse exists" test -e /dev/fuse
+check "/usr/local/sbin/mapfiles-mount is root's, executable and valid bash" script_is_sound
+check "mapfiles-mount.service is installed" test -f /etc/systemd/system/mapfiles-mount.service
+check "mapfiles-mount.service is enabled" systemctl is-enabled --quiet mapfiles-mount.service
+check "mapfiles-mount.service verifies" systemd-analyze verify /etc/systemd/system/mapfiles-mount.service
+check "docker.service starts after the mount" unit_property_has docker.service After mapfiles-mount.service
+check "ecs.service requires the mount" unit_property_has ecs.service Requires mapfiles-mount.service
+check "ecs.service starts after the mount" unit_property_has ecs.service After mapfiles-mount.service
+check "ecs.service reads the ready attribute" unit_property_has ecs.service EnvironmentFiles /run/mapserver-ecs/ecs-attributes.env
+
+# The AMI carries no credentials and no bucket: user data names the bucket, the role signs requests.
+for secret in /etc/passwd-s3fs /root/.passwd-s3fs /home/ec2-user/.passwd-s3fs /root/.aws/credentials /home/ec2-user/.aws/credentials /etc/mapserver-ecs/mount.conf; do
+  check "$secret is absent" absent "$secret"
+done
+
+# This instance was launched with IMDSv2 required: a request without a token must be refused.
+check "IMDSv1 requests are refused" imds_refuses_v1
+
+if ((failures > 0)); then
+  echo "validate: $failures check(s) failed" >&2
+  exit 1
+fi
+echo "validate: all checks passed"
