@@ -13,6 +13,9 @@ required=(
   packer:packer
   s3fs:s3fs
   fusermount3:fuse3
+  setpriv:util-linux
+  findmnt:util-linux
+  umount:mount
   dockerd:docker.io
   debootstrap:debootstrap
   mapserv:cgi-mapserver
