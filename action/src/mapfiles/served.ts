@@ -9,6 +9,10 @@ import { tokenize } from './lexer.js';
 
 export const CONTAINER_ROOT = '/mapfiles';
 
+/** MapServer's worker in the image: Debian's www-data (the mount's MOUNT_UID/MOUNT_GID default too). */
+export const WORKER_UID = 33;
+export const WORKER_GID = 33;
+
 /** MS_MAP_PATTERN of docker/mapserver/mapserver.conf (POSIX ERE; also valid as a JavaScript RegExp). */
 export const IMAGE_MAP_PATTERN = '^/mapfiles/([A-Za-z0-9_-][A-Za-z0-9_.-]*/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\\.map$';
 
