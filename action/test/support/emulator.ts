@@ -1,12 +1,18 @@
-// Starts the AWS API emulator (moto_server) on a free loopback port for one test file.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Starts the AWS API emulator (moto_server behind the project's shim, scripts/emulator.ts) on free
+// loopback ports for one test file, and simulates what ECS agents would do on real instances.
 import { createServer } from 'node:net';
+import { ECSClient, PutAttributesCommand, RegisterContainerInstanceCommand } from '@aws-sdk/client-ecs';
+import { startEmulatorProcess, type EmulatorProxy, type Interceptor } from '../../../scripts/emulator.js';
 
 export interface Emulator {
   endpoint: string;
   port: number;
   /** Environment that points every AWS SDK client (and s3fs, GDAL, Packer) at the emulator. */
   env: Record<string, string>;
+  /** The shim in front of moto: test controls (failNextRefresh, failNextDeployment) and use(interceptor). */
+  proxy: EmulatorProxy;
+  /** moto_server itself, bypassing the shim. */
+  motoEndpoint: string;
   stop(): Promise<void>;
 }
 
@@ -25,23 +31,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitUntilAnswering(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError = '';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode} before answering`);
-    try {
-      const response = await fetch(url);
-      if (response.status < 500) return;
-      lastError = `HTTP ${response.status}`;
-    } catch (error) {
-      lastError = (error as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`moto_server did not answer ${url} within ${timeoutMs} ms (${lastError})`);
-}
-
 export function emulatorEnv(endpoint: string): Record<string, string> {
   return {
     AWS_ENDPOINT_URL: endpoint,
@@ -54,36 +43,55 @@ export function emulatorEnv(endpoint: string): Record<string, string> {
   };
 }
 
-export async function startEmulator(options: { command?: string; args?: string[] } = {}): Promise<Emulator> {
-  const port = await freePort();
-  const command = options.command ?? 'moto_server';
-  const args = options.args ?? ['-H', '127.0.0.1', '-p', String(port)];
-  const child = spawn(command, args.map((a) => a.replace('{port}', String(port))), {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
+/** `command` replaces moto_server (tests of a missing tool); `faults` go first in the shim's chain. */
+export async function startEmulator(options: { command?: string; faults?: Interceptor[] } = {}): Promise<Emulator> {
+  const running = await startEmulatorProcess({
+    ...(options.command ? { motoCommand: options.command } : {}),
+    ...(options.faults ? { faults: options.faults } : {}),
   });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  const endpoint = `http://127.0.0.1:${port}`;
-  try {
-    await waitUntilAnswering(`${endpoint}/moto-api/`, child, 30_000);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${stderr}`);
-  }
   return {
-    endpoint,
-    port,
-    env: emulatorEnv(endpoint),
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
+    endpoint: running.endpoint,
+    port: running.port,
+    env: emulatorEnv(running.endpoint),
+    proxy: running.proxy,
+    motoEndpoint: running.motoEndpoint,
+    stop: () => running.stop(),
   };
+}
+
+/**
+ * What the ECS agent does when an instance boots and its bucket mount is up: registers the instance
+ * with the cluster, carrying the mount attribute the task placement constraint asks for. Test and
+ * local-stack code only; on AWS the agent on the instance does this.
+ */
+export async function registerMountedInstance(
+  endpoint: string,
+  cluster: string,
+  instanceId: string,
+  attributes: Record<string, string> = { 'mapserver-ecs.mount': 'ready' },
+): Promise<string> {
+  const ecs = new ECSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  try {
+    // moto reads the instance id from the identity document; the real agent sends a signed one.
+    const document = JSON.stringify({ instanceId, region: 'us-east-1', availabilityZone: 'us-east-1a', instanceType: 't3.small' });
+    const answer = await ecs.send(
+      new RegisterContainerInstanceCommand({
+        cluster,
+        instanceIdentityDocument: document,
+        instanceIdentityDocumentSignature: 'simulated',
+        totalResources: [
+          { name: 'CPU', type: 'INTEGER', integerValue: 2048 },
+          { name: 'MEMORY', type: 'INTEGER', integerValue: 1900 },
+        ],
+        attributes: Object.entries(attributes).map(([name, value]) => ({ name, value })),
+      }),
+    );
+    const arn = answer.containerInstance?.containerInstanceArn ?? '';
+    // The agent sends its attributes with the registration; moto drops them there, so they are put
+    // again the way an operator would (PutAttributes by container instance ARN).
+    await ecs.send(new PutAttributesCommand({ cluster, attributes: Object.entries(attributes).map(([name, value]) => ({ name, value, targetId: arn })) }));
+    return arn;
+  } finally {
+    ecs.destroy();
+  }
 }

@@ -1,0 +1,151 @@
+// Cleanup: deregister AMIs this pipeline made beyond keep-amis (newest kept) and delete their
+// snapshots. An AMI still referenced by the Auto Scaling group's launch template versions, the
+// template's default or latest version, or any instance that is not terminated is always kept.
+import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand, type Image } from '@aws-sdk/client-ec2';
+import { findLaunchTemplate, launchTemplateVersions } from '../aws/launch-template.js';
+import type { CommandContext } from '../commands/context.js';
+import { StepFailure } from '../errors.js';
+import { describeAutoScalingGroup, groupLaunchTemplate } from './roll.js';
+
+export const MANAGED_TAG = 'mapserver-ecs:managed';
+
+export async function managedImages(ctx: CommandContext): Promise<Image[]> {
+  const images: Image[] = [];
+  let token: string | undefined;
+  do {
+    const page = await ctx.clients.ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: `tag:${MANAGED_TAG}`, Values: ['true'] }], ...(token ? { NextToken: token } : {}) }),
+    );
+    images.push(...(page.Images ?? []));
+    token = page.NextToken;
+  } while (token);
+  return images;
+}
+
+function buildTime(image: Image): number {
+  const tagged = image.Tags?.find((t) => t.Key === 'mapserver-ecs:build-time')?.Value;
+  const parsed = Date.parse(tagged ?? image.CreationDate ?? '');
+  return Number.isNaN(parsed) ? 0 : parsed;
+}
+
+/** AMI ids referenced by the launch template and the Auto Scaling group, with why. */
+async function referencedByTemplates(ctx: CommandContext): Promise<Map<string, string>> {
+  const { settings } = ctx;
+  const inUse = new Map<string, string>();
+  const template = await findLaunchTemplate(ctx.clients.ec2, settings.launchTemplate);
+  if (!template?.LaunchTemplateId) {
+    ctx.reporter.info(`Launch template ${settings.launchTemplate} does not exist; no launch template references to keep`);
+    return inUse;
+  }
+  const wanted = new Map<string, string>([
+    ['$Default', 'the default launch template version'],
+    ['$Latest', 'the latest launch template version'],
+  ]);
+  const group = await describeAutoScalingGroup(ctx);
+  if (group) {
+    const reference = groupLaunchTemplate(group);
+    if (reference?.version) wanted.set(reference.version, `the launch template version of ${settings.autoScalingGroup}`);
+    for (const instance of group.Instances ?? []) {
+      const version = instance.LaunchTemplate?.Version;
+      if (version && instance.LaunchTemplate?.LaunchTemplateId === template.LaunchTemplateId) {
+        wanted.set(version, `launch template version ${version} of instance ${instance.InstanceId ?? '?'}`);
+      }
+    }
+  }
+  const versions = await launchTemplateVersions(ctx.clients.ec2, template.LaunchTemplateId, [...wanted.keys()]);
+  for (const version of versions) {
+    const ami = version.LaunchTemplateData?.ImageId;
+    if (!ami || inUse.has(ami)) continue;
+    const why =
+      [...wanted].find(([key]) => key === String(version.VersionNumber))?.[1] ??
+      (version.DefaultVersion ? 'the default launch template version' : `launch template version ${version.VersionNumber ?? '?'}`);
+    inUse.set(ami, why);
+  }
+  // $Latest is not flagged in the answer; the highest version number is it.
+  const latest = versions.reduce<(typeof versions)[number] | undefined>((a, b) => ((b.VersionNumber ?? 0) > (a?.VersionNumber ?? 0) ? b : a), undefined);
+  const latestAmi = latest?.LaunchTemplateData?.ImageId;
+  if (latestAmi && !inUse.has(latestAmi)) inUse.set(latestAmi, 'the latest launch template version');
+  return inUse;
+}
+
+async function referencedByInstances(ctx: CommandContext, amiIds: string[]): Promise<Map<string, string>> {
+  const inUse = new Map<string, string>();
+  if (amiIds.length === 0) return inUse;
+  let token: string | undefined;
+  do {
+    const page = await ctx.clients.ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: 'image-id', Values: amiIds },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] },
+        ],
+        ...(token ? { NextToken: token } : {}),
+      }),
+    );
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        if (instance.ImageId && !inUse.has(instance.ImageId)) inUse.set(instance.ImageId, `instance ${instance.InstanceId ?? '?'} (${instance.State?.Name ?? '?'})`);
+      }
+    }
+    token = page.NextToken;
+  } while (token);
+  return inUse;
+}
+
+export interface CleanupPlan {
+  keep: Array<{ image: Image; why: string }>;
+  remove: Image[];
+}
+
+export async function planCleanup(ctx: CommandContext): Promise<CleanupPlan> {
+  const images = (await managedImages(ctx)).sort((a, b) => buildTime(b) - buildTime(a));
+  const inUse = await referencedByTemplates(ctx);
+  const byInstances = await referencedByInstances(
+    ctx,
+    images.map((i) => i.ImageId ?? '').filter((id) => id !== ''),
+  );
+  for (const [ami, why] of byInstances) if (!inUse.has(ami)) inUse.set(ami, why);
+  const plan: CleanupPlan = { keep: [], remove: [] };
+  images.forEach((image, index) => {
+    const used = image.ImageId ? inUse.get(image.ImageId) : undefined;
+    if (used) plan.keep.push({ image, why: `in use by ${used}` });
+    else if (index < ctx.settings.keepAmis) plan.keep.push({ image, why: `among the newest ${ctx.settings.keepAmis}` });
+    else plan.remove.push(image);
+  });
+  return plan;
+}
+
+export async function cleanupAmis(ctx: CommandContext): Promise<{ deregistered: string[] }> {
+  const { reporter, settings } = ctx;
+  const plan = await planCleanup(ctx);
+  for (const { image, why } of plan.keep) reporter.info(`keep ${image.ImageId ?? '?'} ${image.Name ?? ''}: ${why}`);
+  const ids = plan.remove.map((i) => i.ImageId ?? '').filter((id) => id !== '');
+  if (plan.remove.length === 0) {
+    reporter.info(`Nothing to clean up: ${plan.keep.length} managed AMI(s), keep-amis ${settings.keepAmis}`);
+    return { deregistered: [] };
+  }
+  if (settings.dryRun) {
+    for (const image of plan.remove) reporter.info(`would deregister ${image.ImageId ?? '?'} ${image.Name ?? ''} and delete ${snapshotsOf(image).join(', ') || 'no snapshots'}`);
+    return { deregistered: ids };
+  }
+  const done: string[] = [];
+  for (const image of plan.remove) {
+    const id = image.ImageId ?? '';
+    try {
+      await ctx.clients.ec2.send(new DeregisterImageCommand({ ImageId: id }));
+      done.push(id);
+      for (const snapshot of snapshotsOf(image)) await ctx.clients.ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshot }));
+      reporter.info(`deregistered ${id} ${image.Name ?? ''}; deleted ${snapshotsOf(image).join(', ') || 'no snapshots'}`);
+    } catch (error) {
+      throw new StepFailure(`Cleanup failed at ${id}: ${(error as Error).message}`, {
+        state: `deregistered: ${done.join(', ') || 'none'}; still registered: ${ids.filter((i) => !done.includes(i)).join(', ')}`,
+        cause: error,
+      });
+    }
+  }
+  return { deregistered: done };
+}
+
+function snapshotsOf(image: Image): string[] {
+  return (image.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId ?? '').filter((s) => s !== '');
+}

@@ -1,0 +1,242 @@
+// bootstrap -> deploy -> roll -> cleanup over HTTP against the emulator (moto_server behind the
+// project's shim), then a second bootstrap that changes nothing, then the failure paths.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { DescribeAutoScalingGroupsCommand, StartInstanceRefreshCommand, CancelInstanceRefreshCommand, DescribeInstanceRefreshesCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CreateImageCommand,
+  CreateTagsCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSnapshotsCommand,
+  DescribeSubnetsCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { DescribeClustersCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { createClients, type AwsClients } from '../../src/aws/clients.js';
+import type { InputName } from '../../src/inputs.js';
+import { bootstrap } from '../../src/steps/bootstrap.js';
+import { cleanupAmis } from '../../src/steps/cleanup.js';
+import { deployService } from '../../src/steps/deploy.js';
+import { rollInstances } from '../../src/steps/roll.js';
+import { loadUserData } from '../../src/steps/user-data.js';
+import { testContext } from '../support/ecs-context.js';
+import { registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
+
+jest.setTimeout(120_000);
+
+let emulator: Emulator;
+let clients: AwsClients;
+let inputs: Partial<Record<InputName, string>>;
+const savedEnv = { ...process.env };
+const fast = { intervalMs: 50 };
+const image = (n: number): string => `123456789012.dkr.ecr.us-east-1.amazonaws.com/mapserver@sha256:${String(n).repeat(64).slice(0, 64)}`;
+const amis: string[] = [];
+
+function context(extra: Partial<Record<InputName, string>> = {}) {
+  return testContext({ ...inputs, ...extra }, { clients, env: { ...emulator.env } });
+}
+
+/** A pipeline-made AMI as bake leaves it: tagged, with a snapshot, built at `buildTime`. */
+async function managedAmi(name: string, buildTime: string, sourceAmi: string, subnet: string): Promise<string> {
+  const run = await clients.ec2.send(new RunInstancesCommand({ ImageId: sourceAmi, MinCount: 1, MaxCount: 1, InstanceType: 't3.small', SubnetId: subnet }));
+  const instanceId = run.Instances?.[0]?.InstanceId ?? '';
+  const made = await clients.ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: name }));
+  await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+  const id = made.ImageId ?? '';
+  await clients.ec2.send(
+    new CreateTagsCommand({
+      Resources: [id],
+      Tags: [
+        { Key: 'mapserver-ecs:managed', Value: 'true' },
+        { Key: 'mapserver-ecs:build-time', Value: buildTime },
+        { Key: 'Name', Value: name },
+      ],
+    }),
+  );
+  return id;
+}
+
+async function groupInstanceIds(): Promise<string[]> {
+  const group = await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['mapserver-ecs'] }));
+  return (group.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => i.InstanceId ?? '');
+}
+
+beforeAll(async () => {
+  emulator = await startEmulator();
+  // The SDK reads the endpoint and credentials from the environment, as it does in the action.
+  Object.assign(process.env, emulator.env);
+  clients = createClients('us-east-1', process.env);
+  const subnets = (await clients.ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [];
+  const group = (await clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: ['default'] }))).SecurityGroups?.[0];
+  const source = ((await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId;
+  if (!source) throw new Error('the emulator lists no Amazon Linux image to bake from');
+  const subnet = subnets[0]?.SubnetId ?? '';
+  // Three old AMIs, the one bootstrap starts with, and the one roll moves to (oldest first).
+  for (const [i, day] of ['01', '02', '03', '04', '05'].entries()) amis.push(await managedAmi(`mapserver-ecs-2026-11-${day}`, `2026-11-${day}T10:00:00Z`, source, subnet));
+  inputs = {
+    command: 'bootstrap',
+    bucket: 'maps-bucket',
+    'bucket-prefix': 'maps/',
+    subnets: subnets.slice(0, 2).map((s) => s.SubnetId ?? '').join(','),
+    'security-groups': group?.GroupId ?? '',
+    'instance-profile': 'mapserver-ecs-instance',
+    'task-role-arn': 'arn:aws:iam::123456789012:role/mapserver-task',
+    'execution-role-arn': 'arn:aws:iam::123456789012:role/mapserver-execution',
+    'ami-id': amis[3] ?? '',
+    image: image(1),
+    'keep-amis': '1',
+    'wait-minutes': '1',
+  };
+}, 120_000);
+
+afterAll(async () => {
+  clients?.destroy();
+  await emulator?.stop();
+  for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+  Object.assign(process.env, savedEnv);
+});
+
+describe('ECS lifecycle against the emulator', () => {
+  it('bootstrap creates the cluster, launch template, group, capacity provider, service and repository', async () => {
+    const ctx = context();
+    const result = await bootstrap(ctx);
+    expect(result.created.map((c) => c.kind)).toEqual([
+      'ECR repository',
+      'ECS cluster',
+      'launch template',
+      'Auto Scaling group',
+      'capacity provider',
+      'cluster capacity providers',
+      'ECS service',
+    ]);
+    const cluster = (await clients.ecs.send(new DescribeClustersCommand({ clusters: ['mapserver'] }))).clusters?.[0];
+    expect(cluster?.capacityProviders).toEqual(['mapserver-ecs']);
+    expect(cluster?.defaultCapacityProviderStrategy).toEqual([{ capacityProvider: 'mapserver-ecs', weight: 1, base: 0 }]);
+    const [version] = (await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: 'mapserver-ecs', Versions: ['$Default'] }))).LaunchTemplateVersions ?? [];
+    expect(version?.LaunchTemplateData?.ImageId).toBe(amis[3]);
+    expect(version?.LaunchTemplateData?.MetadataOptions?.HttpTokens).toBe('required');
+    const group = (await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['mapserver-ecs'] }))).AutoScalingGroups?.[0];
+    expect(group?.LaunchTemplate?.Version).toBe('1');
+    expect(group?.NewInstancesProtectedFromScaleIn).toBe(true);
+  });
+
+  it('deploy rolls the service onto a new task definition whose mapfile volume is read-only', async () => {
+    // What the ECS agent does once the mount is up: register with the mount attribute.
+    for (const instanceId of await groupInstanceIds()) await registerMountedInstance(emulator.endpoint, 'mapserver', instanceId);
+    const ctx = context({ command: 'deploy', image: image(2) });
+    const { taskDefinitionArn } = await deployService(ctx, image(2), fast);
+    expect(taskDefinitionArn).toMatch(/task-definition\/mapserver:2$/);
+    const service = (await clients.ecs.send(new DescribeServicesCommand({ cluster: 'mapserver', services: ['mapserver'] }))).services?.[0];
+    expect(service?.taskDefinition).toBe(taskDefinitionArn);
+    expect(service?.deployments?.[0]).toMatchObject({ status: 'PRIMARY', taskDefinition: taskDefinitionArn, rolloutState: 'COMPLETED' });
+    const definition = (await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: taskDefinitionArn }))).taskDefinition;
+    const container = definition?.containerDefinitions?.[0];
+    expect(container?.image).toBe(image(2));
+    expect(container?.mountPoints).toEqual([{ sourceVolume: 'mapfiles', containerPath: '/mapfiles', readOnly: true }]);
+    expect(definition?.volumes).toEqual([{ name: 'mapfiles', host: { sourcePath: '/mnt/mapfiles' } }]);
+    expect(definition?.placementConstraints).toEqual([{ type: 'memberOf', expression: 'attribute:mapserver-ecs.mount == ready' }]);
+    expect(ctx.log()).toMatch(/IN_PROGRESS: 0\/1 running/);
+  });
+
+  it('roll makes the new AMI the default launch template version, with IMDSv2, and replaces the instances', async () => {
+    const before = await groupInstanceIds();
+    expect(before.length).toBeGreaterThan(0);
+    const ctx = context({ command: 'roll', 'ami-id': amis[4] ?? '' });
+    const rolled = await rollInstances(ctx, amis[4] ?? '', fast);
+    expect(rolled.launchTemplateVersion).toBe('2');
+    const [version] = (await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: 'mapserver-ecs', Versions: ['$Default'] }))).LaunchTemplateVersions ?? [];
+    expect(version?.VersionNumber).toBe(2);
+    expect(version?.LaunchTemplateData?.ImageId).toBe(amis[4]);
+    expect(version?.LaunchTemplateData?.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpEndpoint: 'enabled' });
+    expect(version?.LaunchTemplateData?.IamInstanceProfile?.Name).toBe('mapserver-ecs-instance');
+    const script = Buffer.from(version?.LaunchTemplateData?.UserData ?? '', 'base64').toString();
+    expect(script).toContain("BUCKET='maps-bucket'");
+    const group = (await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['mapserver-ecs'] }))).AutoScalingGroups?.[0];
+    expect(group?.LaunchTemplate?.Version).toBe('2');
+    const after = await groupInstanceIds();
+    expect(after.length).toBe(before.length);
+    expect(after.some((id) => before.includes(id))).toBe(false);
+    const running = await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: after }));
+    expect(running.Reservations?.flatMap((r) => r.Instances ?? []).map((i) => i.ImageId)).toEqual(after.map(() => amis[4]));
+    const refresh = await clients.autoScaling.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: 'mapserver-ecs', InstanceRefreshIds: [rolled.instanceRefreshId] }));
+    expect(refresh.InstanceRefreshes?.[0]?.Preferences).toMatchObject({ MinHealthyPercentage: 100, MaxHealthyPercentage: 200, SkipMatching: true, AutoRollback: true, ScaleInProtectedInstances: 'Refresh' });
+    expect(ctx.log()).toMatch(/InProgress, \d+% complete/);
+  });
+
+  it('cleanup lists in a dry run, then deregisters AMIs beyond keep-amis and their snapshots, never one in use', async () => {
+    const snapshotsOf = async (id: string): Promise<string[]> =>
+      ((await clients.ec2.send(new DescribeImagesCommand({ ImageIds: [id] }))).Images?.[0]?.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId ?? '').filter(Boolean);
+    const oldSnapshots = (await Promise.all(amis.slice(0, 4).map(snapshotsOf))).flat();
+    expect(oldSnapshots.length).toBeGreaterThan(0);
+    // A stray instance still running the oldest AMI keeps it.
+    const subnet = inputs.subnets?.split(',')[0] ?? '';
+    const stray = await clients.ec2.send(new RunInstancesCommand({ ImageId: amis[0], MinCount: 1, MaxCount: 1, SubnetId: subnet }));
+
+    const dry = context({ command: 'cleanup', 'dry-run': 'true' });
+    const planned = await cleanupAmis(dry);
+    expect(planned.deregistered.sort()).toEqual([amis[1], amis[2], amis[3]].sort());
+    expect(dry.log()).toMatch(new RegExp(`keep ${amis[0]} .*in use by instance`));
+    expect((await clients.ec2.send(new DescribeImagesCommand({ ImageIds: amis }))).Images).toHaveLength(5);
+
+    const result = await cleanupAmis(context({ command: 'cleanup' }));
+    expect(result.deregistered.sort()).toEqual([amis[1], amis[2], amis[3]].sort());
+    const left = (await clients.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:mapserver-ecs:managed', Values: ['true'] }] }))).Images ?? [];
+    expect(left.map((i) => i.ImageId).sort()).toEqual([amis[0], amis[4]].sort());
+    const snapshots = (await clients.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }))).Snapshots?.map((s) => s.SnapshotId) ?? [];
+    for (const id of oldSnapshots.slice(1)) expect(snapshots).not.toContain(id);
+    await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [stray.Instances?.[0]?.InstanceId ?? ''] }));
+  });
+
+  it('a second bootstrap changes nothing and says so', async () => {
+    const versions = async () => (await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: 'mapserver-ecs' }))).LaunchTemplateVersions?.length;
+    const countBefore = await versions();
+    const ctx = context();
+    const result = await bootstrap(ctx);
+    expect(result.created).toEqual([]);
+    expect(result.unchanged).toHaveLength(7);
+    expect(ctx.log()).toMatch(/Bootstrap changed nothing/);
+    expect(await versions()).toBe(countBefore);
+  });
+
+  it('rendered user data passes shellcheck', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'user-data-'));
+    try {
+      const file = join(dir, 'user-data.sh');
+      writeFileSync(file, await loadUserData(process.cwd(), context().settings));
+      expect(() => execFileSync('shellcheck', ['--severity=style', file], { stdio: 'pipe' })).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('failures against the emulator', () => {
+  it('deploy fails when the circuit breaker rolls back, and the service keeps the previous task definition', async () => {
+    const previous = (await clients.ecs.send(new DescribeServicesCommand({ cluster: 'mapserver', services: ['mapserver'] }))).services?.[0]?.taskDefinition;
+    emulator.proxy.failNextDeployment('tasks failed to start.');
+    await expect(deployService(context({ command: 'deploy' }), image(3), fast)).rejects.toThrow(/circuit breaker failed the deployment .*tasks failed to start.*rolled back to/);
+    const service = (await clients.ecs.send(new DescribeServicesCommand({ cluster: 'mapserver', services: ['mapserver'] }))).services?.[0];
+    expect(service?.taskDefinition).toBe(previous);
+  });
+
+  it('roll fails when the refresh rolls back', async () => {
+    emulator.proxy.failNextRefresh('RollbackSuccessful');
+    await expect(rollInstances(context({ command: 'roll' }), amis[4] ?? '', fast)).rejects.toThrow(/ended RollbackSuccessful: .*rolling back/);
+  });
+
+  it('roll refuses to start while another refresh runs, and changes nothing', async () => {
+    const versions = async () => (await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: 'mapserver-ecs' }))).LaunchTemplateVersions?.length;
+    const before = await versions();
+    const started = await clients.autoScaling.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: 'mapserver-ecs' }));
+    await expect(rollInstances(context({ command: 'roll' }), amis[4] ?? '', fast)).rejects.toThrow(new RegExp(`Instance refresh ${started.InstanceRefreshId ?? 'x'} of mapserver-ecs is (Pending|InProgress)`));
+    expect(await versions()).toBe(before);
+    await clients.autoScaling.send(new CancelInstanceRefreshCommand({ AutoScalingGroupName: 'mapserver-ecs' }));
+  });
+});
