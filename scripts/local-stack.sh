@@ -1,0 +1,464 @@
+#!/usr/bin/env bash
+# The whole system on this machine (npm start / npm stop).
+#
+#   up      installs what is missing, starts the Docker engine, the AWS API emulator, a local image
+#           registry and a relay that lets containers reach the emulator; bootstraps the emulated
+#           account; runs the release pipeline end to end through the CLI (real Packer against the
+#           emulator, the real image build and push to the local registry, task definition, roll);
+#           then does what an ECS container instance does: mounts the bucket with the AMI's own
+#           mount script (s3fs) and runs the service's registered task definition with Docker.
+#           Seeds the bucket with an example mapfile and COG, waits for health, prints the URLs.
+#           Running it again replaces the running stack. Ctrl-C tears everything down.
+#   down    removes the containers, unmounts the bucket, stops every process `up` started.
+#   status  shows what runs.
+#
+# Usage: scripts/local-stack.sh up|down|status
+# Environment (defaults in brackets):
+#   LOCAL_STACK_DIR            state: pids, logs, registry storage, mount point   [.local]
+#   LOCAL_STACK_EMULATOR_PORT  AWS API emulator on 127.0.0.1                     [4566]
+#   LOCAL_STACK_MOTO_PORT      moto_server behind the emulator, for S3 traffic    [emulator port + 1]
+#   LOCAL_STACK_REGISTRY_PORT  image registry on 127.0.0.1                       [5000]
+#   LOCAL_STACK_WMS_PORT       MapServer on 127.0.0.1 (the task's host port)     [8080]
+#   LOCAL_STACK_BUCKET         the mapfile bucket                                [mapserver-ecs-local]
+#   LOCAL_STACK_KEEP_ON_FAILURE=1  leave a failed `up` running, to look at it
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+state_dir="${LOCAL_STACK_DIR:-$repo/.local}"
+emulator_port="${LOCAL_STACK_EMULATOR_PORT:-4566}"
+moto_port="${LOCAL_STACK_MOTO_PORT:-$((${emulator_port//[^0-9]/0} + 1))}"
+registry_port="${LOCAL_STACK_REGISTRY_PORT:-5000}"
+wms_port="${LOCAL_STACK_WMS_PORT:-8080}"
+bucket="${LOCAL_STACK_BUCKET:-mapserver-ecs-local}"
+region=us-east-1
+cluster=mapserver
+service=mapserver
+auto_scaling_group=mapserver-ecs
+# The instance profile the emulated launch template names; nothing reads its policies here.
+instance_profile=mapserver-ecs-local
+# The path the task definition binds on an ECS instance (ecs/task-definition.json.hbs).
+instance_mount_point=/mnt/mapfiles
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+  say "local-stack: $*"
+  exit 1
+}
+
+for port_var in emulator_port moto_port registry_port wms_port; do
+  value="${!port_var}"
+  if ! [[ "$value" =~ ^[0-9]+$ ]] || ((value < 1 || value > 65535)); then
+    say "local-stack: LOCAL_STACK_${port_var^^} must be a port number from 1 to 65535, got '$value'"
+    exit 2
+  fi
+done
+if [[ "$state_dir" != /* ]]; then state_dir="$repo/$state_dir"; fi
+if [[ "$state_dir" =~ [[:space:]\'\"\\] ]]; then
+  say "local-stack: LOCAL_STACK_DIR must not contain spaces, quotes or backslashes, got '$state_dir'"
+  exit 2
+fi
+
+run_dir="$state_dir/run"
+log_dir="$state_dir/logs"
+mount_point="$state_dir/mnt/mapfiles"
+mount_config="$state_dir/mount.conf"
+ready_file="$run_dir/ecs-attributes.env"
+# Containers are named after the state folder, so two stacks (a developer's and a test's) never
+# take each other's containers.
+if [[ "$state_dir" == "$repo/.local" ]]; then
+  stack_name=mapserver-ecs-local
+else
+  stack_name="mapserver-ecs-local-$(printf '%s' "$state_dir" | cksum | cut -d' ' -f1)"
+fi
+stack_label="mapserver-ecs.local-stack=$state_dir"
+
+endpoint="http://127.0.0.1:$emulator_port"
+# S3 traffic (s3fs, GDAL, uploads) goes straight to moto: the emulator's shim adds nothing for S3,
+# and a FUSE mount is better served without a proxy in between. AWS_ENDPOINT_URL_S3 is the SDKs'
+# own per-service override.
+s3_endpoint="http://127.0.0.1:$moto_port"
+# moto accepts any credentials: these are its documented dummies, used only against the emulator.
+emulator_env=(
+  "AWS_ENDPOINT_URL=$endpoint"
+  "AWS_ENDPOINT_URL_S3=$s3_endpoint"
+  "AWS_REGION=$region"
+  "AWS_DEFAULT_REGION=$region"
+  "AWS_ACCESS_KEY_ID=testing"
+  "AWS_SECRET_ACCESS_KEY=testing"
+  "AWS_EC2_METADATA_DISABLED=true"
+)
+
+# ---------------------------------------------------------------------------------------------
+# Background processes: each started in its own session (setsid), so it outlives `up` and Ctrl-C
+# in the terminal does not reach it; its pid and start time are recorded so `down` stops exactly
+# that process group and never a recycled pid.
+
+start_time_of() {
+  # Field 22 of /proc/PID/stat (after the command name, which may hold spaces).
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  read -r -a fields <<<"$stat"
+  printf '%s' "${fields[19]}"
+}
+
+start_background() {
+  local name="$1"
+  shift
+  mkdir -p "$run_dir" "$log_dir"
+  # fd 9 (the state lock) is closed for the child so the lock ends with this command.
+  setsid "$@" >"$log_dir/$name.log" 2>&1 </dev/null 9>&- &
+  local pid=$!
+  printf '%s %s\n' "$pid" "$(start_time_of "$pid" || echo 0)" >"$run_dir/$name.pid"
+}
+
+# Prints the pid of a recorded process that is still the one we started, or fails.
+running_pid() {
+  local file="$run_dir/$1.pid" pid started
+  [[ -f "$file" ]] || return 1
+  read -r pid started <"$file" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ "$(start_time_of "$pid" || true)" == "$started" ]] || return 1
+  printf '%s' "$pid"
+}
+
+stop_background() {
+  local name="$1" pid
+  if pid="$(running_pid "$name")"; then
+    # The whole group: emulator.sh runs moto_server and a proxy, for example.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      kill -0 -- "-$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    if kill -0 -- "-$pid" 2>/dev/null; then
+      say "  $name did not stop within 10s: killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    say "  stopped $name (pid $pid)"
+  fi
+  rm -f "$run_dir/$name.pid"
+}
+
+# Waits until a URL answers with any HTTP status, showing progress.
+wait_for_http() {
+  local what="$1" url="$2" timeout="$3" process="$4" started=$SECONDS
+  until curl -s -o /dev/null --max-time 2 "$url"; do
+    if ! running_pid "$process" >/dev/null; then
+      say "local-stack: $what exited; last lines of $log_dir/$process.log:"
+      tail -n 20 "$log_dir/$process.log" >&2 || true
+      return 1
+    fi
+    if ((SECONDS - started >= timeout)); then
+      say "local-stack: $what did not answer $url within ${timeout}s"
+      return 1
+    fi
+    if (((SECONDS - started) % 5 == 4)); then say "  … waiting for $what ($((SECONDS - started))s)"; fi
+    sleep 1
+  done
+}
+
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+
+phase_started=0
+phase() {
+  phase_started=$SECONDS
+  say ""
+  say "==> $*"
+}
+phase_done() {
+  say "<== done in $((SECONDS - phase_started))s"
+}
+
+# The project's CLI from source, with the emulator's environment.
+cli() {
+  env "${emulator_env[@]}" NODE_NO_WARNINGS=1 MAPSERVER_ECS_BUILD_DIR="$state_dir/build/packer" \
+    npx --no-install tsx action/src/index.ts "$@"
+}
+helper() {
+  local script="$1"
+  shift
+  env "${emulator_env[@]}" NODE_NO_WARNINGS=1 npx --no-install tsx "scripts/local-stack/$script.ts" "$@"
+}
+
+stack_containers() {
+  docker ps --all --quiet --filter "label=$stack_label" 2>/dev/null || true
+}
+
+is_mounted() {
+  awk -v mp="$mount_point" '$2 == mp { found = 1 } END { exit !found }' /proc/mounts
+}
+
+down() {
+  local started=$SECONDS
+  say "local-stack: stopping the stack in $state_dir"
+  # Containers first: a container's bind mount keeps the FUSE mount (and s3fs) alive.
+  local containers
+  containers="$(stack_containers)"
+  if [[ -n "$containers" ]]; then
+    # shellcheck disable=SC2086 # one id a word
+    docker rm --force --volumes $containers >/dev/null
+    say "  removed containers: $(tr '\n' ' ' <<<"$containers")"
+  fi
+  if is_mounted; then
+    if [[ -f "$mount_config" && -f packer/files/usr/local/sbin/mapfiles-mount ]]; then
+      MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
+        bash packer/files/usr/local/sbin/mapfiles-mount unmount >&2 || true
+    fi
+    if is_mounted; then fusermount3 -u "$mount_point" 2>/dev/null || umount "$mount_point" 2>/dev/null || umount -l "$mount_point" || true; fi
+    if is_mounted; then
+      say "local-stack: $mount_point is still mounted"
+      return 1
+    fi
+    say "  unmounted $mount_point"
+  fi
+  local name
+  for name in relay registry emulator; do stop_background "$name"; done
+  rm -f "$state_dir/stack.env" "$state_dir/emulator.env"
+  say "local-stack: stopped in $((SECONDS - started))s"
+}
+
+status() {
+  local name pid any=0
+  for name in emulator registry relay; do
+    if pid="$(running_pid "$name")"; then
+      say "$name: running (pid $pid)"
+      any=1
+    fi
+  done
+  if is_mounted; then say "mount: $mount_point"; any=1; fi
+  local containers
+  containers="$(stack_containers)"
+  if [[ -n "$containers" ]]; then
+    docker ps --all --filter "label=$stack_label" --format '{{.Names}}: {{.Status}} {{.Ports}}' >&2
+    any=1
+  fi
+  if [[ -f "$state_dir/stack.env" ]]; then cat "$state_dir/stack.env"; fi
+  ((any)) || say "nothing runs for $state_dir"
+}
+
+# The docker bridge's gateway address: where containers reach this machine.
+bridge_gateway() {
+  local address
+  address="$(ip -4 -o addr show dev docker0 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')"
+  if [[ -z "$address" ]]; then
+    address="$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)"
+  fi
+  [[ -n "$address" ]] || return 1
+  printf '%s' "$address"
+}
+
+up_completed=0
+on_exit() {
+  local status=$?
+  trap - EXIT INT TERM
+  if ((up_completed == 0)); then
+    if [[ "${LOCAL_STACK_KEEP_ON_FAILURE:-0}" == 1 ]]; then
+      say "local-stack: up failed (exit $status); the stack is left as it was (LOCAL_STACK_KEEP_ON_FAILURE=1): npm stop removes it"
+    else
+      say "local-stack: up did not finish (exit $status): tearing down what it started"
+      down || true
+    fi
+  fi
+  exit "$status"
+}
+on_interrupt() {
+  say ""
+  say "local-stack: interrupted"
+  exit 130
+}
+
+up() {
+  local started=$SECONDS
+  trap on_exit EXIT
+  trap on_interrupt INT TERM
+
+  phase "Tools (scripts/setup.sh), Docker engine, base image"
+  bash scripts/setup.sh
+  bash scripts/docker-engine.sh
+  bash scripts/base-image.sh debian:trixie-slim
+  phase_done
+
+  if [[ -n "$(stack_containers)" ]] || is_mounted || running_pid emulator >/dev/null || running_pid registry >/dev/null; then
+    phase "An earlier stack runs in $state_dir: replacing it"
+    down
+    phase_done
+  fi
+  local port
+  for port in "$emulator_port" "$moto_port" "$registry_port" "$wms_port"; do
+    if port_in_use "$port"; then
+      die "port $port on 127.0.0.1 is taken by another program; choose others with LOCAL_STACK_EMULATOR_PORT, LOCAL_STACK_MOTO_PORT, LOCAL_STACK_REGISTRY_PORT, LOCAL_STACK_WMS_PORT"
+    fi
+  done
+  mkdir -p "$run_dir" "$log_dir" "$state_dir/registry/data" "$mount_point"
+
+  phase "AWS API emulator on $endpoint (moto on $s3_endpoint)"
+  start_background emulator bash scripts/emulator.sh --port "$emulator_port" --moto-port "$moto_port"
+  wait_for_http "the emulator" "$endpoint/" 60 emulator
+  wait_for_http "moto" "$s3_endpoint/moto-api/" 10 emulator
+  {
+    echo "# The local stack's emulated AWS account (dummy credentials, emulator only): set -a; . $state_dir/emulator.env; set +a"
+    printf '%s\n' "${emulator_env[@]}"
+  } >"$state_dir/emulator.env"
+  phase_done
+
+  phase "Image registry on 127.0.0.1:$registry_port (storage: $state_dir/registry/data)"
+  cat >"$state_dir/registry/config.yml" <<YAML
+# Written by scripts/local-stack.sh: a registry for this machine only.
+version: 0.1
+log:
+  level: warn
+  fields:
+    service: registry
+storage:
+  filesystem:
+    rootdirectory: $state_dir/registry/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$registry_port
+  headers:
+    X-Content-Type-Options: [nosniff]
+YAML
+  start_background registry docker-registry serve "$state_dir/registry/config.yml"
+  wait_for_http "the registry" "http://127.0.0.1:$registry_port/v2/" 30 registry
+  phase_done
+
+  phase "Relay: containers reach the emulated S3 as host.docker.internal:$moto_port"
+  local gateway
+  gateway="$(bridge_gateway)" || die "cannot find the Docker bridge's gateway address (is docker0 up?)"
+  # Listens only on the Docker bridge (reachable from this machine's containers, not from the
+  # network) and forwards to the emulator on loopback.
+  start_background relay socat "TCP-LISTEN:$moto_port,bind=$gateway,fork,reuseaddr" "TCP:127.0.0.1:$moto_port"
+  wait_for_http "the relay" "http://$gateway:$moto_port/" 10 relay
+  phase_done
+
+  phase "Bootstrap the emulated account (cluster, launch template, Auto Scaling group, service, bucket)"
+  local network subnets security_groups
+  network="$(helper emulator-account network)"
+  subnets="$(sed -n 's/^subnets=//p' <<<"$network")"
+  security_groups="$(sed -n 's/^security-groups=//p' <<<"$network")"
+  say "  default VPC: subnets $subnets, security group $security_groups"
+  helper emulator-account create-bucket "$bucket"
+  cli bootstrap --aws-region "$region" --bucket "$bucket" --cluster "$cluster" --service "$service" \
+    --auto-scaling-group "$auto_scaling_group" \
+    --subnets "$subnets" --security-groups "$security_groups" --instance-profile "$instance_profile" \
+    --host-port "$wms_port" --registry "127.0.0.1:$registry_port" >"$state_dir/bootstrap.out"
+  phase_done
+
+  phase "Seed the bucket with the example mapfile and a generated COG (sync-mapfiles)"
+  local mapfiles_dir="$state_dir/mapfiles"
+  rm -rf "$mapfiles_dir"
+  mkdir -p "$mapfiles_dir/data" "$state_dir/cache"
+  if [[ ! -s "$state_dir/cache/example-cog.tif" ]]; then
+    bash scripts/examples/make-cog.sh "$state_dir/cache/example-cog.tif"
+  fi
+  cp "$state_dir/cache/example-cog.tif" "$mapfiles_dir/data/example-cog.tif"
+  # The example names its COG by bucket: follow LOCAL_STACK_BUCKET.
+  sed "s#/vsis3/mapserver-ecs-local/#/vsis3/$bucket/#" scripts/examples/bucket/example.map >"$mapfiles_dir/example.map"
+  cli sync-mapfiles --aws-region "$region" --bucket "$bucket" --mapfiles-dir "$mapfiles_dir" >/dev/null
+  phase_done
+
+  phase "Container instance: mount s3://$bucket at $mount_point (the AMI's mapfiles-mount), register with the cluster"
+  # MapServer's user must reach the mount point, as on an instance (/mnt/mapfiles).
+  if ! setpriv --reuid=33 --regid=33 --clear-groups test -x "$state_dir/mnt" 2>/dev/null; then
+    die "uid 33 (www-data, MapServer's user) cannot reach $state_dir/mnt: a parent folder is private; set LOCAL_STACK_DIR to a folder under /var/tmp, for example"
+  fi
+  # The same keys the ECS user data writes on an instance, plus the emulator's endpoint.
+  cat >"$mount_config" <<CONF
+BUCKET='$bucket'
+BUCKET_PREFIX=''
+AWS_REGION='$region'
+MOUNT_POINT='$mount_point'
+MOUNT_DRIVER='s3fs'
+MOUNT_UID='33'
+MOUNT_GID='33'
+MOUNT_UMASK='0022'
+S3_ENDPOINT='$s3_endpoint'
+CONF
+  env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
+    bash packer/files/usr/local/sbin/mapfiles-mount mount >&2
+  # The ECS agent starts once the mount is ready and registers the instance with its attributes.
+  helper emulator-account register-instance "$cluster" "$auto_scaling_group" "$ready_file" | sed 's/^/  registered: /' >&2
+  phase_done
+
+  phase "Release: bake (Packer), image (build + push), task definition, roll"
+  cli release --aws-region "$region" --bucket "$bucket" --cluster "$cluster" --service "$service" \
+    --auto-scaling-group "$auto_scaling_group" \
+    --registry "127.0.0.1:$registry_port" --host-port "$wms_port" --wait-minutes 10 \
+    >"$state_dir/release.out"
+  sed 's/^/  /' "$state_dir/release.out" >&2
+  phase_done
+
+  phase "Run the service's task definition with Docker (as the ECS agent would)"
+  local containers
+  # The emulator's endpoint and dummy credentials are added for the local stack only: on ECS the
+  # task role gives GDAL short-lived credentials and S3 is S3.
+  containers="$(helper run-task --region "$region" --cluster "$cluster" --service "$service" \
+    --host-path "$instance_mount_point=$mount_point" \
+    --env "AWS_ENDPOINT_URL=http://host.docker.internal:$moto_port" \
+    --env AWS_ACCESS_KEY_ID=testing --env AWS_SECRET_ACCESS_KEY=testing \
+    --add-host host.docker.internal:host-gateway \
+    --label "$stack_label" --name-prefix "$stack_name")"
+  local container
+  container="$(head -n1 <<<"$containers")"
+  local waited=$SECONDS health
+  while :; do
+    health="$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$container")"
+    [[ "$health" == healthy ]] && break
+    if [[ "$health" == unhealthy || "$health" == exited || "$health" == dead ]]; then
+      docker logs --tail 30 "$container" >&2 || true
+      die "container $container is $health"
+    fi
+    if ((SECONDS - waited > 120)); then die "container $container was not healthy within 120s (state: $health)"; fi
+    say "  … waiting for $container to be healthy ($((SECONDS - waited))s): $health"
+    sleep 2
+  done
+  phase_done
+
+  local base="http://127.0.0.1:$wms_port"
+  local capabilities="$base/maps/example?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"
+  local getmap="$base/maps/example?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=relief&STYLES=&CRS=EPSG:4326&BBOX=-90,-180,90,180&WIDTH=512&HEIGHT=256&FORMAT=image/png"
+  if ! curl -fsS --max-time 30 "$capabilities" | grep -q 'WMS_Capabilities'; then
+    docker logs --tail 30 "$container" >&2 || true
+    die "MapServer does not answer GetCapabilities at $capabilities"
+  fi
+  {
+    echo "WMS: $capabilities"
+    echo "Endpoint: $endpoint"
+    echo "Bucket: $bucket"
+    echo "GetMap: $getmap"
+    echo "Edit: change $mapfiles_dir/example.map (e.g. its COLORRANGE), then: curl -sS --aws-sigv4 aws:amz:$region:s3 --user testing:testing -T $mapfiles_dir/example.map $endpoint/$bucket/example.map  - the next GetMap shows it"
+    echo "Sync: set -a; . $state_dir/emulator.env; set +a; npx tsx action/src/index.ts sync-mapfiles --bucket $bucket --mapfiles-dir $mapfiles_dir"
+  } >"$state_dir/stack.env"
+  up_completed=1
+  say ""
+  say "local-stack: up in $((SECONDS - started))s. Stop it with: npm stop"
+  cat "$state_dir/stack.env"
+}
+
+command="${1:-}"
+case "$command" in
+  up | down | status) ;;
+  *)
+    say "usage: scripts/local-stack.sh up|down|status"
+    exit 2
+    ;;
+esac
+
+mkdir -p "$state_dir"
+# One command at a time per state folder.
+exec 9>"$state_dir/lock"
+if ! flock --nonblock 9; then die "another local-stack command runs on $state_dir"; fi
+
+case "$command" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+esac
