@@ -280,9 +280,10 @@ up() {
   trap on_interrupt INT TERM
 
   phase "Tools (scripts/setup.sh), Docker engine, base image"
-  bash scripts/setup.sh
-  bash scripts/docker-engine.sh
-  bash scripts/base-image.sh debian:trixie-slim
+  # Standard output carries only the stack's URLs at the end.
+  bash scripts/setup.sh >&2
+  bash scripts/docker-engine.sh >&2
+  bash scripts/base-image.sh debian:trixie-slim >&2
   phase_done
 
   if [[ -n "$(stack_containers)" ]] || is_mounted || running_pid emulator >/dev/null || running_pid registry >/dev/null; then
@@ -382,8 +383,9 @@ MOUNT_GID='33'
 MOUNT_UMASK='0022'
 S3_ENDPOINT='$s3_endpoint'
 CONF
+  # s3fs stays behind as a daemon: it must not keep the state lock (fd 9).
   env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
-    bash packer/files/usr/local/sbin/mapfiles-mount mount >&2
+    bash packer/files/usr/local/sbin/mapfiles-mount mount >&2 9>&-
   # The ECS agent starts once the mount is ready and registers the instance with its attributes.
   helper emulator-account register-instance "$cluster" "$auto_scaling_group" "$ready_file" | sed 's/^/  registered: /' >&2
   phase_done
@@ -417,7 +419,7 @@ CONF
       die "container $container is $health"
     fi
     if ((SECONDS - waited > 120)); then die "container $container was not healthy within 120s (state: $health)"; fi
-    say "  … waiting for $container to be healthy ($((SECONDS - waited))s): $health"
+    if (((SECONDS - waited) % 10 < 2)); then say "  … waiting for $container to be healthy ($((SECONDS - waited))s): $health"; fi
     sleep 2
   done
   phase_done
