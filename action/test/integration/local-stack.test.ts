@@ -1,0 +1,213 @@
+// `npm start` from the repository, for real: the emulator, the registry, the release pipeline
+// (Packer, the image build and push), the bucket mounted by the AMI's own mount script, and the
+// registered task definition running in Docker. Then WMS requests, a mapfile uploaded through the
+// S3 API and edited, `npm stop` leaving nothing behind, and a second start.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { freePort } from '../support/emulator.js';
+
+const root = new URL('../../../', import.meta.url).pathname;
+const START_TIMEOUT_MS = 25 * 60_000;
+
+interface StackRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Runs an npm script of the repository with the stack's settings; output also goes to a log file. */
+function npm(script: 'start' | 'stop', env: Record<string, string>, logFile: string): Promise<StackRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', script], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      writeFileSync(logFile, chunk, { flag: 'a' });
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, seconds: Math.round((Date.now() - started) / 1000) }));
+  });
+}
+
+function sh(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => execFile(file, args, (_error, stdout) => resolve(String(stdout))));
+}
+
+/** The `Name: value` lines `up` prints. */
+function printed(stdout: string): Record<string, string> {
+  const lines: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const match = /^(WMS|Endpoint|Bucket|GetMap|Edit|Sync): (.+)$/.exec(line);
+    if (match?.[1] && match[2]) lines[match[1]] = match[2];
+  }
+  return lines;
+}
+
+async function getPng(url: string): Promise<PNG> {
+  const response = await fetch(url);
+  const body = Buffer.from(await response.arrayBuffer());
+  expect({ status: response.status, type: response.headers.get('content-type') }).toEqual({ status: 200, type: 'image/png' });
+  return PNG.sync.read(body);
+}
+
+function pixel(png: PNG, x: number, y: number): [number, number, number] {
+  const at = (png.width * y + x) * 4;
+  return [png.data[at] ?? -1, png.data[at + 1] ?? -1, png.data[at + 2] ?? -1];
+}
+
+/** A mapfile that draws one filled square in the middle, in the given color. */
+function squareMapfile(red: number, green: number, blue: number): string {
+  return `MAP
+  NAME "fresh"
+  SIZE 100 100
+  EXTENT -10 -10 10 10
+  UNITS DD
+  IMAGECOLOR 255 255 255
+  IMAGETYPE png
+  PROJECTION "init=epsg:4326" END
+  WEB METADATA "wms_title" "fresh" "wms_srs" "EPSG:4326" "wms_enable_request" "*" END END
+  LAYER
+    NAME "square"
+    TYPE POLYGON
+    STATUS ON
+    PROJECTION "init=epsg:4326" END
+    METADATA "wms_title" "square" END
+    FEATURE POINTS -5 -5 -5 5 5 5 5 -5 -5 -5 END END
+    CLASS STYLE COLOR ${red} ${green} ${blue} END END
+  END
+END
+`;
+}
+
+describe('npm start / npm stop', () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'local-stack-'));
+  // MapServer's user (uid 33) must reach the mount point inside, as on an instance.
+  chmodSync(stateDir, 0o755);
+  const logFile = join(stateDir, 'test.log');
+  let env: Record<string, string> = {};
+  let first: StackRun;
+  let urls: Record<string, string> = {};
+
+  beforeAll(async () => {
+    env = {
+      LOCAL_STACK_DIR: stateDir,
+      LOCAL_STACK_EMULATOR_PORT: String(await freePort()),
+      LOCAL_STACK_MOTO_PORT: String(await freePort()),
+      LOCAL_STACK_REGISTRY_PORT: String(await freePort()),
+      LOCAL_STACK_WMS_PORT: String(await freePort()),
+      LOCAL_STACK_BUCKET: 'mapserver-ecs-local-test',
+    };
+    first = await npm('start', env, logFile);
+    urls = printed(first.stdout);
+  }, START_TIMEOUT_MS);
+
+  afterAll(async () => {
+    // Whatever happened above, leave nothing running.
+    await npm('stop', env, logFile);
+    rmSync(stateDir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('starts and prints the WMS URL, the emulator endpoint, the bucket, a GetMap URL and how to edit', () => {
+    if (first.code !== 0) throw new Error(`npm start exited with ${first.code}; last output:\n${first.stderr.slice(-4000)}`);
+    process.stderr.write(`npm start (cold) took ${first.seconds}s\n`);
+    expect(Object.keys(urls).sort()).toEqual(['Bucket', 'Edit', 'Endpoint', 'GetMap', 'Sync', 'WMS']);
+    expect(urls.WMS).toBe(`http://127.0.0.1:${env.LOCAL_STACK_WMS_PORT}/maps/example?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities`);
+    expect(urls.Endpoint).toBe(`http://127.0.0.1:${env.LOCAL_STACK_EMULATOR_PORT}`);
+    expect(urls.Bucket).toBe('mapserver-ecs-local-test');
+  });
+
+  it('serves GetCapabilities and a GetMap PNG of the COG read through /vsis3/', async () => {
+    const capabilities = await fetch(urls.WMS ?? '');
+    expect(capabilities.status).toBe(200);
+    const text = await capabilities.text();
+    expect(text).toContain('WMS_Capabilities');
+    expect(text).toContain('<Name>relief</Name>');
+    const png = await getPng(urls.GetMap ?? '');
+    expect([png.width, png.height]).toEqual([512, 256]);
+    // The ramp colors the generated relief: many different colors, none of them the white background.
+    const colors = new Set<string>();
+    for (let x = 0; x < png.width; x += 16) for (let y = 0; y < png.height; y += 16) colors.add(pixel(png, x, y).join(','));
+    expect(colors.size).toBeGreaterThan(20);
+    expect(colors.has('255,255,255')).toBe(false);
+  });
+
+  it('serves a mapfile uploaded through the S3 API on the next request, and an edit to it', async () => {
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: urls.Endpoint ?? '',
+      forcePathStyle: true,
+      // The emulator's documented dummies.
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    const base = (urls.WMS ?? '').replace(/\/maps\/example\?.*$/, '');
+    const getMap = `${base}/maps/fresh?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=square&STYLES=&CRS=EPSG:4326&BBOX=-10,-10,10,10&WIDTH=100&HEIGHT=100&FORMAT=image/png`;
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: urls.Bucket, Key: 'fresh.map', Body: squareMapfile(255, 0, 0) }));
+      expect(pixel(await getPng(getMap), 50, 50)).toEqual([255, 0, 0]);
+      await s3.send(new PutObjectCommand({ Bucket: urls.Bucket, Key: 'fresh.map', Body: squareMapfile(0, 0, 255) }));
+      expect(pixel(await getPng(getMap), 50, 50)).toEqual([0, 0, 255]);
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  it('follows its own edit instructions: the printed command changes the example map', async () => {
+    const before = pixel(await getPng(urls.GetMap ?? ''), 256, 128);
+    const example = join(stateDir, 'mapfiles', 'example.map');
+    expect(urls.Edit).toContain(example);
+    // One color for the whole ramp: every pixel of the relief turns that color.
+    writeFileSync(example, readFileSync(example, 'utf8').replace(/COLORRANGE [\d ]+/, 'COLORRANGE 10 200 30 10 200 30'));
+    const command = /then: (curl .+?) +- the next/.exec(urls.Edit ?? '')?.[1] ?? '';
+    expect(command).toMatch(/^curl -sS --aws-sigv4 \S+ --user testing:testing -T \S+ http:\/\/127\.0\.0\.1:\d+\/mapserver-ecs-local-test\/example\.map$/);
+    const [, ...args] = command.split(/\s+/);
+    await sh('curl', ['--fail', ...args]);
+    const after = pixel(await getPng(urls.GetMap ?? ''), 256, 128);
+    expect(after).toEqual([10, 200, 30]);
+    expect(after).not.toEqual(before);
+  });
+
+  it('npm stop leaves no mount, no container and no process; a second npm start works', async () => {
+    const pids = readdirSync(join(stateDir, 'run'))
+      .filter((f) => f.endsWith('.pid'))
+      .map((f) => Number(readFileSync(join(stateDir, 'run', f), 'utf8').split(' ')[0]));
+    expect(pids.length).toBeGreaterThanOrEqual(3);
+
+    const stop = await npm('stop', env, logFile);
+    expect(stop.code).toBe(0);
+    process.stderr.write(`npm stop took ${stop.seconds}s\n`);
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(stateDir);
+    expect((await sh('docker', ['ps', '--all', '--quiet', '--filter', `label=mapserver-ecs.local-stack=${stateDir}`])).trim()).toBe('');
+    for (const pid of pids) {
+      let alive = true;
+      try {
+        process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      expect({ pid, alive }).toEqual({ pid, alive: false });
+    }
+    // No process of the stack's group is left either (the emulator runs moto_server under it).
+    const leftovers = (await sh('pgrep', ['-f', '--', `-p ${env.LOCAL_STACK_MOTO_PORT}|port ${env.LOCAL_STACK_EMULATOR_PORT}|${stateDir}`])).trim();
+    expect(leftovers).toBe('');
+    expect(existsSync(join(stateDir, 'run', 'emulator.pid'))).toBe(false);
+
+    const second = await npm('start', env, logFile);
+    if (second.code !== 0) throw new Error(`second npm start exited with ${second.code}:\n${second.stderr.slice(-4000)}`);
+    process.stderr.write(`npm start (warm) took ${second.seconds}s\n`);
+    const again = printed(second.stdout);
+    const capabilities = await fetch(again.WMS ?? '');
+    expect(capabilities.status).toBe(200);
+    expect(await capabilities.text()).toContain('WMS_Capabilities');
+  }, START_TIMEOUT_MS);
+});
