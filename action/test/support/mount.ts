@@ -1,6 +1,11 @@
 // Mounts an emulated bucket through the REAL mount script of the AMI
 // (packer/files/usr/local/sbin/mapfiles-mount), with a config file written the way user data writes
-// it. Every mount is tracked so a test file can always clean up, even after a failed assertion.
+// it. Every mount is tracked so a test file can always clean up, even after a failed assertion:
+// call unmountAll() in afterAll.
+//
+// Careful: startEmulator() runs the emulator's shim inside the test process. Touch the mount only
+// with asynchronous calls (fs/promises, execFile): a synchronous read (readFileSync, execFileSync
+// of `cat`) blocks the event loop that has to answer s3fs, and the test hangs in the kernel.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
