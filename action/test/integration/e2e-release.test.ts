@@ -129,6 +129,8 @@ describe('the action bundle runs release end to end against the emulator', () =>
   let clients: { ec2: EC2Client; ecs: ECSClient; autoScaling: AutoScalingClient; s3: S3Client };
   let release: BundleRun;
   const common = (): Record<string, string> => ({ 'aws-region': 'us-east-1', bucket, registry: registry.address, 'wait-minutes': '10' });
+  // Packer's build folder in this test's own folder, not in the checkout.
+  const runEnv = (): Record<string, string> => ({ ...emulator.env, MAPSERVER_ECS_BUILD_DIR: join(work, 'packer') });
 
   beforeAll(async () => {
     mkdirSync(bundleDir, { recursive: true });
@@ -159,7 +161,7 @@ describe('the action bundle runs release end to end against the emulator', () =>
     const bootstrap = await runBundle(
       bundle,
       { command: 'bootstrap', ...common(), subnets: value('subnets'), 'security-groups': value('security-groups'), 'instance-profile': 'mapserver-ecs-e2e' },
-      emulator.env,
+      runEnv(),
     );
     if (bootstrap.code !== 0) throw new Error(`bootstrap failed (${bootstrap.code}):\n${bootstrap.stdout.slice(-4000)}`);
 
@@ -179,11 +181,17 @@ describe('the action bundle runs release end to end against the emulator', () =>
       );
     }
 
-    release = await runBundle(bundle, { command: 'release', ...common() }, emulator.env);
+    release = await runBundle(bundle, { command: 'release', ...common() }, runEnv());
   }, 40 * 60_000);
 
   afterAll(async () => {
     if (clients) for (const client of Object.values(clients)) client.destroy();
+    // Local tags of the pushed image (its layers stay with the build's own tag).
+    if (registry) {
+      const tags = await execFileText('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${registry.address}/*`]);
+      const names = tags.stdout.split('\n').filter((t) => t.trim() !== '' && !t.endsWith(':<none>'));
+      if (names.length > 0) await execFileText('docker', ['image', 'rm', ...names]);
+    }
     await registry?.stop();
     await emulator?.stop();
     rmSync(work, { recursive: true, force: true });

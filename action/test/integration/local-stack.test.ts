@@ -115,6 +115,11 @@ describe('npm start / npm stop', () => {
   afterAll(async () => {
     // Whatever happened above, leave nothing running.
     await npm('stop', env, logFile);
+    // Local tags of the images pushed to this test's registry (the build's own tag keeps the layers).
+    const tags = (await sh('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=127.0.0.1:${env.LOCAL_STACK_REGISTRY_PORT}/*`]))
+      .split('\n')
+      .filter((t) => t.trim() !== '' && !t.endsWith(':<none>'));
+    if (tags.length > 0) await sh('docker', ['image', 'rm', ...tags]);
     rmSync(stateDir, { recursive: true, force: true });
   }, 120_000);
 
