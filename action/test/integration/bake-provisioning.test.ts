@@ -1,0 +1,105 @@
+// The provisioning scripts that need no Amazon Linux repository, run as root in a throwaway Debian
+// container (the base image scripts/test.sh makes): the fuse.conf change and the overlay install.
+// The mount script itself is exercised with a real FUSE mount in mount.test.ts; the systemd units
+// are checked here for the ordering the health gate relies on.
+import { describe, expect, it, jest } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+jest.setTimeout(120_000);
+
+const run = promisify(execFile);
+const PACKER = join(process.cwd(), 'packer');
+const BASE_IMAGE = 'debian:trixie-slim';
+
+async function inContainer(script: string): Promise<string> {
+  const { stdout } = await run('docker', ['run', '--rm', '--network', 'none', '-v', `${PACKER}:/packer:ro`, BASE_IMAGE, 'bash', '-euo', 'pipefail', '-c', script], {
+    encoding: 'utf8',
+  });
+  return stdout;
+}
+
+/** The [Section] Key=value lines of a systemd unit, values of repeated keys joined by spaces. */
+function unit(path: string): Record<string, Record<string, string>> {
+  const sections: Record<string, Record<string, string>> = {};
+  let current: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const header = /^\[(\w+)\]$/.exec(line);
+    if (header) current = sections[header[1] as string] ??= {};
+    const pair = /^(\w+)=(.*)$/.exec(line);
+    if (pair) current[pair[1] as string] = [current[pair[1] as string], pair[2]].filter(Boolean).join(' ');
+  }
+  return sections;
+}
+
+describe('provisioning scripts in a Debian container', () => {
+  it('configure-fuse.sh uncomments user_allow_other once, or adds it, keeping other settings', async () => {
+    const out = await inContainer(`
+      printf '# mount_max = 1000\\n#user_allow_other\\n' >/etc/fuse.conf
+      bash /packer/scripts/configure-fuse.sh
+      bash /packer/scripts/configure-fuse.sh
+      cat /etc/fuse.conf
+      echo ---
+      rm /etc/fuse.conf
+      bash /packer/scripts/configure-fuse.sh
+      cat /etc/fuse.conf
+      stat -c '%a %U' /etc/fuse.conf`);
+    expect(out).toBe('# mount_max = 1000\nuser_allow_other\n---\nuser_allow_other\n644 root\n');
+  });
+
+  it('install-overlay.sh puts the mount script and units in place, owned by root, and removes the upload', async () => {
+    const out = await inContainer(`
+      cp -R /packer/files /tmp/upload && chown -R 1000:1000 /tmp/upload
+      OVERLAY_DIR=/tmp/upload bash /packer/scripts/install-overlay.sh
+      stat -c '%n %a %U' /usr/local/sbin/mapfiles-mount /etc/systemd/system/mapfiles-mount.service \\
+        /etc/systemd/system/docker.service.d/mapfiles-mount.conf /etc/systemd/system/ecs.service.d/mapfiles-mount.conf \\
+        /etc/mapserver-ecs /mnt/mapfiles
+      test ! -e /tmp/upload && echo upload-removed
+      bash -n /usr/local/sbin/mapfiles-mount && echo script-parses
+      OVERLAY_DIR=/tmp/missing bash /packer/scripts/install-overlay.sh 2>&1 || echo "missing-overlay-fails"`);
+    expect(out.split('\n')).toEqual([
+      '/usr/local/sbin/mapfiles-mount 755 root',
+      '/etc/systemd/system/mapfiles-mount.service 644 root',
+      '/etc/systemd/system/docker.service.d/mapfiles-mount.conf 644 root',
+      '/etc/systemd/system/ecs.service.d/mapfiles-mount.conf 644 root',
+      '/etc/mapserver-ecs 755 root',
+      '/mnt/mapfiles 755 root',
+      'upload-removed',
+      'script-parses',
+      'install-overlay: /tmp/missing is missing',
+      'missing-overlay-fails',
+      '',
+    ]);
+  });
+});
+
+describe('systemd units', () => {
+  const root = join(PACKER, 'files/etc/systemd/system');
+
+  it('mount the bucket once at boot, before Docker and the ECS agent, keeping the driver running', () => {
+    const service = unit(join(root, 'mapfiles-mount.service'));
+    expect(service.Unit).toMatchObject({ Before: 'docker.service ecs.service', Wants: 'network-online.target' });
+    expect(service.Unit?.After).toContain('network-online.target');
+    expect(service.Service).toMatchObject({
+      Type: 'oneshot',
+      RemainAfterExit: 'yes',
+      ExecStart: '/usr/local/sbin/mapfiles-mount mount',
+      ExecStop: '/usr/local/sbin/mapfiles-mount unmount',
+      KillMode: 'process',
+    });
+    expect(service.Install).toEqual({ WantedBy: 'multi-user.target' });
+  });
+
+  it('start Docker after the mount, and the ECS agent only with it, advertising the ready attribute', () => {
+    expect(unit(join(root, 'docker.service.d/mapfiles-mount.conf')).Unit).toEqual({ Wants: 'mapfiles-mount.service', After: 'mapfiles-mount.service' });
+    const ecs = unit(join(root, 'ecs.service.d/mapfiles-mount.conf'));
+    expect(ecs.Unit?.Requires).toBe('mapfiles-mount.service');
+    expect(ecs.Unit?.After).toContain('mapfiles-mount.service');
+    expect(ecs.Service).toEqual({
+      EnvironmentFile: '-/run/mapserver-ecs/ecs-attributes.env',
+      ExecStartPre: '/usr/local/sbin/mapfiles-mount ecs-config',
+    });
+  });
+});
