@@ -48,6 +48,9 @@ install_mountpoint() {
   mount-s3 --version
 }
 
+# The mount script's own tools (setpriv, findmnt, mountpoint) are in util-linux, whatever the driver.
+dnf install -y util-linux
+
 case $MOUNT_DRIVER in
   s3fs) install_s3fs ;;
   mountpoint) install_mountpoint ;;

@@ -35,6 +35,9 @@ case $MOUNT_DRIVER in
   s3fs) check "s3fs $S3FS_VERSION is installed" s3fs_is_pinned ;;
   mountpoint) check "mount-s3 is installed" mount-s3 --version ;;
 esac
+for tool in setpriv findmnt mountpoint timeout curl; do
+  check "$tool is installed (used by mapfiles-mount)" command -v "$tool"
+done
 check "/etc/fuse.conf has user_allow_other" grep -qx user_allow_other /etc/fuse.conf
 check "/dev/fuse exists" test -e /dev/fuse
 check "/usr/local/sbin/mapfiles-mount is root's, executable and valid bash" script_is_sound
