@@ -53,18 +53,19 @@ async function referencedByTemplates(ctx: CommandContext): Promise<Map<string, s
     }
   }
   const versions = await launchTemplateVersions(ctx.clients.ec2, template.LaunchTemplateId, [...wanted.keys()]);
+  // $Latest is not flagged in the answer: it is the highest version number.
+  const latest = Math.max(0, ...versions.map((v) => v.VersionNumber ?? 0));
   for (const version of versions) {
     const ami = version.LaunchTemplateData?.ImageId;
     if (!ami || inUse.has(ami)) continue;
-    const why =
-      [...wanted].find(([key]) => key === String(version.VersionNumber))?.[1] ??
-      (version.DefaultVersion ? 'the default launch template version' : `launch template version ${version.VersionNumber ?? '?'}`);
+    const number = String(version.VersionNumber ?? '?');
+    const why = version.DefaultVersion
+      ? 'the default launch template version'
+      : version.VersionNumber === latest
+        ? 'the latest launch template version'
+        : (wanted.get(number) ?? `launch template version ${number}`);
     inUse.set(ami, why);
   }
-  // $Latest is not flagged in the answer; the highest version number is it.
-  const latest = versions.reduce<(typeof versions)[number] | undefined>((a, b) => ((b.VersionNumber ?? 0) > (a?.VersionNumber ?? 0) ? b : a), undefined);
-  const latestAmi = latest?.LaunchTemplateData?.ImageId;
-  if (latestAmi && !inUse.has(latestAmi)) inUse.set(latestAmi, 'the latest launch template version');
   return inUse;
 }
 

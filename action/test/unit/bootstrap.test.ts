@@ -1,0 +1,211 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { AutoScalingClient, CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateLaunchTemplateCommand, DescribeLaunchTemplatesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateRepositoryCommand, DescribeRepositoriesCommand, ECRClient, PutLifecyclePolicyCommand } from '@aws-sdk/client-ecr';
+import {
+  CreateCapacityProviderCommand,
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeCapacityProvidersCommand,
+  DescribeClustersCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  PutClusterCapacityProvidersCommand,
+  RegisterTaskDefinitionCommand,
+} from '@aws-sdk/client-ecs';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { bootstrapCommand } from '../../src/commands/bootstrap.js';
+import { StepFailure } from '../../src/errors.js';
+import { bootstrap } from '../../src/steps/bootstrap.js';
+import { DIGEST_IMAGE, testContext } from '../support/ecs-context.js';
+
+const ec2 = mockClient(EC2Client);
+const ecs = mockClient(ECSClient);
+const ecr = mockClient(ECRClient);
+const autoScaling = mockClient(AutoScalingClient);
+const ssm = mockClient(SSMClient);
+const all = [ec2, ecs, ecr, autoScaling, ssm];
+
+const AMI = 'ami-0123456789abcdef0';
+const LT = 'lt-0aaaabbbbccccdddd';
+const GROUP_ARN = 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/mapserver-ecs';
+const TD = 'arn:aws:ecs:us-east-1:123456789012:task-definition/mapserver:1';
+const inputs = {
+  command: 'bootstrap',
+  bucket: 'maps-bucket',
+  subnets: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
+  'security-groups': 'sg-0123456789abcdef0',
+  'instance-profile': 'mapserver-instance',
+  'ami-id': AMI,
+  image: DIGEST_IMAGE,
+} as const;
+const notFound = (name: string) => Object.assign(new Error(`${name} not found`), { name });
+
+function nothingExists(): void {
+  ecr.on(DescribeRepositoriesCommand).rejects(notFound('RepositoryNotFoundException'));
+  ecr.on(CreateRepositoryCommand).resolves({ repository: { repositoryUri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/mapserver' } });
+  ecr.on(PutLifecyclePolicyCommand).resolves({});
+  ecs.on(DescribeClustersCommand).resolves({ clusters: [], failures: [{ arn: 'mapserver', reason: 'MISSING' }] });
+  ecs.on(CreateClusterCommand).resolves({ cluster: { clusterName: 'mapserver', status: 'ACTIVE', capacityProviders: [] } });
+  ec2.on(DescribeLaunchTemplatesCommand).rejects(notFound('InvalidLaunchTemplateName.NotFoundException'));
+  ec2.on(CreateLaunchTemplateCommand).resolves({ LaunchTemplate: { LaunchTemplateId: LT, DefaultVersionNumber: 1, LatestVersionNumber: 1 } });
+  autoScaling
+    .on(DescribeAutoScalingGroupsCommand)
+    .resolvesOnce({ AutoScalingGroups: [] })
+    .resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'mapserver-ecs', AutoScalingGroupARN: GROUP_ARN } as never] });
+  autoScaling.on(CreateAutoScalingGroupCommand).resolves({});
+  ecs.on(DescribeCapacityProvidersCommand).resolves({ capacityProviders: [] });
+  ecs.on(CreateCapacityProviderCommand).resolves({});
+  ecs.on(PutClusterCapacityProvidersCommand).resolves({});
+  ecs.on(DescribeServicesCommand).resolves({ services: [], failures: [{ reason: 'MISSING' }] });
+  ecs.on(DescribeTaskDefinitionCommand).rejects(notFound('ClientException'));
+  ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD } });
+  ecs.on(CreateServiceCommand).resolves({});
+}
+
+function everythingExists(): void {
+  ecr.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryName: 'mapserver', repositoryUri: 'uri' }] });
+  ecs.on(DescribeClustersCommand).resolves({
+    clusters: [{ clusterName: 'mapserver', status: 'ACTIVE', capacityProviders: ['mapserver-ecs'], defaultCapacityProviderStrategy: [{ capacityProvider: 'mapserver-ecs', weight: 1 }] }],
+  });
+  ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: LT, DefaultVersionNumber: 4 }] });
+  autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'mapserver-ecs', AutoScalingGroupARN: GROUP_ARN } as never] });
+  ecs.on(DescribeCapacityProvidersCommand).resolves({ capacityProviders: [{ name: 'mapserver-ecs', status: 'ACTIVE' }] });
+  ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'mapserver', status: 'ACTIVE', taskDefinition: TD }] });
+}
+
+const creations = () => [
+  ...ecr.commandCalls(CreateRepositoryCommand),
+  ...ecs.commandCalls(CreateClusterCommand),
+  ...ec2.commandCalls(CreateLaunchTemplateCommand),
+  ...autoScaling.commandCalls(CreateAutoScalingGroupCommand),
+  ...ecs.commandCalls(CreateCapacityProviderCommand),
+  ...ecs.commandCalls(PutClusterCapacityProvidersCommand),
+  ...ecs.commandCalls(RegisterTaskDefinitionCommand),
+  ...ecs.commandCalls(CreateServiceCommand),
+];
+
+beforeEach(() => all.forEach((m) => m.reset()));
+afterEach(() => all.forEach((m) => m.reset()));
+
+describe('bootstrap', () => {
+  it('creates everything that is missing, in order, with the settings the pipeline relies on', async () => {
+    nothingExists();
+    const ctx = testContext(inputs);
+    const result = await bootstrap(ctx);
+    expect(result.created.map((c) => c.kind)).toEqual([
+      'ECR repository',
+      'ECS cluster',
+      'launch template',
+      'Auto Scaling group',
+      'capacity provider',
+      'cluster capacity providers',
+      'ECS service',
+    ]);
+    const template = ec2.commandCalls(CreateLaunchTemplateCommand)[0]?.args[0].input;
+    expect(template?.LaunchTemplateName).toBe('mapserver-ecs');
+    expect(template?.LaunchTemplateData).toMatchObject({
+      ImageId: AMI,
+      InstanceType: 't3.small',
+      IamInstanceProfile: { Name: 'mapserver-instance' },
+      SecurityGroupIds: ['sg-0123456789abcdef0'],
+      MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+    });
+    expect(Buffer.from(template?.LaunchTemplateData?.UserData ?? '', 'base64').toString()).toContain("printf 'ECS_CLUSTER=%s\\n' 'mapserver'");
+    expect(autoScaling.commandCalls(CreateAutoScalingGroupCommand)[0]?.args[0].input).toMatchObject({
+      AutoScalingGroupName: 'mapserver-ecs',
+      LaunchTemplate: { LaunchTemplateId: LT, Version: '1' },
+      MinSize: 1,
+      MaxSize: 2,
+      VPCZoneIdentifier: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
+      NewInstancesProtectedFromScaleIn: true,
+    });
+    expect(ecs.commandCalls(CreateCapacityProviderCommand)[0]?.args[0].input).toMatchObject({
+      name: 'mapserver-ecs',
+      autoScalingGroupProvider: {
+        autoScalingGroupArn: GROUP_ARN,
+        managedScaling: { status: 'ENABLED', targetCapacity: 100 },
+        managedTerminationProtection: 'ENABLED',
+        managedDraining: 'ENABLED',
+      },
+    });
+    expect(ecs.commandCalls(PutClusterCapacityProvidersCommand)[0]?.args[0].input).toEqual({
+      cluster: 'mapserver',
+      capacityProviders: ['mapserver-ecs'],
+      defaultCapacityProviderStrategy: [{ capacityProvider: 'mapserver-ecs', weight: 1, base: 0 }],
+    });
+    expect(ecs.commandCalls(CreateServiceCommand)[0]?.args[0].input).toMatchObject({
+      serviceName: 'mapserver',
+      taskDefinition: TD,
+      capacityProviderStrategy: [{ capacityProvider: 'mapserver-ecs', weight: 1, base: 0 }],
+      deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } },
+    });
+    expect(ecr.commandCalls(PutLifecyclePolicyCommand)[0]?.args[0].input.lifecyclePolicyText).toContain('"countNumber":10');
+  });
+
+  it('changes nothing on a re-run and says so', async () => {
+    everythingExists();
+    const ctx = testContext(inputs);
+    const result = await bootstrap(ctx);
+    expect(result.created).toEqual([]);
+    expect(result.unchanged).toHaveLength(7);
+    expect(creations()).toHaveLength(0);
+    expect(ctx.log()).toMatch(/Bootstrap changed nothing/);
+  });
+
+  it('only attaches the capacity provider when it exists but is not the cluster default, keeping other providers', async () => {
+    everythingExists();
+    ecs.on(DescribeClustersCommand).resolves({ clusters: [{ clusterName: 'mapserver', status: 'ACTIVE', capacityProviders: ['FARGATE'] }] });
+    ecs.on(PutClusterCapacityProvidersCommand).resolves({});
+    const result = await bootstrap(testContext(inputs));
+    expect(result.created.map((c) => c.kind)).toEqual(['cluster capacity providers']);
+    expect(ecs.commandCalls(PutClusterCapacityProvidersCommand)[0]?.args[0].input.capacityProviders).toEqual(['FARGATE', 'mapserver-ecs']);
+  });
+
+  it('changes nothing in a dry run', async () => {
+    nothingExists();
+    const ctx = testContext({ ...inputs, 'dry-run': 'true' });
+    const result = await bootstrap(ctx);
+    expect(result.created).toHaveLength(7);
+    expect(creations()).toHaveLength(0);
+    expect(ctx.log()).toMatch(/would create: launch template mapserver-ecs/);
+    expect(ctx.log()).toMatch(/Dry run: 7 resource\(s\) would be created/);
+  });
+
+  it('starts from the ECS-optimized base AMI when no ami-id is given', async () => {
+    nothingExists();
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'ami-0fedcba9876543210' } });
+    await bootstrap(testContext({ ...inputs, 'ami-id': '' }));
+    expect(ssm.commandCalls(GetParameterCommand)[0]?.args[0].input.Name).toBe('/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id');
+    expect(ec2.commandCalls(CreateLaunchTemplateCommand)[0]?.args[0].input.LaunchTemplateData?.ImageId).toBe('ami-0fedcba9876543210');
+  });
+
+  it('leaves the service to deploy when there is no task definition and no image', async () => {
+    nothingExists();
+    const result = await bootstrap(testContext({ ...inputs, image: '' }));
+    expect(result.skipped).toEqual([{ kind: 'ECS service', name: 'mapserver', detail: 'no task definition yet: deploy creates the service' }]);
+    expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(0);
+  });
+
+  it('says what it created before a failure', async () => {
+    nothingExists();
+    autoScaling.on(CreateAutoScalingGroupCommand).rejects(Object.assign(new Error('subnet-0123456789abcdef1 does not exist'), { name: 'ValidationError' }));
+    const error = (await bootstrap(testContext(inputs)).catch((e: unknown) => e)) as StepFailure;
+    expect(error).toBeInstanceOf(StepFailure);
+    expect(error.message).toMatch(/Bootstrap failed while creating Auto Scaling group mapserver-ecs: ValidationError: subnet-0123456789abcdef1 does not exist/);
+    expect(error.state).toBe('created so far: ECR repository mapserver, ECS cluster mapserver, launch template mapserver-ecs');
+  });
+});
+
+describe('bootstrapCommand', () => {
+  it('adds a summary row per resource', async () => {
+    everythingExists();
+    const ctx = testContext(inputs);
+    await bootstrapCommand(ctx);
+    await ctx.reporter.writeSummary('bootstrap');
+    expect(ctx.log()).toMatch(/launch template mapserver-ecs\s+exists, unchanged/);
+    expect(ctx.log()).toMatch(/bootstrap\s+nothing changed/);
+  });
+});
