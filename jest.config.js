@@ -17,7 +17,7 @@ export default {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/action/test/integration/**/*.test.ts'],
-      testTimeout: 600_000,
+      setupFilesAfterEnv: ['<rootDir>/action/test/support/integration-setup.ts'],
     },
   ],
 };

@@ -14,7 +14,10 @@ if ((${#shell_scripts[@]} > 0)); then
 fi
 
 if [[ -d packer ]]; then
-  packer fmt -check -diff -recursive packer
+  # Packer 1.6.6 (Debian) has no -recursive: check each folder of templates.
+  while IFS= read -r dir; do
+    packer fmt -check -diff "$dir"
+  done < <(find packer -name '*.pkr.hcl' -printf '%h\n' | sort -u)
 fi
 
 npx --no-install tsx scripts/gen-docs.ts --check
