@@ -586,7 +586,16 @@ export interface RunningEmulator {
 
 /** Starts moto_server on a free loopback port and the proxy on `port` (0 for any free one). */
 export async function startEmulatorProcess(
-  options: { port?: number; motoPort?: number; motoCommand?: string; faults?: Interceptor[]; /** Show moto's own log (its tracebacks) on stderr. */ verbose?: boolean } = {},
+  options: {
+    port?: number;
+    motoPort?: number;
+    motoCommand?: string;
+    faults?: Interceptor[];
+    /** Show moto's own log (its tracebacks) on stderr. */
+    verbose?: boolean;
+    refreshSteps?: number;
+    deploymentSteps?: number;
+  } = {},
 ): Promise<RunningEmulator> {
   const motoPort = options.motoPort ?? (await freeLoopbackPort());
   const motoEndpoint = `http://127.0.0.1:${motoPort}`;
@@ -617,7 +626,12 @@ export async function startEmulatorProcess(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const proxy = createProxy({ upstream: motoEndpoint, ...(options.faults ? { faults: options.faults } : {}) });
+  const proxy = createProxy({
+    upstream: motoEndpoint,
+    ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.refreshSteps ? { refreshSteps: options.refreshSteps } : {}),
+    ...(options.deploymentSteps ? { deploymentSteps: options.deploymentSteps } : {}),
+  });
   const port = await proxy.listen(options.port ?? 0);
   return {
     endpoint: `http://127.0.0.1:${port}`,

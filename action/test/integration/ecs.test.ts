@@ -7,8 +7,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { DescribeAutoScalingGroupsCommand, StartInstanceRefreshCommand, CancelInstanceRefreshCommand, DescribeInstanceRefreshesCommand } from '@aws-sdk/client-auto-scaling';
 import {
-  CreateImageCommand,
-  CreateTagsCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplateVersionsCommand,
@@ -27,7 +25,7 @@ import { deployService } from '../../src/steps/deploy.js';
 import { rollInstances } from '../../src/steps/roll.js';
 import { loadUserData } from '../../src/steps/user-data.js';
 import { testContext } from '../support/ecs-context.js';
-import { registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
+import { makeManagedAmi, registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
 
 jest.setTimeout(120_000);
 
@@ -43,24 +41,8 @@ function context(extra: Partial<Record<InputName, string>> = {}) {
   return testContext({ ...inputs, ...extra }, { clients, env: { ...emulator.env } });
 }
 
-/** A pipeline-made AMI as bake leaves it: tagged, with a snapshot, built at `buildTime`. */
 async function managedAmi(name: string, buildTime: string, sourceAmi: string, subnet: string): Promise<string> {
-  const run = await clients.ec2.send(new RunInstancesCommand({ ImageId: sourceAmi, MinCount: 1, MaxCount: 1, InstanceType: 't3.small', SubnetId: subnet }));
-  const instanceId = run.Instances?.[0]?.InstanceId ?? '';
-  const made = await clients.ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: name }));
-  await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
-  const id = made.ImageId ?? '';
-  await clients.ec2.send(
-    new CreateTagsCommand({
-      Resources: [id],
-      Tags: [
-        { Key: 'mapserver-ecs:managed', Value: 'true' },
-        { Key: 'mapserver-ecs:build-time', Value: buildTime },
-        { Key: 'Name', Value: name },
-      ],
-    }),
-  );
-  return id;
+  return makeManagedAmi(clients.ec2, { name, buildTime, sourceAmi, subnet });
 }
 
 async function groupInstanceIds(): Promise<string[]> {

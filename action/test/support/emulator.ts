@@ -1,6 +1,7 @@
 // Starts the AWS API emulator (moto_server behind the project's shim, scripts/emulator.ts) on free
 // loopback ports for one test file, and simulates what ECS agents would do on real instances.
 import { createServer } from 'node:net';
+import { CreateImageCommand, CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient, PutAttributesCommand, RegisterContainerInstanceCommand } from '@aws-sdk/client-ecs';
 import { startEmulatorProcess, type EmulatorProxy, type Interceptor } from '../../../scripts/emulator.js';
 
@@ -43,11 +44,16 @@ export function emulatorEnv(endpoint: string): Record<string, string> {
   };
 }
 
-/** `command` replaces moto_server (tests of a missing tool); `faults` go first in the shim's chain. */
-export async function startEmulator(options: { command?: string; faults?: Interceptor[] } = {}): Promise<Emulator> {
+/**
+ * `command` replaces moto_server (tests of a missing tool); `faults` go first in the shim's chain;
+ * `refreshSteps`/`deploymentSteps` set how many polls a refresh or deployment takes (1: done at once).
+ */
+export async function startEmulator(options: { command?: string; faults?: Interceptor[]; refreshSteps?: number; deploymentSteps?: number } = {}): Promise<Emulator> {
   const running = await startEmulatorProcess({
     ...(options.command ? { motoCommand: options.command } : {}),
     ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.refreshSteps ? { refreshSteps: options.refreshSteps } : {}),
+    ...(options.deploymentSteps ? { deploymentSteps: options.deploymentSteps } : {}),
   });
   return {
     endpoint: running.endpoint,
@@ -94,4 +100,24 @@ export async function registerMountedInstance(
   } finally {
     ecs.destroy();
   }
+}
+
+/** An AMI as the bake step leaves it (tagged mapserver-ecs:managed, with a snapshot), made in the emulator. */
+export async function makeManagedAmi(ec2: EC2Client, options: { name: string; buildTime: string; sourceAmi: string; subnet: string }): Promise<string> {
+  const run = await ec2.send(new RunInstancesCommand({ ImageId: options.sourceAmi, MinCount: 1, MaxCount: 1, InstanceType: 't3.small', SubnetId: options.subnet }));
+  const instanceId = run.Instances?.[0]?.InstanceId ?? '';
+  const made = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: options.name }));
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+  const id = made.ImageId ?? '';
+  await ec2.send(
+    new CreateTagsCommand({
+      Resources: [id],
+      Tags: [
+        { Key: 'mapserver-ecs:managed', Value: 'true' },
+        { Key: 'mapserver-ecs:build-time', Value: options.buildTime },
+        { Key: 'Name', Value: options.name },
+      ],
+    }),
+  );
+  return id;
 }
