@@ -570,7 +570,7 @@ export function motoLauncher(env: NodeJS.ProcessEnv = process.env): string[] {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     const candidate = join(dir, 'moto_server');
     if (!existsSync(candidate)) continue;
-    const shebang = /^#!\s*(\S*python[\d.]*)\s*$/.exec(readFileSync(candidate, 'utf8').split('\n', 1)[0] ?? '');
+    const shebang = /^#!\s*(?:\S*\/env\s+)?(\S*python[\d.]*)\s*$/.exec(readFileSync(candidate, 'utf8').split('\n', 1)[0] ?? '');
     return [shebang?.[1] ?? 'python3', script];
   }
   throw new Error('moto_server (the AWS API emulator) is not on PATH; run scripts/setup.sh');
