@@ -95,7 +95,9 @@ export async function deployService(ctx: CommandContext, imageUri: string, timin
 }
 
 function describeDeployment(d: Deployment): string {
-  return `${d.rolloutState ?? 'unknown'}: ${d.runningCount ?? 0}/${d.desiredCount ?? 0} running, ${d.pendingCount ?? 0} pending, ${d.failedTasks ?? 0} failed`;
+  // ECS's plain "... in progress." adds nothing; anything else (why tasks cannot be placed) does.
+  const reason = d.rolloutStateReason && !/in progress\.?$/i.test(d.rolloutStateReason) ? ` (${d.rolloutStateReason})` : '';
+  return `${d.rolloutState ?? 'unknown'}: ${d.runningCount ?? 0}/${d.desiredCount ?? 0} running, ${d.pendingCount ?? 0} pending, ${d.failedTasks ?? 0} failed${reason}`;
 }
 
 export async function waitForDeployment(ctx: CommandContext, taskDefinitionArn: string, deploymentId: string | undefined, timing?: WaitTiming): Promise<void> {

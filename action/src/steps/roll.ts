@@ -144,13 +144,7 @@ export async function rollInstances(ctx: CommandContext, amiId: string, timing?:
       if (!refresh) return { state: 'not listed yet' };
       const status = refresh.Status ?? 'unknown';
       const state = `${status}, ${refresh.PercentageComplete ?? 0}% complete, ${refresh.InstancesToUpdate ?? '?'} instance(s) to update${refresh.StatusReason ? ` (${refresh.StatusReason})` : ''}`;
-      if (status === 'Successful') return { done: refresh, state };
-      if (FAILED_REFRESH_STATES.has(status)) {
-        throw new StepFailure(
-          `Instance refresh ${instanceRefreshId} of ${settings.autoScalingGroup} ended ${status}: ${refresh.StatusReason ?? 'no reason given'}`,
-          { state: status.startsWith('Rollback') ? `${leftIfRefreshFails}; instances rolled back` : leftIfRefreshFails },
-        );
-      }
+      if (status === 'Successful' || FAILED_REFRESH_STATES.has(status)) return { done: refresh, state };
       return { state };
     },
     {
@@ -160,6 +154,25 @@ export async function rollInstances(ctx: CommandContext, amiId: string, timing?:
       stateOnTimeout: `instance refresh ${instanceRefreshId} is still running and continues on its own; ${leftIfRefreshFails}`,
     },
   );
+
+  const status = finished.Status ?? 'unknown';
+  if (status !== 'Successful') {
+    // The group kept (or went back to) the previous version: make that the default again, so the
+    // template does not point new launches at an AMI that just failed.
+    const previousDefault = current?.VersionNumber ?? template.DefaultVersionNumber;
+    let left = leftIfRefreshFails;
+    if (previousDefault !== undefined) {
+      try {
+        await ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: template.LaunchTemplateId, DefaultVersion: String(previousDefault) }));
+        left = `launch template ${settings.launchTemplate} default version back to ${previousDefault} (version ${launchTemplateVersion} kept, not default); Auto Scaling group ${settings.autoScalingGroup} kept its previous version`;
+      } catch (error) {
+        reporter.warn(`Could not make launch template version ${previousDefault} the default again: ${(error as Error).message}`);
+      }
+    }
+    throw new StepFailure(`Instance refresh ${instanceRefreshId} of ${settings.autoScalingGroup} ended ${status}: ${finished.StatusReason ?? 'no reason given'}`, {
+      state: status.startsWith('Rollback') ? `${left}; instances rolled back` : left,
+    });
+  }
 
   // A successful refresh applies the desired configuration to the group; make sure it is pinned there.
   const after = await describeAutoScalingGroup(ctx);

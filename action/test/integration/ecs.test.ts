@@ -109,12 +109,19 @@ describe('ECS lifecycle against the emulator', () => {
     expect(group?.NewInstancesProtectedFromScaleIn).toBe(true);
   });
 
+  it('deploy waits, and times out, while no instance has its bucket mounted (the placement constraint)', async () => {
+    let now = Date.now();
+    const clock = { intervalMs: 10_000, now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const ctx = context({ command: 'deploy', image: image(2), 'wait-minutes': '1' });
+    await expect(deployService(ctx, image(2), clock)).rejects.toThrow(/Timed out after 1m00s waiting for the deployment of mapserver:2 .*no container instance meets the placement constraints/);
+  });
+
   it('deploy rolls the service onto a new task definition whose mapfile volume is read-only', async () => {
     // What the ECS agent does once the mount is up: register with the mount attribute.
     for (const instanceId of await groupInstanceIds()) await registerMountedInstance(emulator.endpoint, 'mapserver', instanceId);
     const ctx = context({ command: 'deploy', image: image(2) });
     const { taskDefinitionArn } = await deployService(ctx, image(2), fast);
-    expect(taskDefinitionArn).toMatch(/task-definition\/mapserver:2$/);
+    expect(taskDefinitionArn).toMatch(/task-definition\/mapserver:3$/);
     const service = (await clients.ecs.send(new DescribeServicesCommand({ cluster: 'mapserver', services: ['mapserver'] }))).services?.[0];
     expect(service?.taskDefinition).toBe(taskDefinitionArn);
     expect(service?.deployments?.[0]).toMatchObject({ status: 'PRIMARY', taskDefinition: taskDefinitionArn, rolloutState: 'COMPLETED' });
@@ -211,6 +218,10 @@ describe('failures against the emulator', () => {
   it('roll fails when the refresh rolls back', async () => {
     emulator.proxy.failNextRefresh('RollbackSuccessful');
     await expect(rollInstances(context({ command: 'roll' }), amis[4] ?? '', fast)).rejects.toThrow(/ended RollbackSuccessful: .*rolling back/);
+    const [version] = (await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: 'mapserver-ecs', Versions: ['$Default'] }))).LaunchTemplateVersions ?? [];
+    expect(version?.VersionNumber).toBe(2);
+    const group = (await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['mapserver-ecs'] }))).AutoScalingGroups?.[0];
+    expect(group?.LaunchTemplate?.Version).toBe('2');
   });
 
   it('roll refuses to start while another refresh runs, and changes nothing', async () => {

@@ -191,11 +191,11 @@ describe('rollInstances', () => {
   });
 
   it.each([
-    ['Failed', /ended Failed: instance i-2 failed health checks/, /kept its previous version$/],
-    ['Cancelled', /ended Cancelled/, /kept its previous version$/],
-    ['RollbackSuccessful', /ended RollbackSuccessful/, /instances rolled back/],
+    ['Failed', /ended Failed: instance i-2 failed health checks/, /default version back to 3 .*kept its previous version$/],
+    ['Cancelled', /ended Cancelled/, /default version back to 3 .*kept its previous version$/],
+    ['RollbackSuccessful', /ended RollbackSuccessful/, /default version back to 3 .*instances rolled back/],
     ['RollbackFailed', /ended RollbackFailed/, /instances rolled back/],
-  ])('fails clearly when the refresh ends %s', async (status, message, state) => {
+  ])('fails clearly when the refresh ends %s, making the previous version the default again', async (status, message, state) => {
     happyPath();
     autoScaling
       .on(DescribeInstanceRefreshesCommand, { InstanceRefreshIds: ['ir-1'] })
@@ -205,6 +205,7 @@ describe('rollInstances', () => {
     expect(error).toBeInstanceOf(StepFailure);
     expect(error.message).toMatch(message);
     expect(error.state).toMatch(state);
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand).map((c) => c.args[0].input.DefaultVersion)).toEqual(['4', '3']);
   });
 
   it('keeps waiting through a rollback in progress and then fails', async () => {
