@@ -57,7 +57,9 @@ function printed(stdout: string): Record<string, string> {
 async function getPng(url: string): Promise<PNG> {
   const response = await fetch(url);
   const body = Buffer.from(await response.arrayBuffer());
-  expect({ status: response.status, type: response.headers.get('content-type') }).toEqual({ status: 200, type: 'image/png' });
+  const type = response.headers.get('content-type');
+  // MapServer answers errors with status 200 and an XML exception: show it.
+  if (response.status !== 200 || type !== 'image/png') throw new Error(`expected a PNG from ${url}, got ${response.status} ${type}:\n${body.toString('utf8').slice(0, 600)}`);
   return PNG.sync.read(body);
 }
 
