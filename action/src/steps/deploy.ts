@@ -12,6 +12,7 @@ import {
   type DeploymentConfiguration,
   type Service,
 } from '@aws-sdk/client-ecs';
+import { isAwsError } from '../aws/errors.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
 import type { CommandContext } from '../commands/context.js';
 import { StepFailure } from '../errors.js';
@@ -52,7 +53,15 @@ export function serviceDefinition(ctx: CommandContext, taskDefinitionArn: string
 
 export async function describeService(ctx: CommandContext): Promise<Service | undefined> {
   const { settings } = ctx;
-  const response = await ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: settings.cluster, services: [settings.service] }));
+  let response;
+  try {
+    response = await ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: settings.cluster, services: [settings.service] }));
+  } catch (error) {
+    if (isAwsError(error, 'ClusterNotFoundException')) {
+      throw new StepFailure(`ECS cluster ${settings.cluster} does not exist; run the bootstrap command first`, { state: 'nothing changed', cause: error });
+    }
+    throw error;
+  }
   const service = response.services?.find((s) => s.serviceName === settings.service);
   return service && service.status !== 'INACTIVE' ? service : undefined;
 }
@@ -67,10 +76,11 @@ export async function registerTaskDefinition(ctx: CommandContext, imageUri: stri
 
 export async function deployService(ctx: CommandContext, imageUri: string, timing?: WaitTiming): Promise<{ taskDefinitionArn: string }> {
   const { settings, reporter } = ctx;
+  // The cluster is checked (and the template rendered) before anything is registered.
+  const existing = await describeService(ctx);
   const taskDefinitionArn = await registerTaskDefinition(ctx, imageUri);
   reporter.info(`Registered ${taskDefinitionArn} (image ${imageUri})`);
 
-  const existing = await describeService(ctx);
   let service: Service | undefined;
   if (existing) {
     const updated = await ctx.clients.ecs.send(

@@ -130,9 +130,9 @@ describe('deployService', () => {
     expect(maxAttempts).toBeGreaterThanOrEqual(3);
     const done = service([deployment('d-new', NEW, 'PRIMARY', 'COMPLETED')]);
     const handler = scriptedHandler([
-      { status: 200, body: JSON.stringify({ taskDefinition: { taskDefinitionArn: NEW } }) },
       { status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) },
       { status: 200, body: JSON.stringify({ services: [done] }) },
+      { status: 200, body: JSON.stringify({ taskDefinition: { taskDefinitionArn: NEW } }) },
       { status: 200, body: JSON.stringify({ service: done }) },
       { status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) },
       { status: 200, body: JSON.stringify({ services: [done] }) },
@@ -146,6 +146,16 @@ describe('deployService', () => {
     } finally {
       client.destroy();
     }
+  });
+});
+
+describe('deployService before anything changes', () => {
+  it('refuses a missing cluster before registering anything', async () => {
+    ecs.on(DescribeServicesCommand).rejects(Object.assign(new Error('Cluster not found.'), { name: 'ClusterNotFoundException' }));
+    const error = (await deployService(testContext(inputs), DIGEST_IMAGE, timing()).catch((e: unknown) => e)) as StepFailure;
+    expect(error.message).toBe('ECS cluster mapserver does not exist; run the bootstrap command first');
+    expect(error.state).toBe('nothing changed');
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
   });
 });
 
