@@ -100,7 +100,9 @@ function forward(upstream: string, request: ProxyRequest): Promise<ProxyResponse
       incoming.on('end', () => {
         const out: Record<string, string> = {};
         for (const [key, value] of Object.entries(incoming.headers)) {
-          if (value !== undefined && !['content-length', 'transfer-encoding', 'connection'].includes(key)) out[key] = Array.isArray(value) ? value.join(', ') : value;
+          // A HEAD answer has no body: its content-length (the object's size, which s3fs reads) is kept.
+          const keep = key === 'content-length' ? request.method === 'HEAD' : !['transfer-encoding', 'connection'].includes(key);
+          if (value !== undefined && keep) out[key] = Array.isArray(value) ? value.join(', ') : value;
         }
         resolve({ status: incoming.statusCode ?? 502, headers: out, body: Buffer.concat(chunks) });
       });
@@ -503,7 +505,8 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
       const url = req.url ?? '/';
       const respond = (answer: ProxyResponse): void => {
         const payload = typeof answer.body === 'string' ? Buffer.from(answer.body) : answer.body;
-        res.writeHead(answer.status, { ...answer.headers, 'content-length': String(payload.length) });
+        const length = req.method === 'HEAD' && answer.headers['content-length'] !== undefined ? answer.headers['content-length'] : String(payload.length);
+        res.writeHead(answer.status, { ...answer.headers, 'content-length': length });
         res.end(payload);
       };
       if (url.startsWith(CONTROL_PREFIX)) {
