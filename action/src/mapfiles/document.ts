@@ -123,7 +123,15 @@ export type FileReader = (path: string) => Promise<string>;
 
 const defaultReader: FileReader = (path) => readFile(path, 'utf8');
 
-export async function loadMapfile(path: string, read: FileReader = defaultReader): Promise<MapfileDocument> {
+export interface LoadOptions {
+  read?: FileReader;
+  /** The local folder that is /mapfiles in the container: INCLUDE "/mapfiles/x.inc" is read from there. */
+  containerRoot?: string;
+}
+
+export async function loadMapfile(path: string, readOrOptions: FileReader | LoadOptions = {}): Promise<MapfileDocument> {
+  const options: LoadOptions = typeof readOrOptions === 'function' ? { read: readOrOptions } : readOrOptions;
+  const read = options.read ?? defaultReader;
   const main = resolve(path);
   const baseDir = dirname(main);
   const files: SourceFile[] = [];
@@ -149,7 +157,12 @@ export async function loadMapfile(path: string, read: FileReader = defaultReader
         continue;
       }
       // MapServer resolves every INCLUDE against the main mapfile's folder, whichever file holds it.
-      const target = isAbsolute(token.value) ? token.value : resolve(baseDir, token.value);
+      const target =
+        options.containerRoot && /^\/mapfiles(\/|$)/.test(token.value)
+          ? resolve(options.containerRoot, `.${token.value.slice('/mapfiles'.length)}`)
+          : isAbsolute(token.value)
+            ? token.value
+            : resolve(baseDir, token.value);
       if (depth >= MAX_INCLUDE_DEPTH) {
         includes.push({ from: source.path, token: sourceToken, target, found: false });
         problems.push({ file: source.path, line: token.line, message: `INCLUDE is nested more than ${MAX_INCLUDE_DEPTH} deep (MapServer's limit)` });

@@ -122,7 +122,7 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
   for (const target of mapfiles) {
     let doc: MapfileDocument;
     try {
-      doc = await loadMapfile(target.file);
+      doc = await loadMapfile(target.file, { containerRoot: target.root });
     } catch (error) {
       findings.push({ file: target.file, line: 1, severity: 'error', rule: 'syntax', message: `cannot read the file: ${(error as Error).message}` });
       continue;

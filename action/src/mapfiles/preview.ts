@@ -58,7 +58,7 @@ export async function renderPreview(options: PreviewOptions): Promise<PreviewRes
   const mapfilesDir = resolve(options.cwd, options.mapfilesDir);
   const rel = relative(mapfilesDir, mapfile);
   const root = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? mapfilesDir : dirname(mapfile);
-  const doc = await loadMapfile(mapfile);
+  const doc = await loadMapfile(mapfile, { containerRoot: root });
   const { secrets } = runRules({ doc, root, containerPath: containerPathOf(mapfile, root), mapPattern: posixPatternToRegExp(imageMapPattern(options.projectRoot)) });
   // Whatever MapServer prints (it may quote a connection string) leaves no secret in the log.
   for (const secret of secrets) options.reporter.mask(secret.value);

@@ -303,8 +303,9 @@ function dataPathRule(context: RuleContext, findings: Finding[]): void {
       if (statement.args[0]) checkPath(context, statement.args[0], keyword, mapDir, 'template', findings);
     }
   }
+  // A missing INCLUDE is already an error of its own; here only where it points matters.
   for (const include of doc.includes) {
-    checkPath(context, include.token, 'INCLUDE', mapDir, 'side-file', findings);
+    checkPath(context, include.token, 'INCLUDE', mapDir, 'template', findings);
   }
 }
 
