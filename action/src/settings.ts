@@ -67,7 +67,7 @@ export const REQUIRED_INPUTS: Record<CommandName, readonly InputName[]> = {
   release: ['bucket'],
   bake: [],
   image: [],
-  deploy: ['bucket'],
+  deploy: ['image'],
   roll: ['bucket'],
   bootstrap: ['bucket', 'subnets', 'instance-profile'],
   cleanup: [],
@@ -291,6 +291,9 @@ export function parseSettings(read: InputSource, paths: string[] = [], env: Node
       if (raw(input) === '' && !problems.some((p) => p.input === input)) {
         problem(input, `is required by the ${commandName} command`);
       }
+    }
+    if (commandName === 'deploy' && settings.image && !settings.image.includes('@sha256:') && !problems.some((p) => p.input === 'image')) {
+      problem('image', `expected an image by digest for the deploy command (repository@sha256:<64 hex>), got ${quote(settings.image)}`);
     }
     if (commandName === 'preview' && !settings.mapfile && paths.length === 0) {
       problem('mapfile', 'is required by the preview command: expected the path of a .map file');

@@ -27,7 +27,9 @@ export function testContext(
     },
   });
   const env = options.env ?? { AWS_REGION: 'us-east-1' };
-  const settings = parseSettings((name) => values[name] ?? '', [], env);
+  // The deploy command needs an image by digest; the steps under test take it as an argument.
+  const withImage: Partial<Record<InputName, string>> = values.command === 'deploy' && !values.image ? { ...values, image: DIGEST_IMAGE } : values;
+  const settings = parseSettings((name) => withImage[name] ?? '', [], env);
   const clients = options.clients ?? createClients(settings.region, env);
   return {
     settings,

@@ -48,7 +48,7 @@ describe('usage', () => {
     for (const command of COMMANDS) expect(usage()).toContain(command);
     const help = commandUsage('deploy');
     for (const input of INPUTS.filter((i) => i.name !== 'command')) expect(help).toContain(`--${input.name}`);
-    expect(help).toMatch(/--bucket <value> .*\(required\)/);
+    expect(help).toMatch(/--image <value> .*\(required\)/);
   });
 });
 
@@ -77,7 +77,7 @@ describe('runCli', () => {
     expect(text).toMatch(/cluster: expected a name/);
     expect(text).toMatch(/host-port: expected a whole number from 0 to 65535/);
     expect(text).toMatch(/aws-region: is required/);
-    expect(text).toMatch(/bucket: is required by the deploy command/);
+    expect(text).toMatch(/image: is required by the deploy command/);
     expect(text).not.toMatch(/\n\s+at /);
   });
 

@@ -160,10 +160,9 @@ describe('deployService before anything changes', () => {
 });
 
 describe('deployCommand', () => {
-  it('requires an image by digest before any call', async () => {
-    const ctx = testContext({ ...inputs, image: 'mapserver:latest' });
-    await expect(deployCommand(ctx)).rejects.toThrow(InputError);
-    await expect(deployCommand(ctx)).rejects.toThrow(/image: is required by the deploy command: expected an image by digest/);
+  it('requires an image by digest before any call', () => {
+    expect(() => testContext({ ...inputs, image: 'mapserver:latest' })).toThrow(InputError);
+    expect(() => testContext({ ...inputs, image: 'mapserver:latest' })).toThrow(/image: expected an image by digest for the deploy command/);
     expect(ecs.calls()).toHaveLength(0);
   });
 

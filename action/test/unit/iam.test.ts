@@ -152,7 +152,7 @@ describe('the task role policy', () => {
 describe('the execution role policy', () => {
   it('covers what the task definition asks of it: pull the image and create the log group and streams', async () => {
     const policy = await load('execution');
-    const settings = parseSettings((name) => ({ command: 'deploy', bucket: 'maps-bucket' })[name as 'command'] ?? '', [], { AWS_REGION: 'eu-west-1' });
+    const settings = parseSettings((name) => ({ command: 'deploy', bucket: 'maps-bucket', image: DIGEST_IMAGE })[name as 'command' | 'image'] ?? '', [], { AWS_REGION: 'eu-west-1' });
     const td = renderTaskDefinition(readFileSync('ecs/task-definition.json.hbs', 'utf8'), settings, DIGEST_IMAGE);
     const logging = td.containerDefinitions?.[0]?.logConfiguration?.options ?? {};
     if (logging['awslogs-create-group'] === 'true') expect(policyAllows(policy, 'logs:CreateLogGroup')).toBe(true);

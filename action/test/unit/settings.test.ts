@@ -4,6 +4,7 @@ import type { InputName } from '../../src/inputs.js';
 import { bucketNameProblem, parseSettings } from '../../src/settings.js';
 
 const env = { AWS_REGION: 'eu-west-1' } as NodeJS.ProcessEnv;
+const DIGEST_IMAGE = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mapserver@sha256:${'a'.repeat(64)}`;
 
 function parse(values: Partial<Record<InputName, string>>, paths: string[] = [], environment = env) {
   return parseSettings((name) => values[name] ?? '', paths, environment);
@@ -21,7 +22,7 @@ function problemsOf(values: Partial<Record<InputName, string>>, environment = en
 
 describe('parseSettings', () => {
   it('applies defaults and the region from the environment', () => {
-    const settings = parse({ command: 'deploy', bucket: 'my-maps' });
+    const settings = parse({ command: 'deploy', bucket: 'my-maps', image: DIGEST_IMAGE });
     expect(settings).toMatchObject({
       command: 'deploy',
       region: 'eu-west-1',
@@ -41,7 +42,7 @@ describe('parseSettings', () => {
   });
 
   it('normalizes the bucket prefix to one trailing slash', () => {
-    expect(parse({ command: 'deploy', bucket: 'my-maps', 'bucket-prefix': '/maps/public' }).bucketPrefix).toBe('maps/public/');
+    expect(parse({ command: 'deploy', bucket: 'my-maps', image: DIGEST_IMAGE, 'bucket-prefix': '/maps/public' }).bucketPrefix).toBe('maps/public/');
   });
 
   it('splits lists on commas and newlines', () => {
@@ -103,11 +104,19 @@ describe('parseSettings', () => {
     [{ command: 'cleanup', 'dry-run': 'maybe' }, 'dry-run', /true or false/],
     [{ command: 'lint-mapfiles', format: 'xml' }, 'format', /text, json/],
     [{ command: 'preview' }, 'mapfile', /required by the preview command/],
+    [{ command: 'deploy' }, 'image', /required by the deploy command/],
+    [{ command: 'deploy', image: 'mapserver:latest' }, 'image', /by digest/],
     [{ command: 'preview', mapfile: 'x.txt' }, 'mapfile', /\.map file/],
   ])('refuses %j naming %s', (values, input, message) => {
     const problems = problemsOf(values);
     const problem = problems.find((p) => p.input === input);
     expect(problem?.message).toMatch(message);
+  });
+
+  it('accepts image references with a registry host, a tag and a digest', () => {
+    for (const image of [DIGEST_IMAGE, '127.0.0.1:5000/mapserver:abc123', 'localhost/team/mapserver', 'mapserver']) {
+      expect(parse({ command: 'image', image }).image).toBe(image);
+    }
   });
 
   it('needs a region only for commands that call AWS', () => {

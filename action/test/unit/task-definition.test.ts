@@ -6,7 +6,7 @@ import { renderTaskDefinition, taskDefinitionProblems, type TaskDefinitionSettin
 import { DIGEST_IMAGE } from '../support/ecs-context.js';
 
 const template = readFileSync('ecs/task-definition.json.hbs', 'utf8');
-const base = parseSettings((name) => ({ command: 'deploy', bucket: 'maps-bucket' })[name as 'command'] ?? '', [], { AWS_REGION: 'eu-west-1' });
+const base = parseSettings((name) => ({ command: 'deploy', bucket: 'maps-bucket', image: DIGEST_IMAGE })[name as 'command' | 'image'] ?? '', [], { AWS_REGION: 'eu-west-1' });
 
 function settings(over: Partial<TaskDefinitionSettings> = {}): TaskDefinitionSettings {
   return { ...base, ...over };
