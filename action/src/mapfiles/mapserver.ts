@@ -204,9 +204,11 @@ export async function checkWithMapServer(tool: MapServerTool, doc: MapfileDocume
       return { findings: [{ file: doc.path, line: 1, severity: 'error', rule: 'mapserver', message: `${tool.name} did not finish loading the mapfile within 60 s` }], output };
     }
     if (output.includes(`Layer (-l) "${sentinel}" not found`) || output.includes(`Layer (-l) ${sentinel} not found`)) return { findings: [], output };
+    // One message per "function(): ..." start; a message may span lines when it quotes a token
+    // that does (a runaway string or /regex/), so newlines inside one become spaces.
     const lines = output
-      .split('\n')
-      .map((l) => l.replace(/\s*<br>\s*$/, '').trim())
+      .split(/\n(?=[A-Za-z_][A-Za-z0-9_]*\(\): )/)
+      .map((l) => l.replace(/\s*<br>\s*$/, '').replace(/\s*\n\s*/g, ' ').trim())
       .filter((l) => l !== '' && !LOAD_CONFIG_NOTICE.test(l) && !l.includes(sentinel));
     const messages = lines.length > 0 ? lines : [`${tool.name} could not load the mapfile (exit code ${result.exitCode ?? 'none'}) and said nothing`];
     return { findings: messages.map((m) => locate(m, doc)), output };
