@@ -119,13 +119,13 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
     : { checked: false, skipped: options.mapserver === 'off' ? 'turned off' : 'MapServer (map2img or shp2img) is not installed on this machine' };
 
   const findings: Finding[] = [];
-  for (const target of mapfiles) {
+  const lintOne = async (target: Target): Promise<void> => {
     let doc: MapfileDocument;
     try {
       doc = await loadMapfile(target.file, { containerRoot: target.root });
     } catch (error) {
       findings.push({ file: target.file, line: 1, severity: 'error', rule: 'syntax', message: `cannot read the file: ${(error as Error).message}` });
-      continue;
+      return;
     }
     const own: Finding[] = doc.problems.map((p) => ({
       file: p.file,
@@ -147,11 +147,19 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
       const ownLines = new Set(own.map((f) => `${f.file}:${f.line}`));
       findings.push(...check.findings.filter((f) => !ownLines.has(`${f.file}:${f.line}`)));
     }
-  }
+  };
+  // A few MapServer processes at a time: each load takes a fraction of a second.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(4, mapfiles.length) }, async () => {
+      while (next < mapfiles.length) await lintOne(mapfiles[next++] as Target);
+    }),
+  );
   for (const target of sideFiles) findings.push(...(await scanSideFile(target.file)));
 
   const unique = [...new Map(findings.map((f) => [`${f.file}\0${f.line}\0${f.rule}\0${f.message}`, f])).values()];
-  unique.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+  const order = (f: Finding): string => `${f.rule}\0${f.message}`;
+  unique.sort((a, b) => (a.file !== b.file ? (a.file < b.file ? -1 : 1) : a.line !== b.line ? a.line - b.line : order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
   return {
     mapfiles: mapfiles.map((t) => t.file),
     sideFiles: sideFiles.map((t) => t.file),
