@@ -16,6 +16,7 @@ import { createServer as createNetServer } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createFaultInjector, parseFaultArgs, type FaultOptions } from './faults.js';
 
 export const CONTROL_PREFIX = '/_emulator/';
 
@@ -38,6 +39,8 @@ export interface ProxyResponse {
   status: number;
   headers: Record<string, string>;
   body: Buffer | string;
+  /** Drop the connection instead of answering (fault injection: a connection reset). */
+  reset?: boolean;
 }
 
 /**
@@ -504,6 +507,10 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
       const body = Buffer.concat(chunks);
       const url = req.url ?? '/';
       const respond = (answer: ProxyResponse): void => {
+        if (answer.reset) {
+          req.socket.resetAndDestroy();
+          return;
+        }
         const payload = typeof answer.body === 'string' ? Buffer.from(answer.body) : answer.body;
         const length = req.method === 'HEAD' && answer.headers['content-length'] !== undefined ? answer.headers['content-length'] : String(payload.length);
         res.writeHead(answer.status, { ...answer.headers, 'content-length': length });
@@ -653,10 +660,11 @@ export async function startEmulatorProcess(
   };
 }
 
-function parseArgs(argv: string[]): { port: number; motoPort?: number; verbose: boolean } {
+function parseArgs(argv: string[]): { port: number; motoPort?: number; verbose: boolean; faults?: FaultOptions } {
   let port = 4566;
   let motoPort: number | undefined;
   let verbose = false;
+  const faultArgs: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -668,15 +676,21 @@ function parseArgs(argv: string[]): { port: number; motoPort?: number; verbose: 
     if (flag === '--port') port = number('--port');
     else if (flag === '--moto-port') motoPort = number('--moto-port');
     else if (flag === '--verbose') verbose = true;
+    else if (flag?.startsWith('--fault-')) {
+      faultArgs.push(flag, value ?? '');
+      i += 1;
+    }
     else if (flag === '--') continue;
-    else throw new Error(`unknown argument ${flag ?? ''}; usage: emulator [--port N] [--moto-port N] [--verbose]`);
+    else throw new Error(`unknown argument ${flag ?? ''}; usage: emulator [--port N] [--moto-port N] [--verbose] [--fault-rate R --fault-seed N --fault-kinds K,K --fault-latency-ms N --fault-services S,S]`);
   }
-  return { port, verbose, ...(motoPort !== undefined ? { motoPort } : {}) };
+  const faults = parseFaultArgs(faultArgs);
+  return { port, verbose, ...(motoPort !== undefined ? { motoPort } : {}), ...(faults ? { faults } : {}) };
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const emulator = await startEmulatorProcess(args);
+  const { faults, ...args } = parseArgs(process.argv.slice(2));
+  const emulator = await startEmulatorProcess({ ...args, ...(faults ? { faults: [createFaultInjector(faults).interceptor] } : {}) });
+  if (faults) process.stderr.write(`emulator: injecting faults into ${faults.rate * 100}% of AWS requests (seed ${faults.seed ?? 1})\n`);
   process.stdout.write(`${emulator.endpoint}\n`);
   process.stderr.write(`emulator: AWS API on ${emulator.endpoint} (moto on ${emulator.motoEndpoint}); controls under ${emulator.endpoint}${CONTROL_PREFIX}; Ctrl-C stops it\n`);
   const stop = (): void => {

@@ -1,0 +1,34 @@
+// Command-line flags of the benchmark.
+import { resolve } from 'node:path';
+
+export const PARTS = ['serving', 'freshness', 'pipeline'] as const;
+export type Part = (typeof PARTS)[number];
+
+export interface BenchArgs {
+  out: string;
+  quick: boolean;
+  only: Part[];
+}
+
+export function parseBenchArgs(argv: string[]): BenchArgs {
+  let out = '';
+  let quick = false;
+  let only: Part[] = [...PARTS];
+  for (let i = 0; i < argv.length; i += 1) {
+    const flag = argv[i];
+    if (flag === '--') continue;
+    if (flag === '--quick') quick = true;
+    else if (flag === '--out') {
+      out = argv[++i] ?? '';
+      if (!out || out.startsWith('--')) throw new Error('--out expects a folder for results.json and the chart');
+    } else if (flag === '--only') {
+      const value = argv[++i] ?? '';
+      const parts = value.split(',').filter(Boolean);
+      const unknown = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
+      if (parts.length === 0 || unknown.length) throw new Error(`--only expects a comma-separated list of ${PARTS.join(', ')}, got '${value}'`);
+      only = parts as Part[];
+    } else throw new Error(`unknown argument '${flag ?? ''}'; usage: bench --out DIR [--quick] [--only ${PARTS.join(',')}]`);
+  }
+  if (!out) throw new Error('--out DIR is required: the folder for results.json and the chart');
+  return { out: resolve(out), quick, only };
+}
