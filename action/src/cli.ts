@@ -17,6 +17,12 @@ export interface ParsedArgs {
 
 const BIN = 'mapserver-ecs';
 
+/** Commands that take paths after the flags. */
+const POSITIONALS: Partial<Record<CommandName, string>> = {
+  'lint-mapfiles': ' [files or folders ...]',
+  preview: ' [mapfile]',
+};
+
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const problems: InputProblem[] = [];
   const values = new Map<InputName, string>();
@@ -103,7 +109,7 @@ export function commandUsage(command: CommandName): string {
     const notes = [required.has(i.name) ? 'required' : '', !isBoolean && i.default ? `default: ${i.default}` : ''].filter(Boolean);
     return `  ${flag.padEnd(width + 3)}  ${i.description}${notes.length ? ` (${notes.join('; ')})` : ''}`;
   });
-  return [`Usage: ${BIN} ${command} [flags]${command === 'lint-mapfiles' ? ' [files or folders ...]' : ''}`, '', COMMAND_DESCRIPTIONS[command], '', 'Flags:', ...lines].join('\n');
+  return [`Usage: ${BIN} ${command} [flags]${POSITIONALS[command] ?? ''}`, '', COMMAND_DESCRIPTIONS[command], '', 'Flags:', ...lines].join('\n');
 }
 
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
