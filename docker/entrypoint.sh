@@ -14,6 +14,7 @@ check_number() {
   [[ "$value" =~ ^[0-9]+$ ]] || fail "$name must be a whole number from $min to $max, got '$value'"
   ((10#$value >= min && 10#$value <= max)) || fail "$name must be a whole number from $min to $max, got '$value'"
 }
+check_number LISTEN_PORT 1 65535
 check_number FCGID_MAX_PROCESSES 1 1000
 check_number FCGID_MIN_PROCESSES 0 1000
 check_number FCGID_MAX_REQUESTS_PER_PROCESS 0 10000000
@@ -51,7 +52,9 @@ env_conf=/run/apache2/fcgid-env.conf
     if [[ "$value" == *$'\n'* || "$value" == *'"'* || "$value" == *\\* ]]; then
       fail "$name holds a newline, a double quote or a backslash, which cannot be passed to the MapServer workers"
     fi
-    printf 'FcgidInitialEnv %s "%s"\n' "$name" "$value"
+    # FcgidInitialEnv sets the worker's process environment; PassEnv puts the variable into every
+    # request's FastCGI parameters, which is what getenv() returns while MapServer handles a request.
+    printf 'FcgidInitialEnv %s "%s"\nPassEnv %s\n' "$name" "$value" "$name"
   done < <(env -0)
 } >"$env_conf"
 
@@ -64,8 +67,8 @@ case "${access_log_setting,,}" in
 esac
 
 # Debian's envvars sets the run user, lock and log folders Apache's main config refers to.
-# shellcheck source=/dev/null
 set +u
+# shellcheck source=/dev/null
 . /etc/apache2/envvars
 set -u
 export APACHE_RUN_DIR=/run/apache2 APACHE_PID_FILE=/run/apache2/apache2.pid APACHE_LOCK_DIR=/var/lock/apache2
