@@ -427,7 +427,10 @@ CONF
   local base="http://127.0.0.1:$wms_port"
   local capabilities="$base/maps/example?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"
   local getmap="$base/maps/example?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=relief&STYLES=&CRS=EPSG:4326&BBOX=-90,-180,90,180&WIDTH=512&HEIGHT=256&FORMAT=image/png"
-  if ! curl -fsS --max-time 30 "$capabilities" | grep -q 'WMS_Capabilities'; then
+  # Read the whole answer first: grep -q would close the pipe early and fail curl.
+  local answer
+  answer="$(curl -fsS --max-time 30 "$capabilities" 2>&1 || true)"
+  if [[ "$answer" != *WMS_Capabilities* ]]; then
     docker logs --tail 30 "$container" >&2 || true
     die "MapServer does not answer GetCapabilities at $capabilities"
   fi
