@@ -5,6 +5,7 @@
 import {
   CreateServiceCommand,
   DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   type CreateServiceCommandInput,
@@ -12,6 +13,7 @@ import {
   type DeploymentConfiguration,
   type Service,
 } from '@aws-sdk/client-ecs';
+import { createHash } from 'node:crypto';
 import { isAwsError } from '../aws/errors.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
 import type { CommandContext } from '../commands/context.js';
@@ -66,12 +68,36 @@ export async function describeService(ctx: CommandContext): Promise<Service | un
   return service && service.status !== 'INACTIVE' ? service : undefined;
 }
 
+/** Tag holding the hash of the input a task definition revision was registered from. */
+export const DEFINITION_HASH_TAG = 'mapserver-ecs:definition-hash';
+
 export async function registerTaskDefinition(ctx: CommandContext, imageUri: string): Promise<string> {
   const input = await loadTaskDefinition(ctx.root, ctx.settings, imageUri);
-  const registered = await ctx.clients.ecs.send(new RegisterTaskDefinitionCommand(input));
+  // A run that was interrupted after registering (or whose answer was lost) and is run again reuses
+  // that revision instead of adding an identical one: each revision carries the hash of its input.
+  const digest = createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 32);
+  const latest = await latestRevision(ctx, input.family ?? '');
+  const latestArn = latest?.taskDefinition?.taskDefinitionArn;
+  if (latestArn && latest?.taskDefinition?.status === 'ACTIVE' && latest.tags?.some((t) => t.key === DEFINITION_HASH_TAG && t.value === digest)) {
+    ctx.reporter.info(`Reusing ${latestArn}: it was registered from the same definition`);
+    return latestArn;
+  }
+  const registered = await ctx.clients.ecs.send(new RegisterTaskDefinitionCommand({ ...input, tags: [...(input.tags ?? []), { key: DEFINITION_HASH_TAG, value: digest }] }));
   const arn = registered.taskDefinition?.taskDefinitionArn;
   if (!arn) throw new StepFailure('RegisterTaskDefinition returned no task definition ARN', { state: 'unknown: check the task definition family' });
+  ctx.reporter.info(`Registered ${arn}`);
   return arn;
+}
+
+async function latestRevision(ctx: CommandContext, family: string) {
+  if (!family) return undefined;
+  try {
+    return await ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ['TAGS'] }));
+  } catch (error) {
+    // No revision of the family yet.
+    if (isAwsError(error, 'ClientException', 'InvalidParameterException')) return undefined;
+    throw error;
+  }
 }
 
 export async function deployService(ctx: CommandContext, imageUri: string, timing?: WaitTiming): Promise<{ taskDefinitionArn: string }> {
@@ -79,7 +105,7 @@ export async function deployService(ctx: CommandContext, imageUri: string, timin
   // The cluster is checked (and the template rendered) before anything is registered.
   const existing = await describeService(ctx);
   const taskDefinitionArn = await registerTaskDefinition(ctx, imageUri);
-  reporter.info(`Registered ${taskDefinitionArn} (image ${imageUri})`);
+  reporter.info(`Deploying ${taskDefinitionArn} (image ${imageUri})`);
 
   let service: Service | undefined;
   if (existing) {

@@ -9,6 +9,7 @@ import {
   type InstanceRefresh,
   type ScaleInProtectedInstances,
 } from '@aws-sdk/client-auto-scaling';
+import { createHash } from 'node:crypto';
 import { CreateLaunchTemplateVersionCommand, ModifyLaunchTemplateCommand, type RequestLaunchTemplateData } from '@aws-sdk/client-ec2';
 import { DescribeCapacityProvidersCommand } from '@aws-sdk/client-ecs';
 import { findLaunchTemplate, launchTemplateData, launchTemplateVersions, METADATA_OPTIONS } from '../aws/launch-template.js';
@@ -94,13 +95,22 @@ export async function rollInstances(ctx: CommandContext, amiId: string, timing?:
     ...(settings.securityGroups.length > 0 ? {} : base.SecurityGroupIds ? { SecurityGroupIds: base.SecurityGroupIds } : {}),
     MetadataOptions: { ...base.MetadataOptions, ...METADATA_OPTIONS },
   };
-  const created = await ec2.send(
-    new CreateLaunchTemplateVersionCommand({
-      LaunchTemplateId: template.LaunchTemplateId,
-      VersionDescription: `mapserver-ecs roll to ${amiId}`,
-      LaunchTemplateData: data,
-    }),
-  );
+  // A roll that was interrupted after creating its version (or whose answer was lost) and is run
+  // again reuses that version instead of adding an identical one: the description carries a hash of
+  // the data.
+  const description = `mapserver-ecs roll to ${amiId} (data ${createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16)})`;
+  const [latest] = await launchTemplateVersions(ec2, template.LaunchTemplateId, ['$Latest']);
+  const reused = latest?.VersionDescription === description ? latest : undefined;
+  if (reused) reporter.info(`Reusing launch template ${settings.launchTemplate} version ${reused.VersionNumber ?? '?'}: it holds the same data`);
+  const created = reused
+    ? { LaunchTemplateVersion: reused }
+    : await ec2.send(
+        new CreateLaunchTemplateVersionCommand({
+          LaunchTemplateId: template.LaunchTemplateId,
+          VersionDescription: description,
+          LaunchTemplateData: data,
+        }),
+      );
   const version = created.LaunchTemplateVersion?.VersionNumber;
   if (version === undefined) throw new StepFailure('CreateLaunchTemplateVersion returned no version number', { state: `launch template ${settings.launchTemplate} may have a new version` });
   const launchTemplateVersion = String(version);

@@ -132,6 +132,8 @@ describe('deployService', () => {
     const handler = scriptedHandler([
       { status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) },
       { status: 200, body: JSON.stringify({ services: [done] }) },
+      // No revision of the family yet (DescribeTaskDefinition before registering).
+      { status: 400, body: JSON.stringify({ __type: 'ClientException', message: 'Unable to describe task definition.' }) },
       { status: 200, body: JSON.stringify({ taskDefinition: { taskDefinitionArn: NEW } }) },
       { status: 200, body: JSON.stringify({ service: done }) },
       { status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) },
@@ -142,7 +144,7 @@ describe('deployService', () => {
     const ctx = testContext(inputs, { clients: { ecs: client, destroy: () => client.destroy() } as unknown as AwsClients });
     try {
       await expect(deployService(ctx, DIGEST_IMAGE, timing())).resolves.toEqual({ taskDefinitionArn: NEW });
-      expect(handler.requests).toHaveLength(6);
+      expect(handler.requests).toHaveLength(7);
     } finally {
       client.destroy();
     }
