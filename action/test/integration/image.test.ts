@@ -11,8 +11,9 @@ import type { CommandContext } from '../../src/commands/context.js';
 import { imageCommand } from '../../src/commands/image.js';
 import { TerminalReporter } from '../../src/reporter.js';
 import { parseSettings } from '../../src/settings.js';
-import { buildAndPushImage } from '../../src/steps/image.js';
-import { freePort } from '../support/emulator.js';
+import { GetLifecyclePolicyCommand, DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
+import { buildAndPushImage, ensureRepository, lifecyclePolicy } from '../../src/steps/image.js';
+import { freePort, startEmulator } from '../support/emulator.js';
 import { ensureImage, exec, execOk, REPO_ROOT } from '../support/image.js';
 
 jest.setTimeout(900_000);
@@ -113,5 +114,51 @@ describe('the image command against a local registry', () => {
     expect(await registryDigest('broken', 'itest')).toBe(404);
     expect(ctx.log()).not.toMatch(/docker push/);
     expect((await execOk('docker', ['ps', '--all', '--quiet', '--filter', 'name=mapserver-ecs-smoke-'])).trim()).toBe('');
+  });
+});
+
+describe('the ECR repository against the emulator', () => {
+  it('is created with scan on push and the lifecycle policy, and a second run finds the same repository', async () => {
+    const emulator = await startEmulator();
+    try {
+      const inputs = { command: 'image', 'ecr-repository': 'team/mapserver', 'keep-images': '4' };
+      const settings = parseSettings((name) => (inputs as Record<string, string>)[name] ?? '', [], { AWS_REGION: 'us-east-1' });
+      const env = { ...process.env, ...emulator.env };
+      const clients = createClients('us-east-1', env);
+      const out = new Writable({ write: (_c, _e, done) => done() });
+      const ctx: CommandContext = { settings, reporter: new TerminalReporter(out), clients, root: REPO_ROOT, env };
+      // The SDK takes the endpoint and credentials from the process environment.
+      const saved = { ...process.env };
+      Object.assign(process.env, emulator.env);
+      try {
+        const first = await ensureRepository(ctx);
+        expect(first.repositoryUri).toMatch(/\/team\/mapserver$/);
+        const second = await ensureRepository(ctx);
+        expect(second.repositoryUri).toBe(first.repositoryUri);
+        const described = await clients.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ['team/mapserver'] }));
+        expect(described.repositories?.[0]?.imageScanningConfiguration?.scanOnPush).toBe(true);
+        const policy = await clients.ecr.send(new GetLifecyclePolicyCommand({ repositoryName: 'team/mapserver' }));
+        expect(JSON.parse(policy.lifecyclePolicyText ?? '{}')).toEqual(JSON.parse(lifecyclePolicy(4)));
+      } finally {
+        process.env = saved;
+        clients.destroy();
+      }
+    } finally {
+      await emulator.stop();
+    }
+  });
+});
+
+describe('the image at start', () => {
+  it.each([
+    ['FCGID_MAX_PROCESSES', 'many', /FCGID_MAX_PROCESSES must be a whole number from 1 to 1000, got 'many'/],
+    ['FCGID_MIN_PROCESSES', '20', /FCGID_MIN_PROCESSES \(20\) must not exceed FCGID_MAX_PROCESSES \(8\)/],
+    ['AWS_ENDPOINT_URL', '127.0.0.1:9000', /AWS_ENDPOINT_URL must start with http:\/\/ or https:\/\//],
+    ['ACCESS_LOG', 'maybe', /ACCESS_LOG must be on or off/],
+  ])('stops with a message naming %s when it is %s', async (name, value, message) => {
+    const image = await ensureImage();
+    const result = await exec('docker', ['run', '--rm', '--env', `${name}=${value}`, image]);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(message);
   });
 });
