@@ -192,7 +192,9 @@ export function parseSettings(read: InputSource, paths: string[] = [], env: Node
 
   const regionValue = raw('aws-region') || env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || '';
   if (regionValue === '') {
-    if (NEEDS_REGION.has(commandName)) {
+    // The image command pushing to a registry other than ECR makes no AWS call.
+    const pushesElsewhere = commandName === 'image' && raw('registry') !== '';
+    if (NEEDS_REGION.has(commandName) && !pushesElsewhere) {
       problem('aws-region', 'is required: expected an AWS region such as us-east-1 (or set AWS_REGION)');
     }
   } else if (!REGION.test(regionValue)) {

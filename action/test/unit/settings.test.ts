@@ -122,6 +122,8 @@ describe('parseSettings', () => {
   it('needs a region only for commands that call AWS', () => {
     expect(problemsOf({ command: 'bake' }, {}).map((p) => p.input)).toEqual(['aws-region']);
     expect(parse({ command: 'lint-mapfiles' }, [], {}).region).toBe('');
+    expect(parse({ command: 'image', registry: '127.0.0.1:5000' }, [], {}).region).toBe('');
+    expect(problemsOf({ command: 'image' }, {}).map((p) => p.input)).toEqual(['aws-region']);
   });
 
   it('shortens very long values in messages', () => {
