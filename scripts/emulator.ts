@@ -13,7 +13,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createFaultInjector, parseFaultArgs, type FaultOptions } from './faults.js';
@@ -610,9 +611,11 @@ export async function startEmulatorProcess(
   const motoPort = options.motoPort ?? (await freeLoopbackPort());
   const motoEndpoint = `http://127.0.0.1:${motoPort}`;
   const [command, ...prefix] = options.motoCommand ? [options.motoCommand] : motoLauncher();
+  const recordingFile = join(tmpdir(), `moto-recording-${motoPort}-${randomUUID()}`);
   const child: ChildProcess = spawn(command ?? 'moto_server', [...prefix, '-H', '127.0.0.1', '-p', String(motoPort)], {
     stdio: ['ignore', 'ignore', options.verbose ? 'inherit' : 'pipe'],
-    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
+    // Each emulator keeps its own call record; moto's default is a file in its working folder.
+    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false', MOTO_RECORDER_FILEPATH: recordingFile },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -650,12 +653,14 @@ export async function startEmulatorProcess(
     proxy,
     async stop() {
       await proxy.close();
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(recordingFile, { force: true });
     },
   };
 }

@@ -88,7 +88,7 @@ const CASES: Case[] = [
 let emulator: Emulator;
 
 async function recordedCalls(): Promise<string[]> {
-  const text = await (await fetch(`${emulator.endpoint}/moto-api/recorder/download-recording`)).text();
+  const text = await (await fetch(`${emulator.motoEndpoint}/moto-api/recorder/download-recording`)).text();
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
@@ -100,8 +100,8 @@ async function recordedCalls(): Promise<string[]> {
 
 beforeAll(async () => {
   emulator = await startEmulator();
-  await fetch(`${emulator.endpoint}/moto-api/recorder/reset-recording`, { method: 'POST' });
-  await fetch(`${emulator.endpoint}/moto-api/recorder/start-recording`, { method: 'POST' });
+  await fetch(`${emulator.motoEndpoint}/moto-api/recorder/reset-recording`, { method: 'POST' });
+  await fetch(`${emulator.motoEndpoint}/moto-api/recorder/start-recording`, { method: 'POST' });
 });
 
 afterAll(async () => {
