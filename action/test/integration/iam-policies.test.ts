@@ -1,0 +1,43 @@
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../support/action-runner.js';
+
+const tsx = join(repoRoot, 'node_modules/.bin/tsx');
+const role = (name: string): string => `arn:aws:iam::123456789012:role/${name}`;
+
+describe('scripts/iam-policies.ts', () => {
+  it('writes the four policy documents for an account and its names', () => {
+    const out = mkdtempSync(join(tmpdir(), 'iam-'));
+    try {
+      const args = ['scripts/iam-policies.ts', '--account-id', '123456789012', '--aws-region', 'eu-west-1', '--bucket', 'team-maps', '--bucket-prefix', 'wms/',
+        '--instance-role-arn', role('instance'), '--task-role-arn', role('task'), '--execution-role-arn', role('execution'), '--out', out];
+      const run = spawnSync(tsx, args, { cwd: repoRoot, encoding: 'utf8' });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      for (const name of ['pipeline', 'instance', 'task', 'execution']) {
+        const policy = JSON.parse(readFileSync(join(out, `${name}-policy.json`), 'utf8')) as { Version: string; Statement: unknown[] };
+        expect(policy.Version).toBe('2012-10-17');
+        expect(policy.Statement.length).toBeGreaterThan(0);
+      }
+      const instance = readFileSync(join(out, 'instance-policy.json'), 'utf8');
+      expect(instance).toContain('arn:aws:s3:::team-maps/wms/*');
+      expect(instance).not.toContain('s3:PutObject');
+      expect(readFileSync(join(out, 'pipeline-policy.json'), 'utf8')).toContain(role('task'));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses bad values, naming each, and writes nothing', () => {
+    const out = join(tmpdir(), `iam-refused-${process.pid}`);
+    const run = spawnSync(tsx, ['scripts/iam-policies.ts', '--account-id', '42', '--aws-region', 'eu-west-1', '--bucket', 'Bad_Bucket', '--out', out], { cwd: repoRoot, encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/account-id: expected a 12-digit AWS account id/);
+    expect(run.stderr).toMatch(/bucket: expected an S3 bucket name/);
+    expect(run.stderr).toMatch(/task-role-arn: expected an IAM role ARN/);
+    expect(() => readFileSync(join(out, 'pipeline-policy.json'))).toThrow();
+  });
+});

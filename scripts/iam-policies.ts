@@ -1,0 +1,80 @@
+// Writes the four IAM policy documents (ecs/iam/*.json.hbs) for an account, with the same names
+// the action runs with, ready for `aws iam put-role-policy` or infrastructure code.
+//
+// Usage: npx tsx scripts/iam-policies.ts --account-id 123456789012 --aws-region eu-west-1 \
+//          --bucket my-mapfiles --instance-role-arn ARN --task-role-arn ARN --execution-role-arn ARN \
+//          [--bucket-prefix maps/] [--cluster ..] [--service ..] [--auto-scaling-group ..]
+//          [--capacity-provider ..] [--launch-template ..] [--ecr-repository ..] [--log-group ..]
+//          [--cog-buckets a,b] [--out DIR]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { IAM_POLICIES, loadIamPolicy } from '../action/src/aws/iam.js';
+import { InputError, type InputProblem } from '../action/src/errors.js';
+import { parseSettings } from '../action/src/settings.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED = ['aws-region', 'bucket', 'bucket-prefix', 'cluster', 'service', 'auto-scaling-group', 'capacity-provider', 'launch-template', 'ecr-repository', 'log-group', 'task-role-arn', 'execution-role-arn'] as const;
+const ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      ...Object.fromEntries(SHARED.map((name) => [name, { type: 'string' as const }])),
+      'account-id': { type: 'string' },
+      'instance-role-arn': { type: 'string' },
+      'cog-buckets': { type: 'string' },
+      out: { type: 'string', default: 'iam-policies' },
+    },
+  });
+  const flag = (name: string): string => String((values as Record<string, unknown>)[name] ?? '');
+  const problems: InputProblem[] = [];
+  if (!/^\d{12}$/.test(flag('account-id'))) problems.push({ input: 'account-id', message: `expected a 12-digit AWS account id, got ${JSON.stringify(flag('account-id'))}` });
+  for (const name of ['instance-role-arn', 'task-role-arn', 'execution-role-arn']) {
+    if (!ROLE_ARN.test(flag(name))) problems.push({ input: name, message: `expected an IAM role ARN, got ${JSON.stringify(flag(name))}` });
+  }
+  const cogBuckets = flag('cog-buckets').split(',').map((b) => b.trim()).filter(Boolean);
+  // The names are checked exactly as the action checks them, with the deploy command's rules.
+  let settings;
+  try {
+    settings = parseSettings((name) => (name === 'command' ? 'roll' : (SHARED as readonly string[]).includes(name) ? flag(name) : ''), [], {});
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0 || !settings?.bucket) throw new InputError(problems);
+  const out = resolve(flag('out'));
+  mkdirSync(out, { recursive: true });
+  for (const name of IAM_POLICIES) {
+    const policy = await loadIamPolicy(root, name, {
+      region: settings.region,
+      accountId: flag('account-id'),
+      bucket: settings.bucket,
+      bucketPrefix: settings.bucketPrefix,
+      ...(cogBuckets.length > 0 ? { cogBuckets } : {}),
+      cluster: settings.cluster,
+      service: settings.service,
+      autoScalingGroup: settings.autoScalingGroup,
+      capacityProvider: settings.capacityProvider,
+      launchTemplate: settings.launchTemplate,
+      ecrRepository: settings.ecrRepository,
+      logGroup: settings.logGroup,
+      instanceRoleArn: flag('instance-role-arn'),
+      taskRoleArn: flag('task-role-arn'),
+      executionRoleArn: flag('execution-role-arn'),
+    });
+    const file = join(out, `${name}-policy.json`);
+    writeFileSync(file, `${JSON.stringify(policy, null, 2)}\n`);
+    process.stdout.write(`${file}\n`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (error: unknown) => {
+    process.stderr.write(`iam-policies: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = error instanceof InputError ? 2 : 1;
+  },
+);
