@@ -1,9 +1,8 @@
 // Starts the AWS API emulator (moto_server behind the project's shim, scripts/emulator.ts) on free
 // loopback ports for one test file, and simulates what ECS agents would do on real instances.
-import { createServer } from 'node:net';
 import { CreateImageCommand, CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient, PutAttributesCommand, RegisterContainerInstanceCommand } from '@aws-sdk/client-ecs';
-import { startEmulatorProcess, type EmulatorProxy, type Interceptor } from '../../../scripts/emulator.js';
+import { freeLoopbackPort, startEmulatorProcess, type EmulatorProxy, type Interceptor } from '../../../scripts/emulator.js';
 
 export interface Emulator {
   endpoint: string;
@@ -17,20 +16,8 @@ export interface Emulator {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not read the port of a probe socket'));
-      });
-    });
-  });
-}
+/** A free port on 127.0.0.1, found the same way the emulator finds its own. */
+export const freePort = freeLoopbackPort;
 
 export function emulatorEnv(endpoint: string): Record<string, string> {
   return {
