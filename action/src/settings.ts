@@ -76,17 +76,8 @@ export const REQUIRED_INPUTS: Record<CommandName, readonly InputName[]> = {
   preview: [],
 };
 
-/** Commands that call AWS and therefore need a region. */
-const NEEDS_REGION: ReadonlySet<CommandName> = new Set([
-  'release',
-  'bake',
-  'image',
-  'deploy',
-  'roll',
-  'bootstrap',
-  'cleanup',
-  'sync-mapfiles',
-]);
+/** Commands that work on local files only; every other command calls AWS and needs a region. */
+const LOCAL_COMMANDS: ReadonlySet<CommandName> = new Set(['lint-mapfiles', 'preview']);
 
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const AMI_ID = /^ami-([0-9a-f]{8}|[0-9a-f]{17})$/;
@@ -194,7 +185,7 @@ export function parseSettings(read: InputSource, paths: string[] = [], env: Node
   if (regionValue === '') {
     // The image command pushing to a registry other than ECR makes no AWS call.
     const pushesElsewhere = commandName === 'image' && raw('registry') !== '';
-    if (NEEDS_REGION.has(commandName) && !pushesElsewhere) {
+    if (!LOCAL_COMMANDS.has(commandName) && (COMMANDS as readonly string[]).includes(command) && !pushesElsewhere) {
       problem('aws-region', 'is required: expected an AWS region such as us-east-1 (or set AWS_REGION)');
     }
   } else if (!REGION.test(regionValue)) {
