@@ -23,14 +23,22 @@ const POSITIONALS: Partial<Record<CommandName, string>> = {
   preview: ' [mapfile]',
 };
 
+/** Words a person may have meant as a boolean flag's value (`--dry-run false`). */
+const BOOLEAN_WORD = /^(true|false|yes|no|on|off|1|0|maybe)$/i;
+
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const problems: InputProblem[] = [];
   const values = new Map<InputName, string>();
   const paths: string[] = [];
+  /** The boolean flag each positional directly follows, if any: `--dry-run maybe` is not a path. */
+  const afterBoolean = new Map<number, InputName>();
   let command = '';
   let help = false;
+  let previousBoolean: InputName | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
+    const follows = previousBoolean;
+    previousBoolean = undefined;
     if (arg === '--help' || arg === '-h') {
       help = true;
       continue;
@@ -49,8 +57,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       }
       let value: string;
       if (eq >= 0) value = arg.slice(eq + 1);
-      else if ('boolean' in spec && spec.boolean) value = 'true';
-      else {
+      else if ('boolean' in spec && spec.boolean) {
+        value = 'true';
+        previousBoolean = name;
+      } else {
         const next = argv[i + 1];
         if (next === undefined || next.startsWith('--')) {
           problems.push({ input: name, message: `--${name} needs a value` });
@@ -67,9 +77,41 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       continue;
     }
     if (command === '') command = arg;
-    else paths.push(arg);
+    else {
+      if (follows) afterBoolean.set(paths.length, follows);
+      paths.push(arg);
+    }
   }
+  problems.push(...positionalProblems(command, values, paths, afterBoolean));
   return { command, values, paths, help, problems };
+}
+
+/** Positionals a command does not take are refused, never dropped: a typo must not change what runs. */
+function positionalProblems(command: string, values: ReadonlyMap<InputName, string>, paths: readonly string[], afterBoolean: ReadonlyMap<number, InputName>): InputProblem[] {
+  if (!(COMMANDS as readonly string[]).includes(command)) return [];
+  const problems: InputProblem[] = [];
+  const takesPaths = POSITIONALS[command as CommandName] !== undefined;
+  const stray: string[] = [];
+  paths.forEach((path, index) => {
+    const flag = afterBoolean.get(index);
+    if (flag && (!takesPaths || BOOLEAN_WORD.test(path))) {
+      problems.push({ input: flag, message: `takes no separate value, got ${JSON.stringify(path)} after it: write --${flag} or --${flag}=false` });
+    } else if (!takesPaths) stray.push(path);
+  });
+  if (stray.length > 0) {
+    problems.push({
+      input: 'command',
+      message: `${command} takes no arguments besides its flags, got ${stray.map((p) => JSON.stringify(p)).join(', ')}; see ${BIN} ${command} --help`,
+    });
+  }
+  if (command === 'preview') {
+    const given = paths.filter((_, index) => !afterBoolean.has(index) || !BOOLEAN_WORD.test(paths[index] ?? ''));
+    const count = given.length + (values.has('mapfile') ? 1 : 0);
+    if (count > 1) {
+      problems.push({ input: 'mapfile', message: `preview renders one mapfile, got ${count}: give it once, as --mapfile or as the only argument` });
+    }
+  }
+  return problems;
 }
 
 function parseWithFlagProblems(args: ParsedArgs, env: NodeJS.ProcessEnv) {

@@ -76,8 +76,22 @@ export const REQUIRED_INPUTS: Record<CommandName, readonly InputName[]> = {
   preview: [],
 };
 
+/** Commands that launch instances of `instance-type`, whose family must match `architecture`. */
+const INSTANCE_TYPE_COMMANDS: ReadonlySet<CommandName> = new Set(['release', 'bake', 'bootstrap', 'roll']);
+
+/** Graviton (arm64) instance families carry a `g` after the generation (t4g, m7gd, c8g) or are a1. */
+export function instanceArchitecture(instanceType: string): Architecture {
+  const family = instanceType.split('.')[0] ?? '';
+  return /^a1$|^[a-z]+\d+g/.test(family) ? 'arm64' : 'x86_64';
+}
+
 /** Commands that work on local files only; every other command calls AWS and needs a region. */
 const LOCAL_COMMANDS: ReadonlySet<CommandName> = new Set(['lint-mapfiles', 'preview']);
+
+/** Whether a command calls AWS: all but the local ones and the image command pushing elsewhere. */
+export function callsAws(command: CommandName, registry: string | undefined): boolean {
+  return !LOCAL_COMMANDS.has(command) && !(command === 'image' && registry);
+}
 
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const AMI_ID = /^ami-([0-9a-f]{8}|[0-9a-f]{17})$/;
@@ -183,9 +197,7 @@ export function parseSettings(read: InputSource, paths: string[] = [], env: Node
 
   const regionValue = raw('aws-region') || env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || '';
   if (regionValue === '') {
-    // The image command pushing to a registry other than ECR makes no AWS call.
-    const pushesElsewhere = commandName === 'image' && raw('registry') !== '';
-    if (!LOCAL_COMMANDS.has(commandName) && (COMMANDS as readonly string[]).includes(command) && !pushesElsewhere) {
+    if ((COMMANDS as readonly string[]).includes(command) && callsAws(commandName, raw('registry'))) {
       problem('aws-region', 'is required: expected an AWS region such as us-east-1 (or set AWS_REGION)');
     }
   } else if (!REGION.test(regionValue)) {
@@ -274,6 +286,14 @@ export function parseSettings(read: InputSource, paths: string[] = [], env: Node
   }
   if (settings.targetGroupArn && settings.hostPort !== 0) {
     problem('host-port', `must be 0 (a dynamic port) when target-group-arn is set, got ${settings.hostPort}`);
+  }
+  // Packer and EC2 would find out only at launch, after credentials and a base AMI lookup.
+  if (INSTANCE_TYPE_COMMANDS.has(commandName) && INSTANCE_TYPE.test(settings.instanceType) && ['x86_64', 'arm64'].includes(settings.architecture)) {
+    const actual = instanceArchitecture(settings.instanceType);
+    if (actual !== settings.architecture) {
+      const example = settings.architecture === 'arm64' ? 't4g.small' : 't3.small';
+      problem('instance-type', `${settings.instanceType} is an ${actual} instance type, but architecture is ${settings.architecture}: use an ${settings.architecture} type such as ${example}, or set architecture to ${actual}`);
+    }
   }
   if (settings.maxHealthyPercentage - settings.minHealthyPercentage > 100) {
     problem('max-healthy-percentage', `must be at most min-healthy-percentage + 100 (${settings.minHealthyPercentage + 100}), got ${settings.maxHealthyPercentage}`);

@@ -8,7 +8,9 @@ import type { CommandContext } from '../commands/context.js';
 import { InputError, StepFailure, type InputProblem } from '../errors.js';
 import { run } from '../process.js';
 import { render, RenderError } from '../render.js';
-import type { Architecture, MountDriver, Settings } from '../settings.js';
+import { instanceArchitecture, type Architecture, type MountDriver, type Settings } from '../settings.js';
+
+export { instanceArchitecture };
 
 /** What the variables template needs; each value names the input it came from. */
 export interface PackerVariables {
@@ -46,11 +48,6 @@ const AMI_NAME_PREFIX = /^[A-Za-z0-9()[\]./_-]{3,100}$/;
 const GIT_REVISION = /^[0-9a-f]{7,40}$/;
 const ENDPOINT = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/;
 
-/** Graviton (arm64) instance families carry a `g` after the generation (t4g, m7gd, c8g) or are a1. */
-export function instanceArchitecture(instanceType: string): Architecture {
-  const family = instanceType.split('.')[0] ?? '';
-  return /^a1$|^[a-z]+\d+g/.test(family) ? 'arm64' : 'x86_64';
-}
 
 /** The EC2 endpoint override, when an emulator stands in for AWS. */
 export function emulatorEndpoint(env: NodeJS.ProcessEnv): string | undefined {
@@ -85,7 +82,7 @@ export function packerVariables(settings: Settings, baseAmiId: string, gitRevisi
     problems.push({ input: 'instance-type', message: `expected an EC2 instance type such as t3.small, got ${JSON.stringify(settings.instanceType)}` });
   }
   expect(AMI_NAME_PREFIX.test(settings.amiNamePrefix), 'ami-name-prefix', `expected 3 to 100 letters, digits and ()[]./_- characters, got ${JSON.stringify(settings.amiNamePrefix)}`);
-  expect(settings.mountDriver === 's3fs' || settings.mountDriver === 'mountpoint', 'mount-driver', `expected one of s3fs, mountpoint, got ${JSON.stringify(settings.mountDriver)}`);
+  expect(['s3fs', 'mountpoint', 'mirror'].includes(settings.mountDriver), 'mount-driver', `expected one of s3fs, mountpoint, mirror, got ${JSON.stringify(settings.mountDriver)}`);
   if (endpoint !== undefined) {
     expect(ENDPOINT.test(endpoint), 'AWS_ENDPOINT_URL', `expected http(s)://host[:port] of an emulator, got ${JSON.stringify(endpoint)}`);
   }

@@ -52,6 +52,8 @@ const CASES: Case[] = [
   ['bootstrap', 'max-size', '0'],
   ['bootstrap', 'desired-count', 'two'],
   ['bake', 'architecture', 'amd64'],
+  ['bake', 'instance-type', 't4g.small'],
+  ['bootstrap', 'instance-type', 'm7gd.large'],
   ['bake', 'base-ami-id', 'ami-xyz'],
   ['bake', 'base-ami-id', 'ami-0123456789abcdef'],
   ['roll', 'ami-id', 'i-0123456789abcdef0'],
@@ -85,6 +87,21 @@ const CASES: Case[] = [
   ['preview', 'output', 'out.jpg'],
 ];
 
+/** Command lines the action cannot express: positionals a command does not take. */
+const ARGV_CASES: Array<[argv: string[], input: string]> = [
+  [['bake', '--instance-type', 't4g.small', '--architecture', 'x86_64'], 'instance-type'],
+  [['roll', '--bucket', 'maps-bucket', '--instance-type', 'c8g.xlarge'], 'instance-type'],
+  [['deploy', '--dry-run', 'maybe', '--image', VALID.deploy?.image ?? ''], 'dry-run'],
+  [['sync-mapfiles', '--bucket', 'maps-bucket', '--delete', 'false'], 'delete'],
+  [['lint-mapfiles', '--dry-run', 'no', 'maps/'], 'dry-run'],
+  [['deploy', '--image', VALID.deploy?.image ?? '', 'now'], 'command'],
+  [['cleanup', 'old-amis'], 'command'],
+  [['bootstrap', 'maps-bucket', '--subnets', SUBNET, '--instance-profile', 'ecs-instance', '--bucket', 'maps-bucket'], 'command'],
+  [['release', '--bucket', 'maps-bucket', '--', 'extra'], 'command'],
+  [['preview', 'maps/a.map', 'maps/b.map'], 'mapfile'],
+  [['preview', '--mapfile', 'maps/a.map', 'maps/b.map'], 'mapfile'],
+];
+
 let emulator: Emulator;
 
 async function recordedCalls(): Promise<string[]> {
@@ -114,8 +131,8 @@ describe('bad-input corpus', () => {
     expect(new Set(CASES.map(([, input]) => input)).size).toBeGreaterThanOrEqual(30);
   });
 
-  it.each(CASES)('CLI %s --%s %j exits 2 naming the flag', async (command, input, value) => {
-    const flags = Object.entries({ ...VALID[command], [input]: value }).flatMap(([k, v]) => [`--${k}=${v}`]);
+  /** Runs the CLI in this process and checks it refused the input by name, exit 2, no stack trace. */
+  async function expectRefused(argv: string[], input: string): Promise<void> {
     const stderr: string[] = [];
     const spyErr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
       stderr.push(String(chunk));
@@ -124,7 +141,7 @@ describe('bad-input corpus', () => {
     const spyOut = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
     let code: number;
     try {
-      code = await runCli([command, ...flags], { ...process.env, ...emulator.env });
+      code = await runCli(argv, { ...process.env, ...emulator.env });
     } finally {
       spyErr.mockRestore();
       spyOut.mockRestore();
@@ -133,6 +150,15 @@ describe('bad-input corpus', () => {
     expect(code).toBe(EXIT_BAD_INPUT);
     expect(text).toMatch(new RegExp(`^ {2}- ${input}: `, 'm'));
     expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  }
+
+  it.each(CASES)('CLI %s --%s %j exits 2 naming the flag', async (command, input, value) => {
+    const flags = Object.entries({ ...VALID[command], [input]: value }).flatMap(([k, v]) => [`--${k}=${v}`]);
+    await expectRefused([command, ...flags], input);
+  });
+
+  it.each(ARGV_CASES)('CLI %j exits 2 naming %s', async (argv, input) => {
+    await expectRefused(argv, input);
   });
 
   it.each(CASES)('action %s %s=%j fails naming the input', (command, input, value) => {

@@ -150,13 +150,16 @@ describe('checks before Packer runs', () => {
     ['bucket', 'Bad_Bucket', /bucket: expected an S3 bucket name/],
     ['ami-name-prefix', 'name"with"quotes', /ami-name-prefix: expected 3 to 100 letters/],
     ['mount-driver', 'goofys', /mount-driver: expected one of s3fs, mountpoint/],
+    ['instance-type', 't4g.small', /instance-type: t4g\.small is an arm64 instance type, but architecture is x86_64/],
   ] as const)('settings refuse %s %j before the bake starts', (input, value, message) => {
     expect(() => settingsFor({ [input]: value })).toThrow(message);
   });
 
   it('fails on bad input before it looks for Packer or writes the build folder', async () => {
     const buildDir = join(mkdtempSync(join(tmpdir(), 'bake-unit-')), 'packer');
-    const ctx = testContext({ command: 'bake', architecture: 'arm64' }, { env: { AWS_REGION: 'us-east-1', GITHUB_SHA: SHA } });
+    const ctx = testContext({ command: 'bake' }, { env: { AWS_REGION: 'us-east-1', GITHUB_SHA: SHA } });
+    // Settings refuse the pair already; the step checks again whatever reaches it.
+    Object.assign(ctx.settings, { architecture: 'arm64' });
     await expect(bakeAmi(ctx, 'ami-0123456789abcdef0', { buildDir, packer: '/nonexistent/packer' })).rejects.toThrow(
       /instance-type: t3\.small is an x86_64 instance type, but architecture is arm64/,
     );

@@ -38,6 +38,22 @@ describe('parseArgs', () => {
     expect(args.problems.map((p) => p.input)).toEqual(['nope', 'cluster', 'service']);
   });
 
+  it('refuses a value after a boolean flag instead of dropping it', () => {
+    const args = parseArgs(['deploy', '--dry-run', 'maybe', '--image', 'x']);
+    expect(args.problems).toEqual([{ input: 'dry-run', message: expect.stringContaining('"maybe"') }]);
+    expect(parseArgs(['lint-mapfiles', '--dry-run', 'false']).problems.map((p) => p.input)).toEqual(['dry-run']);
+    // lint-mapfiles takes paths, so a path after a boolean flag is a path.
+    expect(parseArgs(['lint-mapfiles', '--dry-run', 'maps/']).problems).toEqual([]);
+  });
+
+  it('refuses positionals to commands that take none, and a second mapfile to preview', () => {
+    expect(parseArgs(['cleanup', 'old']).problems).toEqual([{ input: 'command', message: expect.stringMatching(/^cleanup takes no arguments besides its flags, got "old"/) }]);
+    expect(parseArgs(['deploy', '--', 'x']).problems.map((p) => p.input)).toEqual(['command']);
+    expect(parseArgs(['preview', 'a.map']).problems).toEqual([]);
+    expect(parseArgs(['preview', 'a.map', 'b.map']).problems.map((p) => p.input)).toEqual(['mapfile']);
+    expect(parseArgs(['preview', '--mapfile', 'a.map', 'b.map']).problems.map((p) => p.input)).toEqual(['mapfile']);
+  });
+
   it('takes everything after -- as paths', () => {
     expect(parseArgs(['lint-mapfiles', '--', '--weird.map']).paths).toEqual(['--weird.map']);
   });

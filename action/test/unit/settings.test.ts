@@ -119,6 +119,17 @@ describe('parseSettings', () => {
     }
   });
 
+  it('refuses an instance family of the other architecture for commands that launch instances', () => {
+    expect(problemsOf({ command: 'bake', 'instance-type': 't4g.small', architecture: 'x86_64' })).toEqual([
+      { input: 'instance-type', message: expect.stringMatching(/^t4g\.small is an arm64 instance type, but architecture is x86_64/) },
+    ]);
+    expect(problemsOf({ command: 'roll', bucket: 'my-maps', architecture: 'arm64' }).map((p) => p.input)).toEqual(['instance-type']);
+    expect(parse({ command: 'bake', 'instance-type': 'm7gd.large', architecture: 'arm64' }).instanceType).toBe('m7gd.large');
+    expect(parse({ command: 'bake', 'instance-type': 'g4dn.xlarge' }).architecture).toBe('x86_64');
+    // deploy launches nothing: the instance type is not its concern.
+    expect(parse({ command: 'deploy', image: DIGEST_IMAGE, architecture: 'arm64' }).architecture).toBe('arm64');
+  });
+
   it('needs a region only for commands that call AWS', () => {
     expect(problemsOf({ command: 'bake' }, {}).map((p) => p.input)).toEqual(['aws-region']);
     expect(parse({ command: 'lint-mapfiles' }, [], {}).region).toBe('');
