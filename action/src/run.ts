@@ -1,10 +1,11 @@
 // Runs one command with its context; shared by the GitHub entry and the CLI.
 import { createClients, type AwsClients } from './aws/clients.js';
+import { requireCredentials } from './aws/credentials.js';
 import { COMMAND_HANDLERS } from './commands/index.js';
 import type { CommandContext } from './commands/context.js';
 import { projectRoot } from './project.js';
 import type { Reporter } from './reporter.js';
-import type { Settings } from './settings.js';
+import { callsAws, type Settings } from './settings.js';
 
 export async function runCommand(settings: Settings, reporter: Reporter, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let clients: AwsClients | undefined;
@@ -23,6 +24,7 @@ export async function runCommand(settings: Settings, reporter: Reporter, env: No
     },
   };
   try {
+    if (callsAws(settings.command, settings.registry)) await requireCredentials(context.clients.ec2);
     await COMMAND_HANDLERS[settings.command](context);
   } finally {
     clients?.destroy();

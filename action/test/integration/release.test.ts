@@ -1,11 +1,11 @@
 // The commands from the terminal, over HTTP against the emulator: bootstrap, then release with a
 // given AMI and image (base-ami, bake and image stand aside), then a release the circuit breaker
 // rolls back, which must fail.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { runCliFromSource, type CliRun } from '../support/cli-source.js';
 import { makeManagedAmi, registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
 
 jest.setTimeout(300_000);
@@ -16,18 +16,9 @@ let common: string[];
 const amis: string[] = [];
 const image = (hex: string): string => `123456789012.dkr.ecr.us-east-1.amazonaws.com/mapserver@sha256:${hex.repeat(64).slice(0, 64)}`;
 
-/** Runs the CLI from source, asynchronously: the emulator's shim runs in this process. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_') && !key.startsWith('GITHUB_') && !key.startsWith('INPUT_')));
-    const child = spawn('npx', ['--no-install', 'tsx', 'action/src/index.ts', ...args], { env: { ...env, ...emulator.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+/** Runs the CLI from source against the emulator. */
+function cli(args: string[]): Promise<CliRun> {
+  return runCliFromSource(args, emulator.env);
 }
 
 async function groupInstanceIds(): Promise<string[]> {
