@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the local AWS emulator (moto_server behind the instance-refresh and deployment shim) on a
-# loopback port and prints its endpoint; stops with Ctrl-C.
+# loopback port and prints its endpoint; stops with Ctrl-C, SIGTERM, or when its parent ends.
 #
 # Usage: scripts/emulator.sh [--port N] [--moto-port N] [--verbose]
 set -euo pipefail
@@ -12,4 +12,8 @@ if ! command -v moto_server >/dev/null 2>&1; then
   exit 1
 fi
 
-exec npx --no-install tsx scripts/emulator.ts "$@"
+# Node runs the emulator itself (tsx as a loader: no npx or tsx process in between), and dies with
+# whatever started this script: `npm run` forwards SIGTERM only to its `sh -c`, which does not pass
+# it on, so the kernel's parent-death signal is what reaches this process. emulator.ts then stops
+# moto_server and frees both ports.
+exec setpriv --pdeathsig TERM -- node --import tsx scripts/emulator.ts "$@"

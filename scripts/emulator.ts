@@ -698,14 +698,22 @@ async function main(): Promise<void> {
   if (faults) process.stderr.write(`emulator: injecting faults into ${faults.rate * 100}% of AWS requests (seed ${faults.seed ?? 1})\n`);
   process.stdout.write(`${emulator.endpoint}\n`);
   process.stderr.write(`emulator: AWS API on ${emulator.endpoint} (moto on ${emulator.motoEndpoint}); controls under ${emulator.endpoint}${CONTROL_PREFIX}; Ctrl-C stops it\n`);
+  let stopping = false;
   const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
     emulator.stop().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, stop);
+  // Started some other way than emulator.sh (no parent-death signal): stop once orphaned, so
+  // moto_server and the ports never outlive whatever started the emulator.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, 500).unref();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

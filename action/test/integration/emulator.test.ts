@@ -1,6 +1,8 @@
 // The emulator as users and other tests meet it: `npm run emulator -- --port N`, the instance refresh
 // and deployment shims over real HTTP with the SDK, the test controls, and the interceptor hook.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
   AutoScalingClient,
@@ -15,6 +17,62 @@ import { queryError, type Interceptor } from '../../../scripts/emulator.js';
 import { freePort, startEmulator, type Emulator } from '../support/emulator.js';
 
 jest.setTimeout(120_000);
+
+/** Every process under `root` (children, their children...), from /proc. */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), ppid);
+    } catch {
+      // Exited while listing.
+    }
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift() ?? 0;
+    for (const [child, parent] of parents) {
+      if (parent === pid && !found.includes(child)) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  // A zombie has exited already; only its exit status waits to be read.
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Whether something accepts connections on the loopback port. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
@@ -42,6 +100,40 @@ describe('npm run emulator', () => {
       await exited;
     }
     expect(stderr).toMatch(/controls under/);
+  });
+
+  it('takes everything it started down when the npm process alone is sent SIGTERM', async () => {
+    const port = await freePort();
+    const motoPort = await freePort();
+    // Its own process group, so that a failure here can still clean up; the test signals npm only.
+    const child = spawn('npm', ['run', '--silent', 'emulator', '--', '--port', String(port), '--moto-port', String(motoPort)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const npm = child.pid ?? 0;
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!stdout.includes('\n') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+      expect(stdout.trim()).toBe(`http://127.0.0.1:${port}`);
+      const started = descendants(npm);
+      // npm, its shell, node and moto (and whatever helpers these run).
+      expect(started.length).toBeGreaterThanOrEqual(3);
+      expect(await answers(port)).toBe(true);
+      expect(await answers(motoPort)).toBe(true);
+      const exited = new Promise((r) => child.once('exit', r));
+      process.kill(npm, 'SIGTERM');
+      await exited;
+      const until = Date.now() + 15_000;
+      while (started.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      expect(started.filter(alive).map((pid) => `${pid} ${commandOf(pid)}`)).toEqual([]);
+      expect(await answers(port)).toBe(false);
+      expect(await answers(motoPort)).toBe(false);
+    } finally {
+      try {
+        process.kill(-npm, 'SIGKILL');
+      } catch {
+        // Already gone: the expected case.
+      }
+    }
   });
 
   it('refuses a bad port with a clear message', async () => {
