@@ -254,6 +254,41 @@ bridge_gateway() {
   printf '%s' "$address"
 }
 
+# What `up` needs from this machine, checked before anything is installed, started or built: each
+# problem is one line with its cause and the fix.
+port_setting() {
+  case "$1" in
+    "$emulator_port") echo LOCAL_STACK_EMULATOR_PORT ;;
+    "$moto_port") echo LOCAL_STACK_MOTO_PORT ;;
+    "$registry_port") echo LOCAL_STACK_REGISTRY_PORT ;;
+    *) echo LOCAL_STACK_WMS_PORT ;;
+  esac
+}
+port_holder() {
+  local holder
+  holder="$(ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:(("[^"]*",pid=[0-9]*' | head -n1 | sed 's/users:(("\([^"]*\)",pid=\([0-9]*\)/\1, pid \2/')" || true
+  [[ -n "$holder" ]] && printf ' (%s)' "$holder"
+  return 0
+}
+preflight() {
+  command -v moto_server >/dev/null 2>&1 ||
+    die "moto_server (the AWS API emulator) is not on PATH: install it with pip install 'moto[server]' into a Python on PATH, then run npm start again"
+  if ! command -v docker >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1; then
+    [[ $(id -u) -eq 0 ]] ||
+      die "Docker is not installed: install the docker.io package (sudo apt-get install docker.io), or run npm start as root, which installs it"
+  fi
+  # Ports an earlier stack of this state folder holds are freed when `up` replaces it.
+  if [[ -f "$state_dir/stack.env" ]] || running_pid emulator >/dev/null || running_pid registry >/dev/null || running_pid relay >/dev/null; then
+    return 0
+  fi
+  local port
+  for port in "$emulator_port" "$moto_port" "$registry_port" "$wms_port"; do
+    if port_in_use "$port"; then
+      die "port $port on 127.0.0.1 is taken by another program$(port_holder "$port"): stop it, or choose another port with $(port_setting "$port")=<port> npm start"
+    fi
+  done
+}
+
 up_completed=0
 on_exit() {
   local status=$?
@@ -276,6 +311,7 @@ on_interrupt() {
 
 up() {
   local started=$SECONDS
+  preflight
   trap on_exit EXIT
   trap on_interrupt INT TERM
 
@@ -294,7 +330,7 @@ up() {
   local port
   for port in "$emulator_port" "$moto_port" "$registry_port" "$wms_port"; do
     if port_in_use "$port"; then
-      die "port $port on 127.0.0.1 is taken by another program; choose others with LOCAL_STACK_EMULATOR_PORT, LOCAL_STACK_MOTO_PORT, LOCAL_STACK_REGISTRY_PORT, LOCAL_STACK_WMS_PORT"
+      die "port $port on 127.0.0.1 is taken by another program$(port_holder "$port"): stop it, or choose another port with $(port_setting "$port")=<port> npm start"
     fi
   done
   mkdir -p "$run_dir" "$log_dir" "$state_dir/registry/data" "$mount_point"
