@@ -1,0 +1,74 @@
+// The mirror's settings, from the environment the mount script passes (it reads them from
+// /etc/mapserver-ecs/mount.conf). Every problem is reported at once, naming the variable.
+import { join } from 'node:path';
+
+export interface MirrorConfig {
+  bucket: string;
+  prefix: string;
+  /** Holds data/ (the mirrored folder), staging/, state.json and status.json. */
+  root: string;
+  uid: number | undefined;
+  gid: number | undefined;
+  umask: number;
+  reconcileSeconds: number;
+  /** SNS topic name or ARN; '' runs on reconciliation alone. */
+  topic: string;
+  queueName: string;
+  /** Instance id (tag of the queue). */
+  owner: string;
+  region: string | undefined;
+}
+
+export const DEFAULT_RECONCILE_SECONDS = 60;
+
+export const paths = (root: string): { data: string; staging: string; state: string; status: string } => ({
+  data: join(root, 'data'),
+  staging: join(root, 'staging'),
+  state: join(root, 'state.json'),
+  status: join(root, 'status.json'),
+});
+
+export class MirrorConfigError extends Error {
+  override readonly name = 'MirrorConfigError';
+}
+
+export function readMirrorConfig(env: NodeJS.ProcessEnv): MirrorConfig {
+  const problems: string[] = [];
+  const text = (name: string, pattern: RegExp, expected: string, fallback = ''): string => {
+    const value = env[name] ?? fallback;
+    if (!pattern.test(value)) problems.push(`${name} must be ${expected}, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const number = (name: string, min: number, max: number, fallback?: number, radix = 10): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number.parseInt(raw, radix);
+    if (!/^[0-9]+$/.test(raw) || Number.isNaN(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}${radix === 8 ? ' in octal' : ''}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+  const bucket = text('MIRROR_BUCKET', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name');
+  const prefix = text('MIRROR_PREFIX', /^(|([^/]+\/)+)$/, "empty or a key prefix ending in '/', such as maps/");
+  const root = text('MIRROR_ROOT', /^(\/[A-Za-z0-9_.-]+)+$/, 'an absolute path');
+  const topic = text('MIRROR_TOPIC', /^(|[A-Za-z0-9_-]{1,256}|arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256})$/, 'an SNS topic name or ARN, or empty');
+  const queueName = text('MIRROR_QUEUE', topic ? /^[A-Za-z0-9_-]{1,80}$/ : /^[A-Za-z0-9_-]{0,80}$/, 'an SQS queue name (required with MIRROR_TOPIC)');
+  const uid = number('MIRROR_UID', 0, 4294967294);
+  const gid = number('MIRROR_GID', 0, 4294967294);
+  const umask = number('MIRROR_UMASK', 0, 0o777, 0o022, 8) ?? 0o022;
+  const reconcileSeconds = number('MIRROR_RECONCILE_SECONDS', 5, 86_400, DEFAULT_RECONCILE_SECONDS) ?? DEFAULT_RECONCILE_SECONDS;
+  if (problems.length > 0) throw new MirrorConfigError(`mapfiles-mirror: invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return {
+    bucket,
+    prefix,
+    root,
+    uid,
+    gid,
+    umask,
+    reconcileSeconds,
+    topic,
+    queueName,
+    owner: env.MIRROR_OWNER || queueName,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+  };
+}

@@ -1,0 +1,146 @@
+import { describe, expect, it } from '@jest/globals';
+import { compareSequencers, decodeEventKey, parseEventMessage, placeOfKey, SequencerLog } from '../../src/mirror/keys.js';
+import { topicArnFor, mirrorTopicName } from '../../src/mirror/naming.js';
+import { readMirrorConfig } from '../../src/mirror/config.js';
+import { unhealthy, type MirrorStatus } from '../../src/mirror/daemon.js';
+
+describe('placeOfKey', () => {
+  it.each([
+    ['maps/roads.map', 'maps/', { kind: 'file', path: 'roads.map' }],
+    ['maps/data/roads.csv', 'maps/', { kind: 'file', path: 'data/roads.csv' }],
+    ['roads.map', '', { kind: 'file', path: 'roads.map' }],
+    ['maps/data/', 'maps/', { kind: 'folder', path: 'data' }],
+    ['maps/a b+c.map', 'maps/', { kind: 'file', path: 'a b+c.map' }],
+    ['maps/ünïcode/карта.map', 'maps/', { kind: 'file', path: 'ünïcode/карта.map' }],
+  ])('places %j under prefix %j', (key, prefix, place) => {
+    expect(placeOfKey(key, prefix)).toEqual(place);
+  });
+
+  it.each([
+    ['other/roads.map', 'maps/', /outside the prefix/],
+    ['maps/', 'maps/', /the prefix itself/],
+    ['maps/../etc/passwd', 'maps/', /".." is not a valid path segment/],
+    ['maps/./a.map', 'maps/', /"\." is not a valid/],
+    ['maps//a.map', 'maps/', /empty path segment/],
+    ['/etc/passwd', '', /empty path segment/],
+    ['maps/a\u0000b', 'maps/', /control characters/],
+    ['maps/a\nb.map', 'maps/', /control characters/],
+    [`maps/${'x'.repeat(256)}`, 'maps/', /longer than 255 bytes/],
+    [`maps/${'ab/'.repeat(1500)}c`, 'maps/', /longer than 4000 bytes/],
+  ])('refuses %j', (key, prefix, reason) => {
+    const place = placeOfKey(key, prefix);
+    expect(place.kind).toBe('refused');
+    expect(place.kind === 'refused' && place.reason).toMatch(reason);
+  });
+});
+
+describe('S3 event messages', () => {
+  const record = (key: string, eventName = 'ObjectCreated:Put', extra: Record<string, unknown> = {}) => ({
+    eventName,
+    eventTime: '2026-12-03T10:00:00.000Z',
+    s3: { bucket: { name: 'maps-bucket' }, object: { key, ...extra } },
+  });
+
+  it('decodes keys the way S3 encodes them (+ for space, %XX)', () => {
+    expect(decodeEventKey('maps/a+b%2Bc.map')).toBe('maps/a b+c.map');
+    expect(decodeEventKey('maps%2Fa+b%2Bc.map')).toBe('maps/a b+c.map');
+    expect(decodeEventKey('maps/%C3%A9t%C3%A9.map')).toBe('maps/été.map');
+  });
+
+  it('reads raw S3 events, SNS envelopes, and ignores test events and other buckets', () => {
+    const raw = JSON.stringify({ Records: [record('maps/a.map', 'ObjectCreated:Put', { sequencer: '0055AED6DCD90281E5' }), record('maps/b.map', 'ObjectRemoved:Delete')] });
+    expect(parseEventMessage(raw, 'maps-bucket')).toEqual([
+      { key: 'maps/a.map', action: 'created', sequencer: '0055AED6DCD90281E5', time: '2026-12-03T10:00:00.000Z' },
+      { key: 'maps/b.map', action: 'removed', time: '2026-12-03T10:00:00.000Z' },
+    ]);
+    const envelope = JSON.stringify({ Type: 'Notification', Message: raw });
+    expect(parseEventMessage(envelope, 'maps-bucket').map((e) => e.key)).toEqual(['maps/a.map', 'maps/b.map']);
+    expect(parseEventMessage(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'maps-bucket' }), 'maps-bucket')).toEqual([]);
+    expect(parseEventMessage(raw, 'other-bucket')).toEqual([]);
+    expect(parseEventMessage(JSON.stringify({ Records: [record('maps/c.map', 'ObjectRestore:Completed', { sequencer: 'not hex' })] }), 'maps-bucket')).toEqual([
+      { key: 'maps/c.map', action: 'other', time: '2026-12-03T10:00:00.000Z' },
+    ]);
+    expect(() => parseEventMessage('not json', 'maps-bucket')).toThrow();
+  });
+
+  it('orders sequencers of different lengths by right-padding the shorter with zeros', () => {
+    expect(compareSequencers('0055AED6DCD90281E5', '0055AED6DCD90281E6')).toBeLessThan(0);
+    expect(compareSequencers('0055AED6DCD90281E6', '0055AED6DCD90281E5')).toBeGreaterThan(0);
+    expect(compareSequencers('0055AED6DCD90281E5', '0055AED6DCD90281E500')).toBe(0);
+    expect(compareSequencers('0055AED6DCD90281E5', '0055aed6dcd90281e5')).toBe(0);
+    expect(compareSequencers('0055AED6DCD9028', '0055AED6DCD90281E5')).toBeLessThan(0);
+  });
+
+  it('remembers only changes already applied: duplicates and late events are skipped, failed ones are not', () => {
+    const log = new SequencerLog();
+    const at = (sequencer?: string) => ({ key: 'maps/a.map', action: 'created' as const, ...(sequencer ? { sequencer } : {}) });
+    expect(log.isApplied(at('02'))).toBe(false);
+    log.remember(at('02'));
+    expect(log.isApplied(at('02'))).toBe(true);
+    expect(log.isApplied(at('01'))).toBe(true);
+    expect(log.isApplied(at('03'))).toBe(false);
+    expect(log.isApplied(at())).toBe(false);
+    log.remember(at('01'));
+    expect(log.isApplied(at('02'))).toBe(true);
+    expect(log.isApplied({ ...at('01'), key: 'maps/b.map' })).toBe(false);
+  });
+});
+
+describe('naming', () => {
+  it('derives the topic name from the bucket and its ARN from the queue ARN', () => {
+    expect(mirrorTopicName('maps.example.org')).toBe('mapserver-ecs-mapfiles-maps-example-org');
+    expect(topicArnFor('t', 'arn:aws-cn:sqs:cn-north-1:123456789012:q')).toBe('arn:aws-cn:sns:cn-north-1:123456789012:t');
+    expect(topicArnFor('arn:aws:sns:us-east-1:123456789012:t', 'ignored')).toBe('arn:aws:sns:us-east-1:123456789012:t');
+    expect(() => topicArnFor('t', 'arn:aws:sns:us-east-1:1:q')).toThrow(/not an SQS queue ARN/);
+  });
+});
+
+describe('readMirrorConfig', () => {
+  const good = { MIRROR_BUCKET: 'maps-bucket', MIRROR_PREFIX: 'maps/', MIRROR_ROOT: '/var/lib/mapserver-ecs/mirror', MIRROR_TOPIC: 'topic', MIRROR_QUEUE: 'queue' };
+
+  it('reads the settings the mount script passes, with defaults', () => {
+    expect(readMirrorConfig({ ...good, MIRROR_UID: '33', MIRROR_GID: '33', MIRROR_UMASK: '0027', AWS_REGION: 'eu-west-1' })).toEqual({
+      bucket: 'maps-bucket',
+      prefix: 'maps/',
+      root: '/var/lib/mapserver-ecs/mirror',
+      uid: 33,
+      gid: 33,
+      umask: 0o027,
+      reconcileSeconds: 60,
+      topic: 'topic',
+      queueName: 'queue',
+      owner: 'queue',
+      region: 'eu-west-1',
+    });
+  });
+
+  it('names every bad setting at once', () => {
+    expect(() =>
+      readMirrorConfig({ MIRROR_BUCKET: 'No', MIRROR_PREFIX: '/x', MIRROR_ROOT: 'relative', MIRROR_TOPIC: 'topic', MIRROR_QUEUE: '', MIRROR_RECONCILE_SECONDS: '1', MIRROR_UMASK: '9' }),
+    ).toThrow(
+      /MIRROR_BUCKET must be an S3 bucket name[\s\S]*MIRROR_PREFIX must be empty or a key prefix[\s\S]*MIRROR_ROOT must be an absolute path[\s\S]*MIRROR_QUEUE must be an SQS queue name[\s\S]*MIRROR_UMASK[\s\S]*MIRROR_RECONCILE_SECONDS must be a whole number from 5 to 86400/,
+    );
+  });
+
+  it('runs without a topic (reconciliation alone)', () => {
+    expect(readMirrorConfig({ ...good, MIRROR_TOPIC: '', MIRROR_QUEUE: '' }).topic).toBe('');
+  });
+});
+
+describe('unhealthy', () => {
+  const now = Date.parse('2026-12-03T10:00:00Z');
+  const status = (over: Partial<MirrorStatus>): MirrorStatus =>
+    ({ state: 'ready', synced: true, heartbeatAt: new Date(now - 5000).toISOString(), reconcile: { count: 1 }, ...over }) as MirrorStatus;
+
+  it('passes a synced mirror with a fresh heartbeat', () => {
+    expect(unhealthy(status({}), now)).toBeUndefined();
+  });
+
+  it('fails a stopped mirror, a stale heartbeat, and an unfinished first sync (with its reason)', () => {
+    expect(unhealthy(status({ state: 'stopped' }), now)).toMatch(/stopped/);
+    expect(unhealthy(status({ heartbeatAt: new Date(now - 120_000).toISOString() }), now)).toMatch(/no heartbeat for 120 s/);
+    expect(unhealthy(status({ synced: false, state: 'syncing', reconcile: { count: 2, error: 'TimeoutError: connect' } }), now)).toMatch(
+      /first sync has not finished \(TimeoutError: connect\)/,
+    );
+  });
+});
