@@ -8,7 +8,7 @@ locals {
   # Provisioners need a connection to the instance; with communicator none they are left out.
   unprovisioned_sources = var.communicator == "none" ? ["amazon-ebs.ecs"] : []
 
-  mount_driver_version = var.mount_driver == "s3fs" ? var.s3fs_version : (var.mountpoint_version != "" ? var.mountpoint_version : "al2023-repository")
+  mount_driver_version = var.mount_driver == "s3fs" ? var.s3fs_version : (var.mount_driver == "mirror" ? "nodejs22" : (var.mountpoint_version != "" ? var.mountpoint_version : "al2023-repository"))
 
   # cleanup reads mapserver-ecs:managed to find the AMIs this pipeline made.
   ami_tags = {

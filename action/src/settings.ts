@@ -4,7 +4,7 @@ import { InputError, type InputProblem } from './errors.js';
 import { COMMANDS, INPUTS, RELEASE_STEPS, type CommandName, type InputName, type ReleaseStep } from './inputs.js';
 
 export type Architecture = 'x86_64' | 'arm64';
-export type MountDriver = 's3fs' | 'mountpoint';
+export type MountDriver = 's3fs' | 'mountpoint' | 'mirror';
 export type LintFormat = 'text' | 'json';
 
 export interface Settings {
@@ -28,6 +28,8 @@ export interface Settings {
   baseAmiId: string | undefined;
   amiId: string | undefined;
   mountDriver: MountDriver;
+  /** mirror driver: seconds between listings of the prefix (bounds what a lost event can delay). */
+  mirrorReconcileSeconds: number;
   amiNamePrefix: string;
   ecrRepository: string;
   registry: string | undefined;
@@ -247,7 +249,8 @@ export function parseSettings(read: InputSource, paths: string[] = [], env: Node
     architecture: oneOf('architecture', ['x86_64', 'arm64'] as const),
     baseAmiId: optional('base-ami-id', AMI_ID, 'an AMI id such as ami-0123456789abcdef0'),
     amiId: optional('ami-id', AMI_ID, 'an AMI id such as ami-0123456789abcdef0'),
-    mountDriver: oneOf('mount-driver', ['s3fs', 'mountpoint'] as const),
+    mountDriver: oneOf('mount-driver', ['s3fs', 'mountpoint', 'mirror'] as const),
+    mirrorReconcileSeconds: integer('mirror-reconcile-seconds', 5, 86400),
     amiNamePrefix: required('ami-name-prefix', AMI_NAME_PREFIX, '3 to 100 letters, digits and ()[]./_- characters'),
     ecrRepository: required('ecr-repository', ECR_REPOSITORY, 'an ECR repository name such as mapserver or team/mapserver'),
     registry: optional('registry', REGISTRY, 'a registry host[:port] such as 127.0.0.1:5000'),

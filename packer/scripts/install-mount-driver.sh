@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the FUSE driver that mounts the mapfile bucket. Amazon Linux 2023 has no s3fs package
-# (and no EPEL), so s3fs is built from its pinned release tarball after checking its SHA-256;
-# mount-s3 (Mountpoint for Amazon S3) comes from the distribution's repository.
+# Installs what serves the mapfile bucket. Amazon Linux 2023 has no s3fs package (and no EPEL), so
+# s3fs is built from its pinned release tarball after checking its SHA-256; mount-s3 (Mountpoint
+# for Amazon S3) comes from the distribution's repository. The mirror is the project's own
+# TypeScript, bundled into the overlay; it needs only a Node.js runtime, and AL2023 ships Node.js 22
+# as the namespaced nodejs22 package (/usr/bin/node-22), kept at that major by its name.
 set -euo pipefail
 
 : "${MOUNT_DRIVER:?}" "${S3FS_VERSION:?}" "${S3FS_SHA256:?}"
@@ -39,6 +41,11 @@ install_s3fs() {
   s3fs --version | head -n1
 }
 
+install_mirror() {
+  dnf install -y nodejs22
+  node-22 --version
+}
+
 install_mountpoint() {
   if [[ -n $MOUNTPOINT_VERSION ]]; then
     dnf install -y "mount-s3-$MOUNTPOINT_VERSION"
@@ -54,6 +61,7 @@ dnf install -y util-linux
 case $MOUNT_DRIVER in
   s3fs) install_s3fs ;;
   mountpoint) install_mountpoint ;;
+  mirror) install_mirror ;;
   *)
     echo "install-mount-driver: unknown MOUNT_DRIVER $MOUNT_DRIVER" >&2
     exit 1

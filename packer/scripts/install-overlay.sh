@@ -11,6 +11,8 @@ cp -R --no-preserve=ownership "$OVERLAY_DIR"/. /
 chown root:root /usr/local/sbin/mapfiles-mount
 chmod 0755 /usr/local/sbin/mapfiles-mount
 find /etc/systemd/system/mapfiles-mount.service /etc/systemd/system/docker.service.d /etc/systemd/system/ecs.service.d \
+  /etc/logrotate.d/mapfiles-mirror /usr/local/lib/mapserver-ecs \
   -type f -exec chown root:root {} + -exec chmod 0644 {} +
+find /usr/local/lib/mapserver-ecs -type d -exec chown root:root {} + -exec chmod 0755 {} +
 install -d -m 0755 /etc/mapserver-ecs /mnt/mapfiles
 rm -rf "$OVERLAY_DIR"

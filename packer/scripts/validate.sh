@@ -23,6 +23,11 @@ script_is_sound() {
   local script=/usr/local/sbin/mapfiles-mount
   [[ -x $script && $(stat -c %U "$script") == root ]] && bash -n "$script"
 }
+mirror_bundle_runs() {
+  local code=0
+  node-22 /usr/local/lib/mapserver-ecs/mirror/index.js >/dev/null 2>&1 || code=$?
+  ((code == 2))
+}
 unit_property_has() { systemctl show -p "$2" "$1" | grep -q -- "$3"; }
 absent() { [[ ! -e $1 ]]; }
 imds_refuses_v1() {
@@ -34,6 +39,11 @@ imds_refuses_v1() {
 case $MOUNT_DRIVER in
   s3fs) check "s3fs $S3FS_VERSION is installed" s3fs_is_pinned ;;
   mountpoint) check "mount-s3 is installed" mount-s3 --version ;;
+  mirror)
+    check "node-22 is installed" node-22 --version
+    # Without a subcommand the bundle prints its usage and exits 2: it loads and runs.
+    check "the mirror's bundle runs on node-22" mirror_bundle_runs
+    ;;
 esac
 for tool in setpriv findmnt mountpoint timeout curl; do
   check "$tool is installed (used by mapfiles-mount)" command -v "$tool"

@@ -6,6 +6,8 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
 export interface AwsClients {
@@ -15,6 +17,8 @@ export interface AwsClients {
   readonly ssm: SSMClient;
   readonly ecr: ECRClient;
   readonly s3: S3Client;
+  readonly sns: SNSClient;
+  readonly sqs: SQSClient;
   destroy(): void;
 }
 
@@ -46,6 +50,8 @@ export function createClients(region: string, env: NodeJS.ProcessEnv = process.e
   const ecr = lazy(() => new ECRClient(common));
   // Custom S3 endpoints (emulators, S3-compatible stores) are addressed by path, not by bucket host name.
   const s3 = lazy(() => new S3Client({ ...common, forcePathStyle: customEndpoint(env) !== undefined }));
+  const sns = lazy(() => new SNSClient(common));
+  const sqs = lazy(() => new SQSClient(common));
   return {
     get ec2() {
       return ec2();
@@ -64,6 +70,12 @@ export function createClients(region: string, env: NodeJS.ProcessEnv = process.e
     },
     get s3() {
       return s3();
+    },
+    get sns() {
+      return sns();
+    },
+    get sqs() {
+      return sqs();
     },
     destroy() {
       for (const client of made) client.destroy();

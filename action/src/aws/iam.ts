@@ -3,6 +3,7 @@
 // the task execution role. Rendered from the same settings the action runs with.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MIRROR_QUEUE_PREFIX, mirrorTopicName } from '../mirror/naming.js';
 import { render } from '../render.js';
 
 export const IAM_POLICIES = ['pipeline', 'instance', 'task', 'execution'] as const;
@@ -67,6 +68,8 @@ export function iamTemplateData(values: IamValues): Record<string, unknown> {
       ssmEcsParameters: `arn:${p}:ssm:${values.region}::parameter/aws/service/ecs/*`,
       logGroup: `arn:${p}:logs:${at}:log-group:${values.logGroup}`,
       logStreams: `arn:${p}:logs:${at}:log-group:${values.logGroup}:log-stream:*`,
+      mirrorTopic: `arn:${p}:sns:${at}:${mirrorTopicName(values.bucket)}`,
+      mirrorQueues: `arn:${p}:sqs:${at}:${MIRROR_QUEUE_PREFIX}*`,
       instanceRole: values.instanceRoleArn,
       taskRole: values.taskRoleArn,
       executionRole: values.executionRoleArn,

@@ -1,4 +1,5 @@
 import { cleanupAmis } from '../steps/cleanup.js';
+import { sweepMirrorQueues } from '../steps/mirror-events.js';
 import type { CommandContext } from './context.js';
 
 export async function cleanupCommand(ctx: CommandContext): Promise<void> {
@@ -6,4 +7,10 @@ export async function cleanupCommand(ctx: CommandContext): Promise<void> {
   ctx.reporter.setOutput('deregistered-amis', deregistered.join(','));
   const verb = ctx.settings.dryRun ? 'would deregister' : 'deregistered';
   ctx.reporter.summaryRow('cleanup', deregistered.length > 0 ? `${verb} ${deregistered.join(', ')}` : 'nothing to deregister');
+  if (ctx.settings.mountDriver === 'mirror') {
+    const sweep = await ctx.reporter.group('Delete the event queues of ended instances', () => sweepMirrorQueues(ctx));
+    const queueVerb = ctx.settings.dryRun ? 'would delete' : 'deleted';
+    ctx.reporter.info(sweep.deleted.length > 0 ? `${queueVerb} ${sweep.deleted.length} queue(s): ${sweep.deleted.join(', ')}` : 'no queue of an ended instance');
+    if (sweep.deleted.length > 0) ctx.reporter.summaryRow('cleanup', `${queueVerb} ${sweep.deleted.length} event queue(s) of ended instances`);
+  }
 }

@@ -21,9 +21,10 @@ import { resolveBaseAmi } from './base-ami.js';
 import { describeService, registerTaskDefinition, serviceDefinition } from './deploy.js';
 import { lifecyclePolicy } from './image.js';
 import { describeAutoScalingGroup } from './roll.js';
+import { ensureMirrorEvents } from './mirror-events.js';
 import { loadUserData, toBase64 } from './user-data.js';
 
-export type ResourceKind = 'ECR repository' | 'ECS cluster' | 'launch template' | 'Auto Scaling group' | 'capacity provider' | 'cluster capacity providers' | 'ECS service';
+export type ResourceKind = 'ECR repository' | 'ECS cluster' | 'launch template' | 'Auto Scaling group' | 'capacity provider' | 'cluster capacity providers' | 'ECS service' | 'SNS topic' | 'bucket notification';
 
 export interface BootstrapResult {
   created: Array<{ kind: ResourceKind; name: string; detail?: string }>;
@@ -81,6 +82,20 @@ export async function bootstrap(ctx: CommandContext): Promise<BootstrapResult> {
     }
     record('created', 'ECR repository', settings.ecrRepository, `keeps ${settings.keepImages} images`);
   });
+
+  // 1b. The mirror driver's change events: the bucket's topic and the bucket notification that feeds it.
+  if (settings.mountDriver === 'mirror' && settings.bucket) {
+    await step(`setting up change events of bucket ${settings.bucket}`, async () => {
+      const events = await ensureMirrorEvents(ctx);
+      record(events.topic.created ? 'created' : 'unchanged', 'SNS topic', events.topic.name, 'S3 may publish to it');
+      record(
+        events.notification.changed ? 'created' : 'unchanged',
+        'bucket notification',
+        settings.bucket as string,
+        `created/removed under ${settings.bucketPrefix ? `${settings.bucketPrefix}` : 'the whole bucket'} to ${events.topic.name}`,
+      );
+    });
+  }
 
   // 2. ECS cluster.
   let cluster = await step(`checking ECS cluster ${settings.cluster}`, () => findCluster(ctx));

@@ -3,13 +3,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StepFailure } from '../errors.js';
+import { mirrorTopicName } from '../mirror/naming.js';
 import { render } from '../render.js';
 import type { Settings } from '../settings.js';
 
 /** The systemd unit installed in the AMI that mounts the bucket (packer/files overlay). */
 export const MOUNT_SERVICE = 'mapfiles-mount.service';
 
-export type UserDataSettings = Pick<Settings, 'cluster' | 'bucket' | 'bucketPrefix' | 'region' | 'mountDriver'>;
+export type UserDataSettings = Pick<Settings, 'cluster' | 'bucket' | 'bucketPrefix' | 'region' | 'mountDriver' | 'mirrorReconcileSeconds'>;
 
 export function userDataValues(settings: UserDataSettings): Record<string, unknown> {
   if (!settings.bucket) throw new StepFailure('The user data needs the bucket input', { state: 'nothing changed' });
@@ -20,6 +21,9 @@ export function userDataValues(settings: UserDataSettings): Record<string, unkno
     region: settings.region,
     mountDriver: settings.mountDriver,
     extraOptions: '',
+    // The mirror's change events arrive through the bucket's topic (made by bootstrap).
+    mirrorTopic: settings.mountDriver === 'mirror' ? mirrorTopicName(settings.bucket) : '',
+    mirrorReconcileSeconds: String(settings.mirrorReconcileSeconds),
     mountService: MOUNT_SERVICE,
     // Long enough for MapServer to finish in-flight requests when the agent stops a task.
     containerStopTimeout: '60s',

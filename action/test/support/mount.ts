@@ -8,6 +8,7 @@
 // of `cat`) blocks the event loop that has to answer s3fs, and the test hangs in the kernel.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,9 +29,14 @@ export interface MountOptions {
   extraOptions?: string;
   /** Extra environment: the emulator's credentials and region, or MAPFILES_MOUNT_* tuning. */
   env?: Record<string, string>;
-  /** Mount driver (default s3fs, the only one installed on Debian). */
-  driver?: 's3fs' | 'mountpoint';
+  /** Mount driver (default s3fs; mountpoint is not installed on Debian). */
+  driver?: 's3fs' | 'mountpoint' | 'mirror';
+  /** mirror driver: the bucket's SNS topic (name or ARN), the instance's queue, the interval. */
+  mirror?: { topic?: string; queue?: string; reconcileSeconds?: number };
 }
+
+/** The mirror's bundle as the AMI carries it (kept equal to the source by the check-dist test). */
+export const MIRROR_BUNDLE = fileURLToPath(new URL('../../../packer/files/usr/local/lib/mapserver-ecs/mirror/index.js', import.meta.url));
 
 export interface Mounted {
   mountPoint: string;
@@ -39,6 +45,9 @@ export interface Mounted {
   readyFile: string;
   /** Environment that points the script at this mount's config (for `check` and friends). */
   scriptEnv: Record<string, string>;
+  /** mirror driver: where it keeps its folder, state and status.json, and its log. */
+  mirrorRoot: string;
+  mirrorLog: string;
   unmount(): Promise<void>;
 }
 
@@ -76,6 +85,10 @@ export async function mountBucket(options: MountOptions): Promise<Mounted> {
     ['MOUNT_UMASK', options.umask ?? '0022'],
     ['EXTRA_OPTIONS', options.extraOptions ?? ''],
     ['S3_ENDPOINT', options.endpoint],
+    ['MIRROR_ROOT', join(workDir, 'mirror')],
+    ['MIRROR_TOPIC', options.mirror?.topic ?? ''],
+    ['MIRROR_QUEUE', options.mirror?.queue ?? ''],
+    ['MIRROR_RECONCILE_SECONDS', String(options.mirror?.reconcileSeconds ?? 60)],
   ];
   writeFileSync(configPath, values.map(([key, value]) => `${key}=${shellWord(value, key)}\n`).join(''), { mode: 0o600 });
   mkdirSync(options.mountPoint, { recursive: true });
@@ -88,6 +101,8 @@ export async function mountBucket(options: MountOptions): Promise<Mounted> {
     MAPFILES_MOUNT_CONFIG: configPath,
     MAPFILES_READY_FILE: readyFile,
     MAPFILES_ECS_CONFIG: join(workDir, 'ecs.config'),
+    MAPFILES_MIRROR_JS: MIRROR_BUNDLE,
+    MAPFILES_MIRROR_LOG: join(workDir, 'mirror.log'),
   };
 
   let unmounted = false;
@@ -96,6 +111,8 @@ export async function mountBucket(options: MountOptions): Promise<Mounted> {
     configPath,
     readyFile,
     scriptEnv,
+    mirrorRoot: join(workDir, 'mirror'),
+    mirrorLog: join(workDir, 'mirror.log'),
     async unmount() {
       if (unmounted) return;
       unmounted = true;
@@ -109,8 +126,9 @@ export async function mountBucket(options: MountOptions): Promise<Mounted> {
   const result = await runMountScript('mount', scriptEnv);
   if (result.code !== 0) {
     await lazyUnmount(options.mountPoint);
+    const mirrorLog = options.driver === 'mirror' ? `\nmirror log:\n${await readFile(mounted.mirrorLog, 'utf8').catch(() => '(none)')}` : '';
     rmSync(workDir, { recursive: true, force: true });
-    throw new Error(`mapfiles-mount mount exited with code ${result.code}:\n${result.output}`);
+    throw new Error(`mapfiles-mount mount exited with code ${result.code}:\n${result.output}${mirrorLog}`);
   }
   active.add(mounted);
   return mounted;

@@ -27,7 +27,11 @@ const values: IamValues = {
 };
 
 /** IAM service prefix of each SDK client package. */
-const SERVICE_PREFIX: Record<string, string> = { ec2: 'ec2', ecs: 'ecs', 'auto-scaling': 'autoscaling', ecr: 'ecr', ssm: 'ssm', s3: 's3' };
+const SERVICE_PREFIX: Record<string, string> = { ec2: 'ec2', ecs: 'ecs', 'auto-scaling': 'autoscaling', ecr: 'ecr', ssm: 'ssm', s3: 's3', sns: 'sns', sqs: 'sqs' };
+/** Operations whose IAM action has another name (S3's, and batch calls). */
+const RENAMED: Record<string, string[]> = {
+  'sqs:DeleteMessageBatch': ['sqs:DeleteMessage'],
+};
 /** S3 operations whose IAM action has another name. */
 const S3_ACTIONS: Record<string, string[]> = {
   ListObjectsV2: ['s3:ListBucket'],
@@ -43,6 +47,8 @@ const S3_ACTIONS: Record<string, string[]> = {
   UploadPart: ['s3:PutObject'],
   CompleteMultipartUpload: ['s3:PutObject'],
   AbortMultipartUpload: ['s3:AbortMultipartUpload'],
+  GetBucketNotificationConfiguration: ['s3:GetBucketNotification'],
+  PutBucketNotificationConfiguration: ['s3:PutBucketNotification'],
 };
 /** Calls made by tools the action runs, not by the SDK: Packer's amazon-ebs builder and docker push to ECR. */
 const TOOL_ACTIONS = [
@@ -56,20 +62,23 @@ const TOOL_ACTIONS = [
   ...['BatchCheckLayerAvailability', 'BatchGetImage', 'CompleteLayerUpload', 'GetDownloadUrlForLayer', 'InitiateLayerUpload', 'PutImage', 'UploadLayerPart'].map((a) => `ecr:${a}`),
 ];
 /** Actions AWS checks on top of the API call itself (tags on create, roles handed over, first use of a service). */
-const IMPLIED_ACTIONS = ['ecs:TagResource', 'ecr:TagResource', 'autoscaling:CreateOrUpdateTags', 'iam:PassRole', 'iam:CreateServiceLinkedRole'];
+const IMPLIED_ACTIONS = ['ecs:TagResource', 'ecr:TagResource', 'autoscaling:CreateOrUpdateTags', 'sns:TagResource', 'iam:PassRole', 'iam:CreateServiceLinkedRole'];
+/** The mirror runs on the instances, with the instance role: its calls are not the pipeline's. */
+const MIRROR_SOURCE = join('action', 'src', 'mirror');
 
-function sourceFiles(dir: string): string[] {
+function sourceFiles(dir: string, skip?: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(path);
+    if (path === skip) return [];
+    if (entry.isDirectory()) return sourceFiles(path, skip);
     return entry.name.endsWith('.ts') ? [path] : [];
   });
 }
 
 /** Every `new XCommand(` in action/src whose class is imported from an AWS SDK client, as IAM actions. */
-function actionsTheCodeCalls(): Map<string, string[]> {
+function actionsTheCodeCalls(files = sourceFiles(join('action', 'src'), MIRROR_SOURCE)): Map<string, string[]> {
   const found = new Map<string, string[]>();
-  for (const file of sourceFiles('action/src')) {
+  for (const file of files) {
     const text = readFileSync(file, 'utf8');
     for (const match of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-([a-z0-9-]+)'/g)) {
       const client = match[2] ?? '';
@@ -79,7 +88,7 @@ function actionsTheCodeCalls(): Map<string, string[]> {
         if (!name.endsWith('Command') || !text.includes(`new ${name}(`)) continue;
         const operation = name.slice(0, -'Command'.length);
         if (!prefix) throw new Error(`${file}: no IAM prefix known for @aws-sdk/client-${client}`);
-        const actions = client === 's3' ? S3_ACTIONS[operation] : [`${prefix}:${operation}`];
+        const actions = client === 's3' ? S3_ACTIONS[operation] : (RENAMED[`${prefix}:${operation}`] ?? [`${prefix}:${operation}`]);
         if (!actions) throw new Error(`${file}: map the S3 operation ${operation} to its IAM actions in this test`);
         for (const action of actions) found.set(action, [...(found.get(action) ?? []), file]);
       }
@@ -112,11 +121,13 @@ describe('the pipeline (GitHub OIDC) role policy', () => {
   it('scopes resources: only read and register calls that support no resource ARN use "*"', async () => {
     const policy = await load('pipeline');
     const unscoped = policy.Statement.filter((s) => s.Resource === '*' && !s.Condition).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
-    for (const action of unscoped) expect(action).toMatch(/^(ec2:Describe|autoscaling:Describe|ecs:Describe|ecs:RegisterTaskDefinition$|ecr:GetAuthorizationToken$)/);
+    for (const action of unscoped) expect(action).toMatch(/^(ec2:Describe|autoscaling:Describe|ecs:Describe|ecs:RegisterTaskDefinition$|ecr:GetAuthorizationToken$|sns:ListTopics$|sqs:ListQueues$)/);
     const statement = (sid: string) => policy.Statement.find((s) => s.Sid === sid);
     expect(statement('MapfileBucketSync')?.Resource).toBe('arn:aws:s3:::maps-bucket/maps/*');
     expect(statement('EcsService')?.Resource).toBe('arn:aws:ecs:eu-west-1:123456789012:service/mapserver/mapserver');
     expect(statement('CleanupManagedAmis')?.Condition).toEqual({ StringEquals: { 'ec2:ResourceTag/mapserver-ecs:managed': 'true' } });
+    expect(statement('MirrorQueuesOfEndedInstances')?.Resource).toBe('arn:aws:sqs:eu-west-1:123456789012:mapserver-ecs-mirror-*');
+    expect(statement('MirrorEventsTopic')?.Resource).toBe('arn:aws:sns:eu-west-1:123456789012:mapserver-ecs-mapfiles-maps-bucket');
     expect(statement('PassRoles')?.Resource).toEqual([values.instanceRoleArn, values.taskRoleArn, values.executionRoleArn]);
   });
 });
@@ -132,6 +143,20 @@ describe('the instance role policy', () => {
     expect(s3.sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
     const s3Resources = policy.Statement.filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).some((a) => a.startsWith('s3:'))).map((s) => s.Resource);
     expect(s3Resources).toEqual(['arn:aws:s3:::maps-bucket', 'arn:aws:s3:::maps-bucket/maps/*']);
+  });
+
+  it('allows every call of the mirror (action/src/mirror), on its own queue and the bucket topic only', async () => {
+    const policy = await load('instance');
+    const calls = actionsTheCodeCalls(sourceFiles(MIRROR_SOURCE));
+    expect([...calls.keys()]).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sns:Subscribe', 's3:GetObject', 's3:ListBucket']));
+    const missing = [...calls.keys()].filter((action) => !policyAllows(policy, action));
+    expect(missing).toEqual([]);
+    const mirrorActions = allowedActions(policy).filter((a) => a.startsWith('sqs:') || a.startsWith('sns:'));
+    const needed = new Set([...calls.keys(), 'sqs:TagQueue']);
+    expect(mirrorActions.filter((a) => !needed.has(a))).toEqual([]);
+    const statement = (sid: string) => policy.Statement.find((s) => s.Sid === sid);
+    expect(statement('MirrorOwnQueue')?.Resource).toBe('arn:aws:sqs:eu-west-1:123456789012:mapserver-ecs-mirror-*');
+    expect(statement('MirrorSubscription')?.Resource).toBe('arn:aws:sns:eu-west-1:123456789012:mapserver-ecs-mapfiles-maps-bucket');
   });
 
   it('covers the whole bucket when there is no prefix', async () => {

@@ -34,6 +34,8 @@ describe('renderUserData', () => {
       MOUNT_GID: "'33'",
       MOUNT_UMASK: "'0022'",
       EXTRA_OPTIONS: "''",
+      MIRROR_TOPIC: "''",
+      MIRROR_RECONCILE_SECONDS: "'60'",
     });
     expect(script.trimEnd().endsWith(`systemctl start '${MOUNT_SERVICE}'`)).toBe(true);
   });
@@ -42,6 +44,13 @@ describe('renderUserData', () => {
     const conf = mountConf(renderUserData(template, settings({ mountDriver: 'mountpoint', bucketPrefix: '' })));
     expect(conf.MOUNT_DRIVER).toBe("'mountpoint'");
     expect(conf.BUCKET_PREFIX).toBe("''");
+  });
+
+  it('names the bucket topic and the reconciliation interval for the mirror driver', () => {
+    const conf = mountConf(renderUserData(template, settings({ mountDriver: 'mirror', mirrorReconcileSeconds: 300, bucket: 'maps.example.org' })));
+    expect(conf.MOUNT_DRIVER).toBe("'mirror'");
+    expect(conf.MIRROR_TOPIC).toBe("'mapserver-ecs-mapfiles-maps-example-org'");
+    expect(conf.MIRROR_RECONCILE_SECONDS).toBe("'300'");
   });
 
   it('quotes single quotes for the shell', () => {
