@@ -77,4 +77,27 @@ rm -f "$APACHE_PID_FILE"
 if [[ $# -gt 0 ]]; then
   exec "$@"
 fi
+
+# Mapfiles that write CONFIG "MS_ERRORFILE" "/var/log/ms_error.log" need that file to open, but
+# nobody reads a file inside a container, and MapServer writes it through C stdio, which keeps a
+# long-lived FastCGI worker's lines in a buffer unless the file is a terminal. So the file is a link
+# (made by the image) to a pseudo-terminal whose lines `script` copies onto the container's stderr,
+# where docker logs and awslogs (CloudWatch) take every other error. Raw mode: lines pass as
+# written. The follower stays a child of Apache after the exec below and ends with the container.
+error_link=/run/mapserver-ecs/ms_error.log
+rm -f "$error_link"
+script --quiet --flush --echo never \
+  --command "stty raw -echo && ln -sfn \"\$(tty)\" $error_link && exec sleep infinity" /dev/null \
+  </dev/null >&2 2>/dev/null &
+for ((i = 0; i < 50; i++)); do
+  [[ -L "$error_link" ]] && break
+  sleep 0.1
+done
+if [[ ! -L "$error_link" ]]; then
+  # No terminal to be had: a plain file, followed (MapServer's buffer decides when lines show).
+  echo "mapserver-ecs: no pseudo-terminal for $error_link; following it as a file" >&2
+  : >>"$error_link"
+  tail -n 0 -F "$error_link" >&2 2>/dev/null &
+fi
+
 exec /usr/sbin/apache2 -D FOREGROUND "${access_log[@]}"

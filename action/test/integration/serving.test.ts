@@ -218,9 +218,24 @@ describe('the image serving a mounted bucket', () => {
   it('serves a mapfile that declares the seed error file', async () => {
     const png = decode(await get(container.baseUrl, `/wms/?${new URLSearchParams({ map: '/mapfiles/seed.map', SERVICE: 'WMS', ...getMapParams('parcels') }).toString()}`));
     expect(rgbAt(png, 32, 32)).toEqual([0, 128, 0]);
-    // The file the mapfile names is there, writable by the worker user only.
-    const stat = await execOk('docker', ['exec', container.id, 'stat', '-c', '%U %G %a', '/var/log/ms_error.log']);
-    expect(stat.trim()).toBe('www-data www-data 644');
+    // The file the mapfile names opens for the worker user (it leads to the log follower's terminal).
+    await execOk('docker', ['exec', '--user', 'www-data', container.id, 'test', '-w', '/var/log/ms_error.log']);
+  });
+
+  it('forwards the errors such a mapfile writes to its error file into the container log, at once', async () => {
+    const line = /^\[[^\]]+\]\.\d+ msWMSLoadGetMapParams\(\): WMS server error\. Invalid layer\(s\) given in the LAYERS parameter/;
+    const count = async (): Promise<number> => (await container.logs()).split('\n').filter((l) => line.test(l)).length;
+    const before = await count();
+    const answer = await get(container.baseUrl, `/wms/?${new URLSearchParams({ map: '/mapfiles/seed.map', SERVICE: 'WMS', ...getMapParams('no_such_layer') }).toString()}`);
+    expect(answer.text).toContain('LayerNotDefined');
+    // MapServer's worker lives on; the line must not wait in its buffer for the next request or its exit.
+    const deadline = Date.now() + 5_000;
+    let after = await count();
+    while (after === before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await count();
+    }
+    expect(after).toBe(before + 1);
   });
 
   it('reads a GeoTIFF through /vsis3/ with credentials from the task-role endpoint, no keys in the mapfile', async () => {
