@@ -21,3 +21,5 @@ if [[ -d packer ]]; then
 fi
 
 npx --no-install tsx scripts/gen-docs.ts --check
+# The image copies the committed viewer bundle: it must be what its source builds to.
+npx --no-install tsx scripts/build-viewer.ts --check

@@ -471,6 +471,7 @@ CONF
     die "MapServer does not answer GetCapabilities at $capabilities"
   fi
   {
+    echo "Viewer: $base/viewer/?map=/mapfiles/example.map"
     echo "WMS: $capabilities"
     echo "Endpoint: $endpoint"
     echo "Bucket: $bucket"

@@ -26,6 +26,7 @@ required=(
   curl:curl
   jq:jq
   socat:socat
+  chromium:chromium
 )
 
 missing=()

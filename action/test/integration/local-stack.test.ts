@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
+import { launchBrowser, viewerMapPixels, viewerSettled } from '../support/browser.js';
 import { freePort } from '../support/emulator.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -48,7 +49,7 @@ function sh(file: string, args: string[]): Promise<string> {
 function printed(stdout: string): Record<string, string> {
   const lines: Record<string, string> = {};
   for (const line of stdout.split('\n')) {
-    const match = /^(WMS|Endpoint|Bucket|GetMap|Edit|Sync): (.+)$/.exec(line);
+    const match = /^(Viewer|WMS|Endpoint|Bucket|GetMap|Edit|Sync): (.+)$/.exec(line);
     if (match?.[1] && match[2]) lines[match[1]] = match[2];
   }
   return lines;
@@ -125,10 +126,11 @@ describe('npm start / npm stop', () => {
     rmSync(stateDir, { recursive: true, force: true });
   }, 120_000);
 
-  it('starts and prints the WMS URL, the emulator endpoint, the bucket, a GetMap URL and how to edit', () => {
+  it('starts and prints the viewer URL first, the WMS URL, the emulator endpoint, the bucket, a GetMap URL and how to edit', () => {
     if (first.code !== 0) throw new Error(`npm start exited with ${first.code}; last output:\n${first.stderr.slice(-4000)}`);
     process.stderr.write(`npm start (cold) took ${first.seconds}s\n`);
-    expect(Object.keys(urls).sort()).toEqual(['Bucket', 'Edit', 'Endpoint', 'GetMap', 'Sync', 'WMS']);
+    expect(Object.keys(urls).sort()).toEqual(['Bucket', 'Edit', 'Endpoint', 'GetMap', 'Sync', 'Viewer', 'WMS']);
+    expect(first.stdout.split('\n')[0]).toBe(`Viewer: http://127.0.0.1:${env.LOCAL_STACK_WMS_PORT}/viewer/?map=/mapfiles/example.map`);
     expect(urls.WMS).toBe(`http://127.0.0.1:${env.LOCAL_STACK_WMS_PORT}/maps/example?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities`);
     expect(urls.Endpoint).toBe(`http://127.0.0.1:${env.LOCAL_STACK_EMULATOR_PORT}`);
     expect(urls.Bucket).toBe('mapserver-ecs-local-test');
@@ -147,6 +149,25 @@ describe('npm start / npm stop', () => {
     for (let x = 0; x < png.width; x += 16) for (let y = 0; y < png.height; y += 16) colors.add(pixel(png, x, y).join(','));
     expect(colors.size).toBeGreaterThan(20);
     expect(colors.has('255,255,255')).toBe(false);
+  });
+
+  it('shows the example in the map viewer: a headless Chromium sees the map drawn, each layer listed', async () => {
+    const browser = await launchBrowser();
+    try {
+      const { page, status } = await browser.open(urls.Viewer ?? '');
+      expect(status).toBe(200);
+      await viewerSettled(page);
+      expect(await page.locator('#error').isHidden()).toBe(true);
+      expect(await page.locator('#layer-list input').count()).toBeGreaterThan(0);
+      const shot = await viewerMapPixels(page);
+      const colors = new Set<string>();
+      for (let x = shot.width / 4; x < (shot.width * 3) / 4; x += 8) for (let y = shot.height / 4; y < (shot.height * 3) / 4; y += 8) colors.add(pixel(shot, Math.floor(x), Math.floor(y)).join(','));
+      expect(colors.size).toBeGreaterThan(20);
+      expect(browser.dialogs).toEqual([]);
+      expect(browser.offLoopback).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('serves a mapfile uploaded through the S3 API on the next request, and an edit to it', async () => {
