@@ -393,12 +393,17 @@ YAML
   local mapfiles_dir="$state_dir/mapfiles"
   rm -rf "$mapfiles_dir"
   mkdir -p "$mapfiles_dir/data" "$state_dir/cache"
-  if [[ ! -s "$state_dir/cache/example-cog.tif" ]]; then
-    bash scripts/examples/make-cog.sh "$state_dir/cache/example-cog.tif"
+  # Cached by the generator's checksum: a changed generator makes a new COG.
+  local cog_cache
+  cog_cache="$state_dir/cache/example-cog-$(cksum <scripts/examples/make-cog.sh | cut -d' ' -f1).tif"
+  if [[ ! -s "$cog_cache" ]]; then
+    bash scripts/examples/make-cog.sh "$cog_cache"
   fi
-  cp "$state_dir/cache/example-cog.tif" "$mapfiles_dir/data/example-cog.tif"
+  cp "$cog_cache" "$mapfiles_dir/data/example-cog.tif"
   # The example names its COG by bucket: follow LOCAL_STACK_BUCKET.
   sed "s#/vsis3/mapserver-ecs-local/#/vsis3/$bucket/#" scripts/examples/bucket/example.map >"$mapfiles_dir/example.map"
+  # The fonts its labels use (DejaVu, in the image).
+  cp scripts/examples/bucket/fonts.txt "$mapfiles_dir/fonts.txt"
   cli sync-mapfiles --aws-region "$region" --bucket "$bucket" --mapfiles-dir "$mapfiles_dir" >/dev/null
   phase_done
 
