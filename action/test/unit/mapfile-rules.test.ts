@@ -117,7 +117,9 @@ describe('MS_ERRORFILE', () => {
   it('matches the error file the image prepares', () => {
     const dockerfile = readFileSync(join(repoRoot, 'docker', 'Dockerfile'), 'utf8');
     for (const file of PREPARED_ERROR_FILES.filter((f) => f.startsWith('/'))) {
-      expect(dockerfile).toMatch(new RegExp(`install -o www-data -g www-data -m 0644 /dev/null ${file.replace(/\./g, '\\.')}`));
+      // A link to the log follower's terminal (docker/entrypoint.sh), in a folder the worker user owns.
+      expect(dockerfile).toMatch(new RegExp(`ln -s /run/mapserver-ecs/ms_error\\.log ${file.replace(/\./g, '\\.')}`));
+      expect(dockerfile).toMatch(/install -d -o www-data -g www-data -m 0755 [^;]*\/run\/mapserver-ecs /);
     }
   });
 });
