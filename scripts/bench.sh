@@ -19,5 +19,5 @@ docker info >/dev/null 2>&1 || {
   exit 1
 }
 
-# A hard stop, whatever happens: the full run takes about 10 minutes on 2 cores.
-exec timeout --kill-after=30 1500 npx --no-install tsx scripts/bench/main.ts "$@"
+# A hard stop, whatever happens: the full run takes about 20 minutes on 2 cores.
+exec timeout --kill-after=30 2400 npx --no-install tsx scripts/bench/main.ts "$@"

@@ -20,6 +20,7 @@
 #   LOCAL_STACK_REGISTRY_PORT  image registry on 127.0.0.1                       [5000]
 #   LOCAL_STACK_WMS_PORT       MapServer on 127.0.0.1 (the task's host port)     [8080]
 #   LOCAL_STACK_BUCKET         the mapfile bucket                                [mapserver-ecs-local]
+#   LOCAL_STACK_MOUNT_DRIVER   how the instance serves the bucket: mirror or s3fs [mirror]
 #   LOCAL_STACK_KEEP_ON_FAILURE=1  leave a failed `up` running, to look at it
 set -euo pipefail
 
@@ -32,6 +33,7 @@ moto_port="${LOCAL_STACK_MOTO_PORT:-$((${emulator_port//[^0-9]/0} + 1))}"
 registry_port="${LOCAL_STACK_REGISTRY_PORT:-5000}"
 wms_port="${LOCAL_STACK_WMS_PORT:-8080}"
 bucket="${LOCAL_STACK_BUCKET:-mapserver-ecs-local}"
+mount_driver="${LOCAL_STACK_MOUNT_DRIVER:-mirror}"
 region=us-east-1
 cluster=mapserver
 service=mapserver
@@ -54,6 +56,10 @@ for port_var in emulator_port moto_port registry_port wms_port; do
     exit 2
   fi
 done
+if [[ "$mount_driver" != mirror && "$mount_driver" != s3fs ]]; then
+  say "local-stack: LOCAL_STACK_MOUNT_DRIVER must be mirror or s3fs (mountpoint is not packaged for Debian), got '$mount_driver'"
+  exit 2
+fi
 if [[ "$state_dir" != /* ]]; then state_dir="$repo/$state_dir"; fi
 if [[ "$state_dir" =~ [[:space:]\'\"\\] ]]; then
   say "local-stack: LOCAL_STACK_DIR must not contain spaces, quotes or backslashes, got '$state_dir'"
@@ -206,11 +212,12 @@ down() {
     docker rm --force --volumes $containers >/dev/null
     say "  removed containers: $(tr '\n' ' ' <<<"$containers")"
   fi
+  # The mount script also stops the mirror (and deletes its queue), mounted or not.
+  if [[ -f "$mount_config" && -f packer/files/usr/local/sbin/mapfiles-mount ]]; then
+    MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
+      bash packer/files/usr/local/sbin/mapfiles-mount unmount >&2 2>/dev/null || true
+  fi
   if is_mounted; then
-    if [[ -f "$mount_config" && -f packer/files/usr/local/sbin/mapfiles-mount ]]; then
-      MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
-        bash packer/files/usr/local/sbin/mapfiles-mount unmount >&2 || true
-    fi
     if is_mounted; then fusermount3 -u "$mount_point" 2>/dev/null || umount "$mount_point" 2>/dev/null || umount -l "$mount_point" || true; fi
     if is_mounted; then
       say "local-stack: $mount_point is still mounted"
@@ -386,7 +393,7 @@ YAML
   cli bootstrap --aws-region "$region" --bucket "$bucket" --cluster "$cluster" --service "$service" \
     --auto-scaling-group "$auto_scaling_group" \
     --subnets "$subnets" --security-groups "$security_groups" --instance-profile "$instance_profile" \
-    --host-port "$wms_port" --registry "127.0.0.1:$registry_port" >"$state_dir/bootstrap.out"
+    --host-port "$wms_port" --registry "127.0.0.1:$registry_port" --mount-driver "$mount_driver" >"$state_dir/bootstrap.out"
   phase_done
 
   phase "Seed the bucket with the example mapfile and a generated COG (sync-mapfiles)"
@@ -407,7 +414,7 @@ YAML
   cli sync-mapfiles --aws-region "$region" --bucket "$bucket" --mapfiles-dir "$mapfiles_dir" >/dev/null
   phase_done
 
-  phase "Container instance: mount s3://$bucket at $mount_point (the AMI's mapfiles-mount), register with the cluster"
+  phase "Container instance: serve s3://$bucket at $mount_point with $mount_driver (the AMI's mapfiles-mount), register with the cluster"
   # MapServer's user must reach the mount point, as on an instance (/mnt/mapfiles).
   if ! setpriv --reuid=33 --regid=33 --clear-groups test -x "$state_dir/mnt" 2>/dev/null; then
     die "uid 33 (www-data, MapServer's user) cannot reach $state_dir/mnt: a parent folder is private; set LOCAL_STACK_DIR to a folder under /var/tmp, for example"
@@ -418,14 +425,18 @@ BUCKET='$bucket'
 BUCKET_PREFIX=''
 AWS_REGION='$region'
 MOUNT_POINT='$mount_point'
-MOUNT_DRIVER='s3fs'
+MOUNT_DRIVER='$mount_driver'
 MOUNT_UID='33'
 MOUNT_GID='33'
 MOUNT_UMASK='0022'
 S3_ENDPOINT='$s3_endpoint'
+MIRROR_ROOT='$state_dir/mirror'
+MIRROR_TOPIC='mapserver-ecs-mapfiles-${bucket//./-}'
+MIRROR_QUEUE='mapserver-ecs-mirror-local'
 CONF
-  # s3fs stays behind as a daemon: it must not keep the state lock (fd 9).
+  # s3fs or the mirror stays behind as a daemon: it must not keep the state lock (fd 9).
   env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
+    MAPFILES_MIRROR_JS="$repo/packer/files/usr/local/lib/mapserver-ecs/mirror/index.js" MAPFILES_MIRROR_LOG="$log_dir/mirror.log" \
     bash packer/files/usr/local/sbin/mapfiles-mount mount >&2 9>&-
   # The ECS agent starts once the mount is ready and registers the instance with its attributes.
   helper emulator-account register-instance "$cluster" "$auto_scaling_group" "$ready_file" | sed 's/^/  registered: /' >&2
@@ -434,7 +445,7 @@ CONF
   phase "Release: bake (Packer), image (build + push), task definition, roll"
   cli release --aws-region "$region" --bucket "$bucket" --cluster "$cluster" --service "$service" \
     --auto-scaling-group "$auto_scaling_group" \
-    --registry "127.0.0.1:$registry_port" --host-port "$wms_port" --wait-minutes 10 \
+    --registry "127.0.0.1:$registry_port" --host-port "$wms_port" --wait-minutes 10 --mount-driver "$mount_driver" \
     >"$state_dir/release.out"
   sed 's/^/  /' "$state_dir/release.out" >&2
   phase_done
@@ -481,7 +492,7 @@ CONF
     echo "Endpoint: $endpoint"
     echo "Bucket: $bucket"
     echo "GetMap: $getmap"
-    echo "Edit: change $mapfiles_dir/example.map (e.g. its COLORRANGE), then: curl -sS --aws-sigv4 aws:amz:$region:s3 --user testing:testing -T $mapfiles_dir/example.map $endpoint/$bucket/example.map  - the next GetMap shows it"
+    echo "Edit: change $mapfiles_dir/example.map (e.g. its COLORRANGE), then: curl -sS --aws-sigv4 aws:amz:$region:s3 --user testing:testing -T $mapfiles_dir/example.map $endpoint/$bucket/example.map  - GetMap shows it within a second"
     echo "Sync: set -a; . $state_dir/emulator.env; set +a; npx tsx action/src/index.ts sync-mapfiles --bucket $bucket --mapfiles-dir $mapfiles_dir"
   } >"$state_dir/stack.env"
   up_completed=1

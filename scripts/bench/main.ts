@@ -5,11 +5,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBenchArgs } from './args.js';
 import { barChart } from './chart.js';
-import { measureFreshness, type FreshnessResult } from './freshness.js';
+import { cpuPercentDuring, rssMiB } from './cpu.js';
+import { measureFreshness, type FreshnessPlan, type FreshnessResult } from './freshness.js';
 import { measurePipeline, type PipelineResult } from './pipeline.js';
 import { measureVariant, type ServingVariant } from './serving.js';
 import { ratio } from './stats.js';
-import { localCopy, productMount, seedMount, startWorld, syncedCopy, type MapfileFolder, type World } from './world.js';
+import { localCopy, mirrorMount, productMount, seedMount, startWorld, syncedCopy, type MapfileFolder, type World } from './world.js';
 
 /** Storage variants: the product's, the seed's, the limit, and what could reach the goals. */
 interface VariantPlan {
@@ -17,25 +18,42 @@ interface VariantPlan {
   process: 'fastcgi' | 'cgi';
   storage: string;
   open(world: World): Promise<MapfileFolder>;
-  /** Freshness edits (overwrites, new objects), 0 to skip; limit per edit in seconds. */
-  freshness: [number, number, number];
+  /** Freshness edits, none to skip. */
+  freshness?: FreshnessPlan;
 }
+
+/** The mirror's reconciliation interval in the benchmark: short, so the lost-events phase is quick. */
+const BENCH_RECONCILE_SECONDS = 10;
 
 function plans(quick: boolean): VariantPlan[] {
   const edits = (n: number): number => (quick ? Math.max(3, Math.round(n / 5)) : n);
+  const fresh = (overwrite: number, newObject: number, deletes: number, limitSeconds: number, lostEvents = 0): FreshnessPlan => ({
+    overwrite: edits(overwrite),
+    newObject: edits(newObject),
+    delete: deletes ? edits(deletes) : 0,
+    limitSeconds,
+    lostEvents: lostEvents ? edits(lostEvents) : 0,
+  });
   return [
-    { name: 'local', process: 'fastcgi', storage: 'local disk (bind mount)', open: (w) => localCopy(w, 'local'), freshness: [0, 0, 0] },
-    { name: 's3fs-ours', process: 'fastcgi', storage: 's3fs, product mount script', open: (w) => productMount(w, 's3fs-ours'), freshness: [edits(100), edits(100), 10] },
-    { name: 's3fs-seed', process: 'fastcgi', storage: "s3fs, seed's options", open: (w) => seedMount(w, 's3fs-seed'), freshness: [edits(10), edits(10), 3] },
+    { name: 'local', process: 'fastcgi', storage: 'local disk (bind mount)', open: (w) => localCopy(w, 'local') },
+    {
+      name: 'mirror',
+      process: 'fastcgi',
+      storage: 'mirror driver: local copy fed by S3 events + reconciliation',
+      open: (w) => mirrorMount(w, 'mirror', BENCH_RECONCILE_SECONDS),
+      freshness: fresh(100, 100, 20, 10, 10),
+    },
+    { name: 's3fs-ours', process: 'fastcgi', storage: 's3fs, product mount script', open: (w) => productMount(w, 's3fs-ours'), freshness: fresh(100, 100, 20, 10) },
+    { name: 's3fs-seed', process: 'fastcgi', storage: "s3fs, seed's options", open: (w) => seedMount(w, 's3fs-seed'), freshness: fresh(10, 10, 0, 3) },
     {
       name: 's3fs-cache1s',
       process: 'fastcgi',
       storage: 's3fs, product script + 1 s stat and kernel caches',
       open: (w) => productMount(w, 's3fs-cache1s', 'max_stat_cache_size=1000,stat_cache_expire=1,attr_timeout=1,entry_timeout=1,negative_timeout=1'),
-      freshness: [edits(25), edits(25), 10],
+      freshness: fresh(25, 25, 0, 10),
     },
-    { name: 'synced-500ms', process: 'fastcgi', storage: 'local copy synced every 500 ms', open: (w) => syncedCopy(w, 'synced', 500), freshness: [edits(25), edits(25), 10] },
-    { name: 'cgi-local', process: 'cgi', storage: 'local disk, one CGI process per request', open: (w) => localCopy(w, 'cgi'), freshness: [0, 0, 0] },
+    { name: 'synced-500ms', process: 'fastcgi', storage: 'local copy synced every 500 ms', open: (w) => syncedCopy(w, 'synced', 500), freshness: fresh(25, 25, 0, 10) },
+    { name: 'cgi-local', process: 'cgi', storage: 'local disk, one CGI process per request', open: (w) => localCopy(w, 'cgi') },
   ];
 }
 
@@ -56,19 +74,33 @@ async function main(): Promise<void> {
   };
   const variants: ServingVariant[] = [];
   const freshness: FreshnessResult[] = [];
+  const mirrorCost: Record<string, number> = {};
   if (args.only.includes('serving') || args.only.includes('freshness')) {
     const world = await startWorld();
     try {
       for (const plan of plans(args.quick)) {
-        const wantsFreshness = args.only.includes('freshness') && plan.freshness[0] + plan.freshness[1] > 0;
+        const wantsFreshness = args.only.includes('freshness') && plan.freshness !== undefined;
         if (!args.only.includes('serving') && !wantsFreshness) continue;
         log(`${plan.name}: ${plan.storage}`);
         const folder = await plan.open(world);
         try {
-          if (args.only.includes('serving')) variants.push(await measureVariant(world, folder, plan, budget, log));
-          if (wantsFreshness) {
-            freshness.push(await measureFreshness(world, folder, plan.name, { overwrite: plan.freshness[0], newObject: plan.freshness[1], limitSeconds: plan.freshness[2] }, log));
+          const mirrorPid = folder.mirror ? await folder.mirror.pid() : undefined;
+          if (mirrorPid !== undefined) {
+            // The mirror's own cost while nothing changes: long polls, reconciliations, heartbeats.
+            const idle = await cpuPercentDuring(mirrorPid, () => new Promise((r) => setTimeout(r, (args.quick ? 30 : 120) * 1000)));
+            mirrorCost.idle_cpu_percent_of_one_core = idle.percent;
+            mirrorCost.idle_seconds = idle.seconds;
+            mirrorCost.rss_mib = await rssMiB(mirrorPid);
+            log(`  mirror idle: ${idle.percent}% of one core over ${idle.seconds} s, RSS ${mirrorCost.rss_mib} MiB`);
           }
+          if (args.only.includes('serving')) {
+            if (mirrorPid !== undefined) {
+              const serving = await cpuPercentDuring(mirrorPid, async () => variants.push(await measureVariant(world, folder, plan, budget, log)));
+              mirrorCost.serving_cpu_percent_of_one_core = serving.percent;
+              log(`  mirror while serving: ${serving.percent}% of one core over ${serving.seconds} s`);
+            } else variants.push(await measureVariant(world, folder, plan, budget, log));
+          }
+          if (wantsFreshness && plan.freshness) freshness.push(await measureFreshness(world, folder, plan.name, plan.freshness, log));
         } finally {
           await folder.close();
         }
@@ -85,11 +117,14 @@ async function main(): Promise<void> {
     });
     const s3fsVsLocal = ratios('s3fs-ours', 'local');
     const fastcgiVsCgi = ratios('local', 'cgi-local');
+    const mirrorVsLocal = ratios('mirror', 'local');
     results.serving = {
       note: 'throughput ratios at concurrency 8, GetMap (the headline) and GetCapabilities; see variants for every point',
+      mirror_vs_local: mirrorVsLocal,
       s3fs_vs_local: s3fsVsLocal.GetMap,
       fastcgi_vs_cgi: fastcgiVsCgi.GetMap,
       ratios_at_concurrency_8: {
+        mirror_vs_local: mirrorVsLocal,
         s3fs_vs_local: s3fsVsLocal,
         fastcgi_vs_cgi: fastcgiVsCgi,
         seed_s3fs_vs_local: ratios('s3fs-seed', 'local'),
@@ -106,15 +141,21 @@ async function main(): Promise<void> {
     writeFileSync(join(args.out, 'serving.png'), png);
   }
   if (args.only.includes('freshness')) {
-    const ours = freshness.find((f) => f.variant === 's3fs-ours');
+    const ours = freshness.find((f) => f.variant === 'mirror');
     results.freshness = {
-      note: 'seconds from PutObject returning to the first GetCapabilities answer with the new title; stale = probes sent more than 1 s after the PUT returned that still showed the old mapfile',
+      note: 'seconds from PutObject/DeleteObject returning to the first GetCapabilities answer showing it; stale = probes sent more than 1 s after the change returned that still showed the old state; torn_or_empty = watcher answers during the run that were not a whole capabilities document; headline figures are the mirror driver',
       max_seconds: ours?.max_seconds ?? null,
       p50_seconds: ours?.p50_seconds ?? null,
+      p99_seconds: ours?.p99_seconds ?? null,
       stale: ours?.stale ?? null,
+      torn_or_empty: ours?.torn_or_empty ?? null,
       edits: ours?.edits ?? 0,
+      lost_events: ours?.lost_events ?? null,
       variants: freshness,
     };
+  }
+  if (Object.keys(mirrorCost).length > 0) {
+    results.mirror = { note: 'CPU of the mirror process (user + system) as a percent of one core, and its resident memory', ...mirrorCost };
   }
   let pipeline: PipelineResult | undefined;
   if (args.only.includes('pipeline')) {
@@ -139,15 +180,25 @@ function printTable(variants: ServingVariant[], freshness: FreshnessResult[], pi
         }
       }
     }
-    const serving = results.serving as { s3fs_vs_local: number | null; fastcgi_vs_cgi: number | null };
-    log(`s3fs_vs_local (GetMap, c=8): ${serving.s3fs_vs_local}   goal >= 0.9`);
+    const serving = results.serving as { s3fs_vs_local: number | null; fastcgi_vs_cgi: number | null; mirror_vs_local: { GetMap: number | null; GetCapabilities: number | null } };
+    log(`mirror_vs_local (c=8): GetMap ${serving.mirror_vs_local.GetMap}, GetCapabilities ${serving.mirror_vs_local.GetCapabilities}   goal >= 0.9`);
+    log(`s3fs_vs_local (GetMap, c=8): ${serving.s3fs_vs_local}`);
     log(`fastcgi_vs_cgi (GetMap, c=8): ${serving.fastcgi_vs_cgi}   goal >= 20`);
   }
   if (freshness.length) {
     log('\nFreshness (seconds from PUT returned to first fresh answer)');
-    log(`${'variant'.padEnd(14)} ${'edits'.padStart(6)} ${'p50 s'.padStart(8)} ${'max s'.padStart(8)} ${'stale'.padStart(6)} ${'unseen'.padStart(7)}`);
-    for (const f of freshness) log(`${f.variant.padEnd(14)} ${String(f.edits).padStart(6)} ${String(f.p50_seconds).padStart(8)} ${String(f.max_seconds).padStart(8)} ${String(f.stale).padStart(6)} ${String(f.unseen).padStart(7)}`);
-    log('goal: max <= 1 s and 0 stale (s3fs-ours)');
+    log(`${'variant'.padEnd(14)} ${'edits'.padStart(6)} ${'p50 s'.padStart(8)} ${'p99 s'.padStart(8)} ${'max s'.padStart(8)} ${'stale'.padStart(6)} ${'unseen'.padStart(7)} ${'torn'.padStart(6)}`);
+    for (const f of freshness) {
+      log(
+        `${f.variant.padEnd(14)} ${String(f.edits).padStart(6)} ${String(f.p50_seconds).padStart(8)} ${String(f.p99_seconds).padStart(8)} ${String(f.max_seconds).padStart(8)} ${String(f.stale).padStart(6)} ${String(f.unseen).padStart(7)} ${String(f.torn_or_empty).padStart(6)}`,
+      );
+      if (f.lost_events) log(`${''.padEnd(14)} notifications off: max ${f.lost_events.max_seconds} s over ${f.lost_events.edits} edits (bound: ${f.lost_events.bound_seconds} s)`);
+    }
+    log('goal: max <= 1 s, 0 stale, 0 torn (mirror)');
+  }
+  if (results.mirror) {
+    const cost = results.mirror as Record<string, number>;
+    log(`\nMirror process: ${cost.idle_cpu_percent_of_one_core}% of one core idle, ${cost.serving_cpu_percent_of_one_core ?? '-'}% while serving, RSS ${cost.rss_mib} MiB   goal: idle < 2%`);
   }
   if (pipeline) {
     log('\nPipeline (CLI against the emulator)');

@@ -1,7 +1,9 @@
 // What every benchmark part stands on: the emulator with a bucket of mapfiles, MapServer containers
 // of our image on loopback, and the mapfile folder in each storage variant (local disk, s3fs with
 // the product's mount script, s3fs with the seed's options, a synced local copy).
-import { CreateBucketCommand, ListObjectsV2Command, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, GetObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { readFile } from 'node:fs/promises';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,6 +12,10 @@ import { createInterface } from 'node:readline';
 import { emulatorEnv, freePort } from '../../action/test/support/emulator.js';
 import { DOCKER_DIR, ensureImage, exec, execOk } from '../../action/test/support/image.js';
 import { lazyUnmount, mountBucket } from '../../action/test/support/mount.js';
+import { testContext } from '../../action/test/support/ecs-context.js';
+import type { AwsClients } from '../../action/src/aws/clients.js';
+import { mirrorTopicName } from '../../action/src/mirror/naming.js';
+import { ensureMirrorEvents } from '../../action/src/steps/mirror-events.js';
 
 export const BUCKET = 'mapfiles-bench';
 export const PREFIX = 'maps/';
@@ -176,6 +182,16 @@ export interface MapfileFolder {
   /** What the folder is, for the report. */
   detail: string;
   close(): Promise<void>;
+  /** The mirror driver's controls: its process (for CPU figures) and the bucket's change events. */
+  mirror?: MirrorControls;
+}
+
+export interface MirrorControls {
+  reconcileSeconds: number;
+  /** The mirror's node process (it changes when the supervisor restarts it). */
+  pid(): Promise<number>;
+  /** Switches the bucket's change notifications off (lost events) or back on. */
+  setEvents(on: boolean): Promise<void>;
 }
 
 /** The bucket's mapfiles copied once to a local folder (the local-disk limit). */
@@ -198,6 +214,46 @@ export async function productMount(world: World, name: string, extraOptions = ''
   });
   const options = (await execOk('findmnt', ['-n', '-o', 'OPTIONS', '--mountpoint', mounted.mountPoint])).trim();
   return { dir: mounted.mountPoint, detail: `mapfiles-mount${extraOptions ? ` + ${extraOptions}` : ''} (${options})`, close: () => mounted.unmount() };
+}
+
+/** The pipeline's own bootstrap code sets up the bucket's topic and notification. */
+async function setMirrorEvents(world: World, on: boolean): Promise<void> {
+  if (!on) {
+    await world.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: BUCKET, NotificationConfiguration: {} }));
+    return;
+  }
+  const sns = new SNSClient({ endpoint: world.emulator.motoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const clients = { s3: world.s3, sns, destroy: () => sns.destroy() } as unknown as AwsClients;
+  const inputs = { command: 'bootstrap', bucket: BUCKET, 'bucket-prefix': PREFIX, 'mount-driver': 'mirror', subnets: 'subnet-0123456789abcdef0', 'instance-profile': 'bench' } as const;
+  try {
+    await ensureMirrorEvents(testContext(inputs, { clients, env: { AWS_REGION: 'us-east-1' } }));
+  } finally {
+    sns.destroy();
+  }
+}
+
+/** The mirror driver, booted by the real mount script, with S3 change events through SNS and SQS. */
+export async function mirrorMount(world: World, name: string, reconcileSeconds: number): Promise<MapfileFolder> {
+  await setMirrorEvents(world, true);
+  const mounted = await mountBucket({
+    driver: 'mirror',
+    endpoint: world.emulator.motoEndpoint,
+    bucket: BUCKET,
+    prefix: PREFIX,
+    mountPoint: join(world.scratch, name),
+    env: { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' },
+    mirror: { topic: mirrorTopicName(BUCKET), queue: `mapserver-ecs-mirror-bench-${name}`, reconcileSeconds },
+  });
+  return {
+    dir: mounted.mountPoint,
+    detail: `mapfiles-mount with mirror: S3 events via SNS to its SQS queue, reconciliation every ${reconcileSeconds} s, folder bind-mounted read-only`,
+    close: () => mounted.unmount(),
+    mirror: {
+      reconcileSeconds,
+      pid: async () => (JSON.parse(await readFile(join(mounted.mirrorRoot, 'status.json'), 'utf8')) as { pid: number }).pid,
+      setEvents: (on) => setMirrorEvents(world, on),
+    },
+  };
 }
 
 /**

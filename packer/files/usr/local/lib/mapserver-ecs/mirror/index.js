@@ -38423,7 +38423,8 @@ class EventQueue {
                 ReceiveMessageWaitTimeSeconds: String(RECEIVE_WAIT_SECONDS),
                 // Events older than this are covered by reconciliation anyway.
                 MessageRetentionPeriod: '3600',
-                VisibilityTimeout: '60',
+                // A message whose fetch failed (or that a killed process took) comes back this soon.
+                VisibilityTimeout: '20',
             },
         }));
         const subscription = await this.sns.send(new client_sns_dist_cjs/* SubscribeCommand */.KQk({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn, Attributes: { RawMessageDelivery: 'true' }, ReturnSubscriptionArn: true }));
