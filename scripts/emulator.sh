@@ -15,5 +15,10 @@ fi
 # Node runs the emulator itself (tsx as a loader: no npx or tsx process in between), and dies with
 # whatever started this script: `npm run` forwards SIGTERM only to its `sh -c`, which does not pass
 # it on, so the kernel's parent-death signal is what reaches this process. emulator.ts then stops
-# moto_server and frees both ports.
+# moto_server and frees both ports. Started in a session of its own (setsid, as the local stack
+# does), it is meant to outlive its starter and is stopped by signalling its group instead.
+read -r -a stat </proc/$$/stat
+if [[ "${stat[5]}" == "$$" ]]; then
+  exec node --import tsx scripts/emulator.ts "$@"
+fi
 exec setpriv --pdeathsig TERM -- node --import tsx scripts/emulator.ts "$@"

@@ -709,11 +709,24 @@ async function main(): Promise<void> {
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, stop);
   // Started some other way than emulator.sh (no parent-death signal): stop once orphaned, so
-  // moto_server and the ports never outlive whatever started the emulator.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) stop();
-  }, 500).unref();
+  // moto_server and the ports never outlive whatever started the emulator; unless it leads a
+  // session of its own (setsid), which is how a supervisor starts what should outlive it.
+  if (!leadsOwnSession()) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) stop();
+    }, 500).unref();
+  }
+}
+
+/** Whether this process leads its own session (field 6 of /proc/self/stat is the session id). */
+function leadsOwnSession(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]) === process.pid;
+  } catch {
+    return false;
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
