@@ -52,8 +52,8 @@ variable "ami_name_prefix" {
 
 variable "mount_driver" {
   type        = string
-  default     = "s3fs"
-  description = "How the bucket is served: s3fs (built from the pinned release below), mountpoint (mount-s3 from the Amazon Linux 2023 repository) or mirror (a local copy kept by mapfiles-mirror on Node.js 22 from the Amazon Linux 2023 repository)."
+  default     = "mirror"
+  description = "How the bucket is served: mirror (a local copy kept by mapfiles-mirror on Node.js 22 from the Amazon Linux 2023 repository), s3fs (built from the pinned release below) or mountpoint (mount-s3 from the Amazon Linux 2023 repository)."
   validation {
     condition     = contains(["s3fs", "mountpoint", "mirror"], var.mount_driver)
     error_message = "The mount_driver must be s3fs, mountpoint or mirror."

@@ -212,6 +212,8 @@ down() {
     docker rm --force --volumes $containers >/dev/null
     say "  removed containers: $(tr '\n' ' ' <<<"$containers")"
   fi
+  local was_mounted=0
+  if is_mounted; then was_mounted=1; fi
   # The mount script also stops the mirror (and deletes its queue), mounted or not.
   if [[ -f "$mount_config" && -f packer/files/usr/local/sbin/mapfiles-mount ]]; then
     MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
@@ -223,8 +225,8 @@ down() {
       say "local-stack: $mount_point is still mounted"
       return 1
     fi
-    say "  unmounted $mount_point"
   fi
+  if ((was_mounted)); then say "  unmounted $mount_point"; fi
   local name
   for name in relay registry emulator; do stop_background "$name"; done
   rm -f "$state_dir/stack.env" "$state_dir/emulator.env"

@@ -65,7 +65,7 @@ export const INPUTS = [
   { name: 'architecture', default: 'x86_64', description: 'CPU architecture of the AMI and image: x86_64 or arm64.' },
   { name: 'base-ami-id', default: '', description: 'Base AMI to bake from (ami-...). Defaults to the latest ECS-optimized Amazon Linux 2023 AMI from SSM.' },
   { name: 'ami-id', default: '', description: 'Baked AMI to roll out (ami-...). Set it to redeploy an existing AMI without baking.' },
-  { name: 'mount-driver', default: 's3fs', description: 'How instances serve the bucket: s3fs or mountpoint (mount-s3) mount it through FUSE; mirror keeps a local copy fed by S3 change events.' },
+  { name: 'mount-driver', default: 'mirror', description: 'How instances serve the bucket: mirror keeps a local copy fed by S3 change events (local-disk speed, edits live within a second); s3fs or mountpoint (mount-s3) mount it through FUSE.' },
   { name: 'mirror-reconcile-seconds', default: '60', description: 'mirror driver: seconds between full comparisons with the bucket, the most a lost change event can delay an edit (README: costs).' },
   { name: 'ami-name-prefix', default: 'mapserver-ecs', description: 'Prefix of baked AMI names; the build time is appended.' },
   { name: 'ecr-repository', default: 'mapserver', description: 'ECR repository of the MapServer image.' },

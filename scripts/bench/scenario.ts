@@ -6,6 +6,7 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/cl
 import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeLaunchTemplatesCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { DescribeClustersCommand, DescribeServicesCommand, ECSClient, ListServicesCommand, ListTaskDefinitionsCommand } from '@aws-sdk/client-ecs';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { makeManagedAmi, registerMountedInstance } from '../../action/test/support/emulator.js';
 
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
@@ -15,13 +16,14 @@ export interface ScenarioClients {
   ecs: ECSClient;
   autoScaling: AutoScalingClient;
   ecr: ECRClient;
+  s3: S3Client;
   destroy(): void;
 }
 
 /** Clients straight to moto (or the proxy): `endpoint` decides. */
 export function scenarioClients(endpoint: string): ScenarioClients {
   const config = { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 8 };
-  const made = { ec2: new EC2Client(config), ecs: new ECSClient(config), autoScaling: new AutoScalingClient(config), ecr: new ECRClient(config) };
+  const made = { ec2: new EC2Client(config), ecs: new ECSClient(config), autoScaling: new AutoScalingClient(config), ecr: new ECRClient(config), s3: new S3Client({ ...config, forcePathStyle: true }) };
   return { ...made, destroy: () => Object.values(made).forEach((c) => c.destroy()) };
 }
 
@@ -35,6 +37,8 @@ export interface Scenario {
 export async function prepareScenario(clients: ScenarioClients, amiCount = 3): Promise<Scenario> {
   const subnets = (await clients.ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [];
   const source = ((await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId ?? '';
+  // The mapfile bucket exists before bootstrap (which adds the mirror's event notification to it).
+  await clients.s3.send(new CreateBucketCommand({ Bucket: 'maps-bucket' }));
   const amis: string[] = [];
   for (let day = 1; day <= amiCount; day += 1) {
     const dd = String(day).padStart(2, '0');

@@ -1,5 +1,6 @@
 // bootstrap -> deploy -> roll -> cleanup over HTTP against the emulator (moto_server behind the
 // project's shim), then a second bootstrap that changes nothing, then the failure paths.
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,8 @@ beforeAll(async () => {
   // The SDK reads the endpoint and credentials from the environment, as it does in the action.
   Object.assign(process.env, emulator.env);
   clients = createClients('us-east-1', process.env);
+  // The mapfile bucket exists before bootstrap (which adds the mirror's event notification to it).
+  await clients.s3.send(new CreateBucketCommand({ Bucket: 'maps-bucket' }));
   const subnets = (await clients.ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [];
   const group = (await clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: ['default'] }))).SecurityGroups?.[0];
   const source = ((await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId;

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { runCliFromSource, type CliRun } from '../support/cli-source.js';
 import { makeManagedAmi, registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
@@ -34,6 +35,10 @@ beforeAll(async () => {
   const made = { ec2: new EC2Client(config), ecs: new ECSClient(config), autoScaling: new AutoScalingClient(config) };
   clients = { ...made, destroy: () => Object.values(made).forEach((c) => c.destroy()) };
   const ec2 = clients.ec2;
+  // The mapfile bucket exists before bootstrap (which adds the mirror's event notification to it).
+  const s3 = new S3Client({ ...config, forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: 'maps-bucket' }));
+  s3.destroy();
   const subnets = (await ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [];
   const source = ((await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId ?? '';
   for (const day of ['01', '02', '03']) amis.push(await makeManagedAmi(ec2, { name: `mapserver-ecs-2026-11-${day}`, buildTime: `2026-11-${day}T10:00:00Z`, sourceAmi: source, subnet: subnets[0]?.SubnetId ?? '' }));

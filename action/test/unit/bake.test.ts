@@ -33,7 +33,7 @@ const BASE: PackerVariables = {
   architecture: 'x86_64',
   instanceType: 't3.small',
   amiNamePrefix: 'mapserver-ecs',
-  mountDriver: 's3fs',
+  mountDriver: 'mirror',
   gitRevision: SHA,
 };
 
@@ -59,7 +59,7 @@ describe('the Packer variables file', () => {
       architecture: 'x86_64',
       instance_type: 't3.small',
       ami_name_prefix: 'mapserver-ecs',
-      mount_driver: 's3fs',
+      mount_driver: 'mirror',
       git_revision: SHA,
     });
   });
@@ -149,7 +149,7 @@ describe('checks before Packer runs', () => {
     ['base-ami-id', 'ami-123', /base-ami-id: expected an AMI id/],
     ['bucket', 'Bad_Bucket', /bucket: expected an S3 bucket name/],
     ['ami-name-prefix', 'name"with"quotes', /ami-name-prefix: expected 3 to 100 letters/],
-    ['mount-driver', 'goofys', /mount-driver: expected one of s3fs, mountpoint/],
+    ['mount-driver', 'goofys', /mount-driver: expected one of s3fs, mountpoint, mirror/],
     ['instance-type', 't4g.small', /instance-type: t4g\.small is an arm64 instance type, but architecture is x86_64/],
   ] as const)('settings refuse %s %j before the bake starts', (input, value, message) => {
     expect(() => settingsFor({ [input]: value })).toThrow(message);

@@ -15,6 +15,8 @@ import {
   RegisterTaskDefinitionCommand,
 } from '@aws-sdk/client-ecs';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, ListTopicsCommand, SetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { bootstrapCommand } from '../../src/commands/bootstrap.js';
 import { StepFailure } from '../../src/errors.js';
@@ -26,7 +28,9 @@ const ecs = mockClient(ECSClient);
 const ecr = mockClient(ECRClient);
 const autoScaling = mockClient(AutoScalingClient);
 const ssm = mockClient(SSMClient);
-const all = [ec2, ecs, ecr, autoScaling, ssm];
+const s3 = mockClient(S3Client);
+const sns = mockClient(SNSClient);
+const all = [ec2, ecs, ecr, autoScaling, ssm, s3, sns];
 
 const AMI = 'ami-0123456789abcdef0';
 const LT = 'lt-0aaaabbbbccccdddd';
@@ -34,6 +38,8 @@ const GROUP_ARN = 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:u
 const TD = 'arn:aws:ecs:us-east-1:123456789012:task-definition/mapserver:1';
 const inputs = {
   command: 'bootstrap',
+  // The mirror's topic and notification have their own tests (mirror-events.test.ts and below).
+  'mount-driver': 's3fs',
   bucket: 'maps-bucket',
   subnets: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
   'security-groups': 'sg-0123456789abcdef0',
@@ -91,6 +97,22 @@ beforeEach(() => all.forEach((m) => m.reset()));
 afterEach(() => all.forEach((m) => m.reset()));
 
 describe('bootstrap', () => {
+  it('with the mirror driver, makes the bucket topic and notification before the instances that need them', async () => {
+    nothingExists();
+    const topic = 'arn:aws:sns:us-east-1:123456789012:mapserver-ecs-mapfiles-maps-bucket';
+    sns.on(ListTopicsCommand).resolves({ Topics: [] });
+    sns.on(CreateTopicCommand).resolves({ TopicArn: topic });
+    sns.on(SetTopicAttributesCommand).resolves({});
+    s3.on(GetBucketNotificationConfigurationCommand).resolves({});
+    s3.on(PutBucketNotificationConfigurationCommand).resolves({});
+    const ctx = testContext({ ...inputs, 'mount-driver': 'mirror' });
+    const result = await bootstrap(ctx);
+    expect(result.created.map((c) => c.kind).slice(0, 4)).toEqual(['ECR repository', 'SNS topic', 'bucket notification', 'ECS cluster']);
+    expect(ctx.log()).toContain('created: bucket notification maps-bucket (created/removed under the whole bucket to mapserver-ecs-mapfiles-maps-bucket)');
+    const userData = Buffer.from(ec2.commandCalls(CreateLaunchTemplateCommand)[0]?.args[0].input.LaunchTemplateData?.UserData ?? '', 'base64').toString();
+    expect(userData).toContain("MIRROR_TOPIC='mapserver-ecs-mapfiles-maps-bucket'");
+  });
+
   it('creates everything that is missing, in order, with the settings the pipeline relies on', async () => {
     nothingExists();
     const ctx = testContext(inputs);

@@ -136,7 +136,7 @@ describe('cleanupAmis', () => {
 describe('cleanupCommand', () => {
   it('sets deregistered-amis', async () => {
     world();
-    const ctx = testContext({ command: 'cleanup', 'keep-amis': '1', 'dry-run': 'true' });
+    const ctx = testContext({ command: 'cleanup', 'keep-amis': '1', 'dry-run': 'true', 'mount-driver': 's3fs' });
     await cleanupCommand(ctx);
     expect(ctx.reporter.outputs().get('deregistered-amis')).toBe('ami-00000000000000004,ami-00000000000000003,ami-00000000000000001');
   });

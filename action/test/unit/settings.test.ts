@@ -31,7 +31,8 @@ describe('parseSettings', () => {
       cluster: 'mapserver',
       hostPort: 8080,
       architecture: 'x86_64',
-      mountDriver: 's3fs',
+      mountDriver: 'mirror',
+      mirrorReconcileSeconds: 60,
       waitMinutes: 30,
       dryRun: false,
     });

@@ -29,12 +29,12 @@ describe('renderUserData', () => {
       BUCKET_PREFIX: "'maps/'",
       AWS_REGION: "'eu-west-1'",
       MOUNT_POINT: "'/mnt/mapfiles'",
-      MOUNT_DRIVER: "'s3fs'",
+      MOUNT_DRIVER: "'mirror'",
       MOUNT_UID: "'33'",
       MOUNT_GID: "'33'",
       MOUNT_UMASK: "'0022'",
       EXTRA_OPTIONS: "''",
-      MIRROR_TOPIC: "''",
+      MIRROR_TOPIC: "'mapserver-ecs-mapfiles-maps-bucket'",
       MIRROR_RECONCILE_SECONDS: "'60'",
     });
     expect(script.trimEnd().endsWith(`systemctl start '${MOUNT_SERVICE}'`)).toBe(true);
@@ -43,6 +43,7 @@ describe('renderUserData', () => {
   it('takes the mount driver and an empty prefix', () => {
     const conf = mountConf(renderUserData(template, settings({ mountDriver: 'mountpoint', bucketPrefix: '' })));
     expect(conf.MOUNT_DRIVER).toBe("'mountpoint'");
+    expect(conf.MIRROR_TOPIC).toBe("''");
     expect(conf.BUCKET_PREFIX).toBe("''");
   });
 
