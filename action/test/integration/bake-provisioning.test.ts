@@ -49,13 +49,14 @@ describe('provisioning scripts in a Debian container', () => {
     expect(out).toBe('# mount_max = 1000\nuser_allow_other\n---\nuser_allow_other\n644 root\n');
   });
 
-  it('install-overlay.sh puts the mount script and units in place, owned by root, and removes the upload', async () => {
+  it('install-overlay.sh puts the mount script, units, the mirror bundle and its log rotation in place, owned by root, and removes the upload', async () => {
     const out = await inContainer(`
       cp -R /packer/files /tmp/upload && chown -R 1000:1000 /tmp/upload
       OVERLAY_DIR=/tmp/upload bash /packer/scripts/install-overlay.sh
       stat -c '%n %a %U' /usr/local/sbin/mapfiles-mount /etc/systemd/system/mapfiles-mount.service \\
         /etc/systemd/system/docker.service.d/mapfiles-mount.conf /etc/systemd/system/ecs.service.d/mapfiles-mount.conf \\
-        /etc/mapserver-ecs /mnt/mapfiles
+        /etc/mapserver-ecs /mnt/mapfiles /usr/local/lib/mapserver-ecs/mirror /usr/local/lib/mapserver-ecs/mirror/index.js \
+        /etc/logrotate.d/mapfiles-mirror
       test ! -e /tmp/upload && echo upload-removed
       bash -n /usr/local/sbin/mapfiles-mount && echo script-parses
       OVERLAY_DIR=/tmp/missing bash /packer/scripts/install-overlay.sh 2>&1 || echo "missing-overlay-fails"`);
@@ -66,6 +67,9 @@ describe('provisioning scripts in a Debian container', () => {
       '/etc/systemd/system/ecs.service.d/mapfiles-mount.conf 644 root',
       '/etc/mapserver-ecs 755 root',
       '/mnt/mapfiles 755 root',
+      '/usr/local/lib/mapserver-ecs/mirror 755 root',
+      '/usr/local/lib/mapserver-ecs/mirror/index.js 644 root',
+      '/etc/logrotate.d/mapfiles-mirror 644 root',
       'upload-removed',
       'script-parses',
       'install-overlay: /tmp/missing is missing',

@@ -89,11 +89,13 @@ afterAll(async () => {
 });
 
 describe('ECS lifecycle against the emulator', () => {
-  it('bootstrap creates the cluster, launch template, group, capacity provider, service and repository', async () => {
+  it('bootstrap creates the repository, the mirror topic and bucket notification, the cluster, launch template, group, capacity provider and service', async () => {
     const ctx = context();
     const result = await bootstrap(ctx);
     expect(result.created.map((c) => c.kind)).toEqual([
       'ECR repository',
+      'SNS topic',
+      'bucket notification',
       'ECS cluster',
       'launch template',
       'Auto Scaling group',
@@ -194,7 +196,7 @@ describe('ECS lifecycle against the emulator', () => {
     const ctx = context();
     const result = await bootstrap(ctx);
     expect(result.created).toEqual([]);
-    expect(result.unchanged).toHaveLength(7);
+    expect(result.unchanged).toHaveLength(9);
     expect(ctx.log()).toMatch(/Bootstrap changed nothing/);
     expect(await versions()).toBe(countBefore);
   });
