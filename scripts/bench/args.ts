@@ -8,12 +8,15 @@ export interface BenchArgs {
   out: string;
   quick: boolean;
   only: Part[];
+  /** Storage variants to run (serving and freshness); undefined for all. */
+  variants?: string[];
 }
 
 export function parseBenchArgs(argv: string[]): BenchArgs {
   let out = '';
   let quick = false;
   let only: Part[] = [...PARTS];
+  let variants: string[] | undefined;
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i];
     if (flag === '--') continue;
@@ -27,8 +30,12 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       const unknown = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
       if (parts.length === 0 || unknown.length) throw new Error(`--only expects a comma-separated list of ${PARTS.join(', ')}, got '${value}'`);
       only = parts as Part[];
-    } else throw new Error(`unknown argument '${flag ?? ''}'; usage: bench --out DIR [--quick] [--only ${PARTS.join(',')}]`);
+    } else if (flag === '--variants') {
+      const value = argv[++i] ?? '';
+      variants = value.split(',').filter(Boolean);
+      if (variants.length === 0 || value.startsWith('--')) throw new Error(`--variants expects a comma-separated list of storage variants (local,mirror,s3fs-ours,...), got '${value}'`);
+    } else throw new Error(`unknown argument '${flag ?? ''}'; usage: bench --out DIR [--quick] [--only ${PARTS.join(',')}] [--variants local,mirror,...]`);
   }
   if (!out) throw new Error('--out DIR is required: the folder for results.json and the chart');
-  return { out: resolve(out), quick, only };
+  return { out: resolve(out), quick, only, ...(variants ? { variants } : {}) };
 }

@@ -1,4 +1,4 @@
-// npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline]
+// npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline] [--variants local,mirror,...]
 // Serving throughput/latency per storage variant, freshness of edits, and the pipeline's time and
 // AWS calls; prints a table, writes DIR/results.json and DIR/serving.png. Bounded in time.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -78,7 +78,10 @@ async function main(): Promise<void> {
   if (args.only.includes('serving') || args.only.includes('freshness')) {
     const world = await startWorld();
     try {
-      for (const plan of plans(args.quick)) {
+      const all = plans(args.quick);
+      const unknown = (args.variants ?? []).filter((name) => !all.some((plan) => plan.name === name));
+      if (unknown.length > 0) throw new Error(`--variants: no variant named ${unknown.join(', ')}; expected some of ${all.map((p) => p.name).join(', ')}`);
+      for (const plan of all.filter((p) => !args.variants || args.variants.includes(p.name))) {
         const wantsFreshness = args.only.includes('freshness') && plan.freshness !== undefined;
         if (!args.only.includes('serving') && !wantsFreshness) continue;
         log(`${plan.name}: ${plan.storage}`);

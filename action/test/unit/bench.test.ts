@@ -43,6 +43,8 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--out'])).toThrow(/--out expects a folder/);
     expect(() => parseBenchArgs(['--out', 'x', '--only', 'speed'])).toThrow(/--only expects .* got 'speed'/);
     expect(() => parseBenchArgs(['--out', 'x', '--fast'])).toThrow(/unknown argument '--fast'/);
+    expect(parseBenchArgs(['--out', 'x', '--variants', 'local,mirror']).variants).toEqual(['local', 'mirror']);
+    expect(() => parseBenchArgs(['--out', 'x', '--variants'])).toThrow(/--variants expects/);
   });
 });
 
