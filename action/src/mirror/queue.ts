@@ -49,8 +49,8 @@ export class EventQueue {
     const url = await this.sqs
       .send(new GetQueueUrlCommand({ QueueName: this.options.queueName }))
       .then((r) => r.QueueUrl)
-      .catch((error: Error) => {
-        if (error.name === 'QueueDoesNotExist' || error.name === 'AWS.SimpleQueueService.NonExistentQueue') return undefined;
+      .catch((error: unknown) => {
+        if (isMissingQueue(error)) return undefined;
         throw error;
       });
     const queueUrl =
@@ -93,11 +93,17 @@ export class EventQueue {
   async receive(signal?: AbortSignal): Promise<Message[]> {
     if (!this.queueUrl) throw new Error('the event queue is not open');
     this.requests.receive += 1;
-    const answer = await this.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: RECEIVE_WAIT_SECONDS }),
-      signal ? { abortSignal: signal } : {},
-    );
-    return answer.Messages ?? [];
+    try {
+      const answer = await this.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: RECEIVE_WAIT_SECONDS }),
+        signal ? { abortSignal: signal } : {},
+      );
+      return answer.Messages ?? [];
+    } catch (error) {
+      // Deleted from outside (a sweep, a person): open() makes it again on the next round.
+      if (isMissingQueue(error)) this.queueUrl = undefined;
+      throw error;
+    }
   }
 
   async remove(messages: Message[]): Promise<void> {
@@ -120,6 +126,11 @@ export class EventQueue {
     this.subscriptionArn = undefined;
     this.queueUrl = undefined;
   }
+}
+
+function isMissingQueue(error: unknown): boolean {
+  const name = (error as Error | undefined)?.name ?? '';
+  return name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue';
 }
 
 /** Only the bucket's topic may send to the queue. */

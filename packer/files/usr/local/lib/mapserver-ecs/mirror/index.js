@@ -38400,7 +38400,7 @@ class EventQueue {
             .send(new client_sqs_dist_cjs/* GetQueueUrlCommand */.EX({ QueueName: this.options.queueName }))
             .then((r) => r.QueueUrl)
             .catch((error) => {
-            if (error.name === 'QueueDoesNotExist' || error.name === 'AWS.SimpleQueueService.NonExistentQueue')
+            if (isMissingQueue(error))
                 return undefined;
             throw error;
         });
@@ -38437,8 +38437,16 @@ class EventQueue {
         if (!this.queueUrl)
             throw new Error('the event queue is not open');
         this.requests.receive += 1;
-        const answer = await this.sqs.send(new client_sqs_dist_cjs/* ReceiveMessageCommand */.ON({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: RECEIVE_WAIT_SECONDS }), signal ? { abortSignal: signal } : {});
-        return answer.Messages ?? [];
+        try {
+            const answer = await this.sqs.send(new client_sqs_dist_cjs/* ReceiveMessageCommand */.ON({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: RECEIVE_WAIT_SECONDS }), signal ? { abortSignal: signal } : {});
+            return answer.Messages ?? [];
+        }
+        catch (error) {
+            // Deleted from outside (a sweep, a person): open() makes it again on the next round.
+            if (isMissingQueue(error))
+                this.queueUrl = undefined;
+            throw error;
+        }
     }
     async remove(messages) {
         if (!this.queueUrl || messages.length === 0)
@@ -38459,6 +38467,10 @@ class EventQueue {
         this.subscriptionArn = undefined;
         this.queueUrl = undefined;
     }
+}
+function isMissingQueue(error) {
+    const name = error?.name ?? '';
+    return name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue';
 }
 /** Only the bucket's topic may send to the queue. */
 function queuePolicy(queueArn, topicArn) {
