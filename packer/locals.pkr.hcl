@@ -21,4 +21,8 @@ locals {
     "mapserver-ecs:build-time"           = local.build_time
     "mapserver-ecs:architecture"         = var.architecture
   }
+
+  # With the hash of the bake's inputs and their manifest: release reuses an AMI baked from the same
+  # inputs, and names what changed when it bakes.
+  image_tags = merge(var.input_tags, local.ami_tags)
 }

@@ -44,6 +44,6 @@ source "amazon-ebs" "ecs" {
     "Name"                  = "${local.ami_name} (bake)"
     "mapserver-ecs:managed" = "true"
   }
-  tags          = local.ami_tags
-  snapshot_tags = local.ami_tags
+  tags          = local.image_tags
+  snapshot_tags = local.image_tags
 }

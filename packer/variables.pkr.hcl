@@ -100,6 +100,12 @@ variable "git_revision" {
   }
 }
 
+variable "input_tags" {
+  type        = map(string)
+  default     = {}
+  description = "Tags the action adds to the AMI: the hash of the bake's inputs and their manifest, so a release with the same inputs reuses the AMI and a changed one names what changed."
+}
+
 variable "volume_size" {
   type        = number
   default     = 30

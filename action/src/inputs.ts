@@ -65,6 +65,7 @@ export const INPUTS = [
   { name: 'architecture', default: 'x86_64', description: 'CPU architecture of the AMI and image: x86_64 or arm64.' },
   { name: 'base-ami-id', default: '', description: 'Base AMI to bake from (ami-...). Defaults to the latest ECS-optimized Amazon Linux 2023 AMI from SSM.' },
   { name: 'ami-id', default: '', description: 'Baked AMI to roll out (ami-...). Set it to redeploy an existing AMI without baking.' },
+  { name: 'force', default: 'false', boolean: true, description: 'bake, image, release: bake the AMI and build the image even when one made from the same inputs exists (otherwise it is reused).' },
   { name: 'mount-driver', default: 'mirror', description: 'How instances serve the bucket: mirror keeps a local copy fed by S3 change events (local-disk speed, edits live within a second); s3fs or mountpoint (mount-s3) mount it through FUSE.' },
   { name: 'mirror-reconcile-seconds', default: '60', description: 'mirror driver: seconds between full comparisons with the bucket, the most a lost change event can delay an edit (README: costs).' },
   { name: 'ami-name-prefix', default: 'mapserver-ecs', description: 'Prefix of baked AMI names; the build time is appended.' },
@@ -109,6 +110,7 @@ export const OUTPUTS = [
   { name: 'task-definition-arn', description: 'The registered task definition.' },
   { name: 'launch-template-version', description: 'The new default launch template version.' },
   { name: 'instance-refresh-id', description: 'The instance refresh that rolled the Auto Scaling group.' },
+  { name: 'plan', description: 'release: what each step did or (with dry-run) would do, and why, one line per step ("bake: reuse ami-... (inputs unchanged)").' },
   { name: 'deregistered-amis', description: 'AMIs cleanup deregistered (or would, with dry-run), comma-separated.' },
   { name: 'synced-files', description: 'Number of files sync-mapfiles uploaded or deleted (or would).' },
 ] as const satisfies readonly OutputSpec[];

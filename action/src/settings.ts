@@ -27,6 +27,8 @@ export interface Settings {
   architecture: Architecture;
   baseAmiId: string | undefined;
   amiId: string | undefined;
+  /** Bake and build even when an AMI or image with the same input hash exists. */
+  force: boolean;
   mountDriver: MountDriver;
   /** mirror driver: seconds between listings of the prefix (bounds what a lost event can delay). */
   mirrorReconcileSeconds: number;
@@ -249,6 +251,7 @@ export function parseSettings(read: InputSource, paths: string[] = [], env: Node
     architecture: oneOf('architecture', ['x86_64', 'arm64'] as const),
     baseAmiId: optional('base-ami-id', AMI_ID, 'an AMI id such as ami-0123456789abcdef0'),
     amiId: optional('ami-id', AMI_ID, 'an AMI id such as ami-0123456789abcdef0'),
+    force: boolean('force'),
     mountDriver: oneOf('mount-driver', ['s3fs', 'mountpoint', 'mirror'] as const),
     mirrorReconcileSeconds: integer('mirror-reconcile-seconds', 5, 86400),
     amiNamePrefix: required('ami-name-prefix', AMI_NAME_PREFIX, '3 to 100 letters, digits and ()[]./_- characters'),

@@ -1,5 +1,5 @@
 import { resolveBaseAmi } from '../steps/base-ami.js';
-import { bakeAmi, emulatorEndpoint } from '../steps/bake.js';
+import { bakeAmi, decideBake, emulatorEndpoint } from '../steps/bake.js';
 import type { CommandContext } from './context.js';
 
 export async function bakeCommand(context: CommandContext): Promise<void> {
@@ -7,8 +7,16 @@ export async function bakeCommand(context: CommandContext): Promise<void> {
   const baseAmiId = await resolveBaseAmi(context);
   reporter.setOutput('base-ami-id', baseAmiId);
   reporter.summaryRow('base AMI', baseAmiId);
-  const { amiId } = await bakeAmi(context, baseAmiId);
+  // An AMI baked from the same inputs is reused, unless force says otherwise.
+  const decision = await decideBake(context, baseAmiId);
+  reporter.info(`bake: ${decision.reason}`);
+  if (decision.reuse) {
+    reporter.setOutput('ami-id', decision.reuse);
+    reporter.summaryRow('bake', decision.reason);
+    return;
+  }
+  const { amiId } = await bakeAmi(context, baseAmiId, { fingerprint: decision.fingerprint });
   reporter.setOutput('ami-id', amiId);
   const emulated = emulatorEndpoint(context.env) ? ' (emulator: not provisioned)' : '';
-  reporter.summaryRow('bake', `${amiId} with ${context.settings.mountDriver}${emulated}`);
+  reporter.summaryRow('bake', `${amiId} with ${context.settings.mountDriver}${emulated}: ${decision.reason}`);
 }

@@ -9,8 +9,8 @@ export async function deployCommand(ctx: CommandContext): Promise<void> {
       { input: 'image', message: `is required by the deploy command: expected an image by digest (repository@sha256:<64 hex>)${image ? `, got ${JSON.stringify(image)}` : ''}` },
     ]);
   }
-  const { taskDefinitionArn } = await ctx.reporter.group('Deploy the service', () => deployService(ctx, image));
+  const { taskDefinitionArn, unchanged } = await ctx.reporter.group('Deploy the service', () => deployService(ctx, image));
   ctx.reporter.setOutput('image-uri', image);
   ctx.reporter.setOutput('task-definition-arn', taskDefinitionArn);
-  ctx.reporter.summaryRow('deploy', `${ctx.settings.service} runs ${taskDefinitionArn}`);
+  ctx.reporter.summaryRow('deploy', `${unchanged ? 'unchanged: ' : ''}${ctx.settings.service} runs ${taskDefinitionArn}`);
 }

@@ -8,6 +8,10 @@ export async function rollCommand(ctx: CommandContext): Promise<void> {
   const rolled = await ctx.reporter.group('Roll the instances', () => rollInstances(ctx, amiId));
   ctx.reporter.setOutput('ami-id', amiId);
   ctx.reporter.setOutput('launch-template-version', rolled.launchTemplateVersion);
+  if (rolled.unchanged) {
+    ctx.reporter.summaryRow('roll', `unchanged: ${ctx.settings.autoScalingGroup} runs ${amiId} (launch template version ${rolled.launchTemplateVersion})`);
+    return;
+  }
   ctx.reporter.setOutput('instance-refresh-id', rolled.instanceRefreshId);
   ctx.reporter.summaryRow('roll', `${ctx.settings.autoScalingGroup} on ${amiId} (launch template version ${rolled.launchTemplateVersion}, refresh ${rolled.instanceRefreshId})`);
 }

@@ -1,7 +1,7 @@
 // Step 2 of a release: bake the AMI with Packer. The templates in packer/ stay plain Packer: this
 // step only renders their variables file, copies everything into a build folder a person can run
 // `packer build .` in, runs Packer there (init, validate, build) and reads the manifest.
-import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandContext } from '../commands/context.js';
@@ -9,6 +9,8 @@ import { InputError, StepFailure, type InputProblem } from '../errors.js';
 import { run } from '../process.js';
 import { render, RenderError } from '../render.js';
 import { instanceArchitecture, type Architecture, type MountDriver, type Settings } from '../settings.js';
+import { findLaunchTemplate, launchTemplateVersions } from '../aws/launch-template.js';
+import { bakeFingerprint, INPUTS_HASH_TAG, listBriefly, manifestChanges, manifestFromTags, manifestTags, type Fingerprint } from './fingerprint.js';
 
 export { instanceArchitecture };
 
@@ -23,6 +25,8 @@ export interface PackerVariables {
   gitRevision: string;
   /** EC2 endpoint of an API emulator; provisioners cannot run against it. */
   emulatorEndpoint?: string;
+  /** The input hash and manifest tags (fingerprint.ts); none when rendered by hand. */
+  inputTags?: Array<{ key: string; value: string }>;
 }
 
 /** Where each template value comes from, so a refused value names its input. */
@@ -35,6 +39,7 @@ const VARIABLE_INPUTS: Record<keyof PackerVariables, string> = {
   mountDriver: 'mount-driver',
   gitRevision: 'GITHUB_SHA',
   emulatorEndpoint: 'AWS_ENDPOINT_URL',
+  inputTags: 'bake',
 };
 
 export const VARIABLES_TEMPLATE = 'packer/templates/mapserver-ecs.auto.pkrvars.hcl.hbs';
@@ -102,7 +107,7 @@ export function packerVariables(settings: Settings, baseAmiId: string, gitRevisi
 /** Renders the variables file; a value that cannot be written as HCL is refused, naming its input. */
 export function renderPackerVariables(template: string, variables: PackerVariables): string {
   try {
-    return render(template, variables, VARIABLES_TEMPLATE);
+    return render(template, { inputTags: [], ...variables }, VARIABLES_TEMPLATE);
   } catch (error) {
     if (!(error instanceof RenderError)) throw error;
     const name = Object.keys(VARIABLE_INPUTS).find((key) => error.message.includes(`{{${key}}}`)) as keyof PackerVariables | undefined;
@@ -188,6 +193,8 @@ export interface BakeOptions {
   buildDir?: string;
   /** The packer executable (default `packer` on PATH, or $PACKER). */
   packer?: string;
+  /** The inputs' fingerprint, when the caller computed it already. */
+  fingerprint?: Fingerprint;
 }
 
 export async function bakeAmi(ctx: CommandContext, baseAmiId: string, options: BakeOptions = {}): Promise<{ amiId: string }> {
@@ -199,7 +206,8 @@ export async function bakeAmi(ctx: CommandContext, baseAmiId: string, options: B
 
   // Everything that can be checked is checked before Packer runs.
   const variables = packerVariables(settings, baseAmiId, env.GITHUB_SHA || (await gitRevision(ctx)), endpoint);
-  const rendered = renderPackerVariables(readFileSync(join(ctx.root, VARIABLES_TEMPLATE), 'utf8'), variables);
+  const fingerprint = options.fingerprint ?? bakeFingerprint(ctx.root, settings, baseAmiId, endpoint !== undefined);
+  const rendered = renderPackerVariables(readFileSync(join(ctx.root, VARIABLES_TEMPLATE), 'utf8'), { ...variables, inputTags: manifestTags(fingerprint) });
   const version = await packerVersion(ctx, packer);
   const legacy = !supportsRequiredPlugins(version);
   if (legacy && !endpoint) {
@@ -244,6 +252,79 @@ export async function bakeAmi(ctx: CommandContext, baseAmiId: string, options: B
   await assertImageExists(ctx, amiId);
   reporter.info(`Baked ${amiId} in ${settings.region}${endpoint ? ' (emulator: tags only, not provisioned)' : ''}`);
   return { amiId };
+}
+
+export interface BakeDecision {
+  /** An available AMI baked from the same inputs; undefined when a bake is needed. */
+  reuse?: string;
+  /** One line for the plan: "reuse ami-... (inputs unchanged)", "bake (packer/scripts/x.sh changed)". */
+  reason: string;
+  fingerprint: Fingerprint;
+}
+
+/** The newest available AMI of this account tagged with the input hash. */
+export async function findBakedAmi(ctx: CommandContext, hash: string): Promise<Image | undefined> {
+  const response = await ctx.clients.ec2.send(
+    new DescribeImagesCommand({
+      Owners: ['self'],
+      Filters: [
+        { Name: `tag:${INPUTS_HASH_TAG}`, Values: [hash] },
+        { Name: 'state', Values: ['available'] },
+      ],
+    }),
+  );
+  return (response.Images ?? []).filter((i) => i.ImageId).sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
+}
+
+/**
+ * Bake or reuse, and why. Reading only: the AMI with the same input hash if there is one, else the
+ * AMI the instances run now (the launch template's default version) and its manifest, to name what
+ * changed since it was baked.
+ */
+export async function decideBake(ctx: CommandContext, baseAmiId: string): Promise<BakeDecision> {
+  const { settings } = ctx;
+  packerVariables(settings, baseAmiId, undefined, emulatorEndpoint(ctx.env));
+  const fingerprint = bakeFingerprint(ctx.root, settings, baseAmiId, emulatorEndpoint(ctx.env) !== undefined);
+  if (settings.force) return { fingerprint, reason: 'bake (force)' };
+  const found = await findBakedAmi(ctx, fingerprint.hash);
+  if (found?.ImageId) return { fingerprint, reuse: found.ImageId, reason: `reuse ${found.ImageId} (inputs unchanged)` };
+  return { fingerprint, reason: `bake (${await whyBake(ctx, fingerprint, baseAmiId)})` };
+}
+
+async function whyBake(ctx: CommandContext, fingerprint: Fingerprint, baseAmiId: string): Promise<string> {
+  const running = await runningImage(ctx);
+  if (!running?.ImageId) return 'no AMI baked from these inputs yet';
+  const tags = running.Tags ?? [];
+  const reasons: string[] = [];
+  const source = tags.find((t) => t.Key === 'mapserver-ecs:source-ami')?.Value;
+  if (source !== baseAmiId) {
+    const base = (await ctx.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [baseAmiId] }))).Images?.[0];
+    const published = base?.CreationDate ? ` published ${base.CreationDate.slice(0, 10)}` : '';
+    reasons.push(`new base AMI ${baseAmiId}${published}${source ? `, ${running.ImageId} was baked from ${source}` : ''}`);
+  }
+  const manifest = manifestFromTags(tags);
+  if (!manifest) {
+    if (reasons.length === 0) reasons.push(`${running.ImageId}, which the instances run, has no input manifest to compare with`);
+  } else {
+    const changes = manifestChanges(manifest, fingerprint.manifest);
+    if (changes.length > 0) reasons.push(listBriefly(changes));
+  }
+  return reasons.length > 0 ? reasons.join('; ') : `inputs differ from those of ${running.ImageId}`;
+}
+
+/** The AMI of the launch template's default version, described; undefined before bootstrap. */
+async function runningImage(ctx: CommandContext): Promise<Image | undefined> {
+  const template = await findLaunchTemplate(ctx.clients.ec2, ctx.settings.launchTemplate);
+  if (!template?.LaunchTemplateId) return undefined;
+  const [current] = await launchTemplateVersions(ctx.clients.ec2, template.LaunchTemplateId, ['$Default']);
+  const amiId = current?.LaunchTemplateData?.ImageId;
+  if (!amiId) return undefined;
+  try {
+    return (await ctx.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }))).Images?.[0] ?? { ImageId: amiId };
+  } catch {
+    // Deregistered by hand: there is nothing to compare with.
+    return { ImageId: amiId };
+  }
 }
 
 async function packerVersion(ctx: CommandContext, packer: string): Promise<PackerVersion> {

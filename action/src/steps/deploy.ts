@@ -11,6 +11,7 @@ import {
   type CreateServiceCommandInput,
   type Deployment,
   type DeploymentConfiguration,
+  type RegisterTaskDefinitionCommandInput,
   type Service,
 } from '@aws-sdk/client-ecs';
 import { createHash } from 'node:crypto';
@@ -71,14 +72,64 @@ export async function describeService(ctx: CommandContext): Promise<Service | un
 /** Tag holding the hash of the input a task definition revision was registered from. */
 export const DEFINITION_HASH_TAG = 'mapserver-ecs:definition-hash';
 
+/** The latest revision of the family when it was registered from exactly this input. */
+async function sameLatestRevision(ctx: CommandContext, input: RegisterTaskDefinitionCommandInput, digest: string) {
+  const latest = await latestRevision(ctx, input.family ?? '');
+  const latestArn = latest?.taskDefinition?.taskDefinitionArn;
+  const same = latestArn && latest?.taskDefinition?.status === 'ACTIVE' && latest.tags?.some((t) => t.key === DEFINITION_HASH_TAG && t.value === digest);
+  return { latestArn, reuse: same ? latestArn : undefined, latestRevision: latest?.taskDefinition?.revision };
+}
+
+export const definitionDigest = (input: RegisterTaskDefinitionCommandInput): string => createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 32);
+
+/** "mapserver:12" of a task definition ARN. */
+export const revisionName = (arn: string | undefined): string => (arn ?? '').split('/').pop() ?? '';
+
+/** A service that runs this revision at the desired count, with no other deployment going on. */
+function settledOn(service: Service | undefined, taskDefinitionArn: string, desiredCount: number): boolean {
+  if (!service || service.taskDefinition !== taskDefinitionArn || service.desiredCount !== desiredCount) return false;
+  const deployments = service.deployments ?? [];
+  return deployments.length <= 1 && deployments.every((d) => d.taskDefinition === taskDefinitionArn && (d.rolloutState ?? 'COMPLETED') === 'COMPLETED');
+}
+
+export interface DeployDecision {
+  unchanged: boolean;
+  /** The revision the service runs, when unchanged. */
+  taskDefinitionArn?: string;
+  /** One line for the plan: "unchanged (mapserver runs mapserver:12)", "task definition :12 -> :13". */
+  reason: string;
+}
+
+/**
+ * Whether deploying `imageUri` changes anything, reading only: the service, and the latest revision
+ * of the family with the hash of the input it was registered from. Without an image (one is still
+ * to be built) the next revision is certain.
+ */
+export async function decideDeploy(ctx: CommandContext, imageUri: string | undefined, why = 'new image'): Promise<DeployDecision> {
+  const { settings } = ctx;
+  const service = await describeService(ctx);
+  const running = service?.taskDefinition ? `:${revisionName(service.taskDefinition).split(':').pop() ?? '?'}` : undefined;
+  const from = running ? `task definition ${running} -> ` : `create service ${settings.service} on task definition `;
+  if (!imageUri) {
+    const latest = await latestRevision(ctx, settings.service);
+    return { unchanged: false, reason: `${from}:${(latest?.taskDefinition?.revision ?? 0) + 1} (${why})` };
+  }
+  const input = await loadTaskDefinition(ctx.root, settings, imageUri);
+  const { reuse, latestRevision: revision } = await sameLatestRevision(ctx, input, definitionDigest(input));
+  if (reuse && settledOn(service, reuse, settings.desiredCount)) {
+    return { unchanged: true, taskDefinitionArn: reuse, reason: `unchanged (${settings.service} runs ${revisionName(reuse)})` };
+  }
+  if (reuse) return { unchanged: false, reason: `${from}:${revisionName(reuse).split(':').pop() ?? '?'} (registered already)` };
+  return { unchanged: false, reason: `${from}:${(revision ?? 0) + 1} (definition changed)` };
+}
+
 export async function registerTaskDefinition(ctx: CommandContext, imageUri: string): Promise<string> {
   const input = await loadTaskDefinition(ctx.root, ctx.settings, imageUri);
   // A run that was interrupted after registering (or whose answer was lost) and is run again reuses
   // that revision instead of adding an identical one: each revision carries the hash of its input.
-  const digest = createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 32);
-  const latest = await latestRevision(ctx, input.family ?? '');
-  const latestArn = latest?.taskDefinition?.taskDefinitionArn;
-  if (latestArn && latest?.taskDefinition?.status === 'ACTIVE' && latest.tags?.some((t) => t.key === DEFINITION_HASH_TAG && t.value === digest)) {
+  const digest = definitionDigest(input);
+  const { reuse: latestArn } = await sameLatestRevision(ctx, input, digest);
+  if (latestArn) {
     ctx.reporter.info(`Reusing ${latestArn}: it was registered from the same definition`);
     return latestArn;
   }
@@ -100,11 +151,16 @@ async function latestRevision(ctx: CommandContext, family: string) {
   }
 }
 
-export async function deployService(ctx: CommandContext, imageUri: string, timing?: WaitTiming): Promise<{ taskDefinitionArn: string }> {
+export async function deployService(ctx: CommandContext, imageUri: string, timing?: WaitTiming): Promise<{ taskDefinitionArn: string; unchanged?: boolean }> {
   const { settings, reporter } = ctx;
   // The cluster is checked (and the template rendered) before anything is registered.
   const existing = await describeService(ctx);
   const taskDefinitionArn = await registerTaskDefinition(ctx, imageUri);
+  // The same revision, settled: another UpdateService would only start a deployment of the same tasks.
+  if (settledOn(existing, taskDefinitionArn, settings.desiredCount)) {
+    reporter.info(`Service ${settings.service} already runs ${taskDefinitionArn}: nothing to deploy`);
+    return { taskDefinitionArn, unchanged: true };
+  }
   reporter.info(`Deploying ${taskDefinitionArn} (image ${imageUri})`);
 
   let service: Service | undefined;

@@ -6,6 +6,7 @@ import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CreateRepositoryCommand,
+  DescribeImagesCommand as DescribeEcrImagesCommand,
   DescribeRepositoriesCommand,
   GetAuthorizationTokenCommand,
   GetLifecyclePolicyCommand,
@@ -19,6 +20,7 @@ import { StepFailure } from '../errors.js';
 import { run, type RunOptions, type RunResult } from '../process.js';
 import type { Reporter } from '../reporter.js';
 import { poll, sleep } from '../wait.js';
+import { CONTENT_LABEL, contentTag, imageFingerprint, type Fingerprint } from './fingerprint.js';
 
 export const CONTAINER_PORT = 8080;
 /** The sample mapfile the smoke test renders, mounted read-only at /mapfiles as on an instance. */
@@ -180,7 +182,74 @@ export async function loginToEcr(ctx: CommandContext, docker: DockerCli, registr
   return { env, cleanup };
 }
 
-export async function buildAndPushImage(ctx: CommandContext, deps: ImageDependencies = defaultDependencies(ctx)): Promise<ImageResult> {
+export interface ImageDecision {
+  /** The image already pushed from the same inputs, by digest; undefined when a build is needed. */
+  reuse?: string;
+  /** One line for the plan: "image unchanged: reuse ...", "build (no image with content hash ...)". */
+  reason: string;
+  fingerprint: Fingerprint;
+}
+
+/** What the build consumes besides docker/: only the platform (the other build arguments fill labels). */
+export function imageFingerprintFor(ctx: CommandContext): Fingerprint {
+  return imageFingerprint(ctx.root, { architecture: ctx.settings.architecture });
+}
+
+/**
+ * Build or reuse, and why: an image tagged content-<hash> in the registry (or ECR repository) was
+ * built from exactly these inputs and passed its smoke test before it was pushed.
+ */
+export async function decideImage(ctx: CommandContext, fetcher: typeof fetch = fetch): Promise<ImageDecision> {
+  const { settings } = ctx;
+  const fingerprint = imageFingerprintFor(ctx);
+  if (settings.force) return { fingerprint, reason: 'build (force)' };
+  const tag = contentTag(fingerprint.hash);
+  const found = settings.registry ? await registryDigest(settings.registry, settings.ecrRepository, tag, fetcher) : await ecrDigest(ctx, tag);
+  const short = fingerprint.hash.slice(0, 12);
+  if (found) return { fingerprint, reuse: found, reason: `image unchanged: reuse ${found} (content ${short})` };
+  return { fingerprint, reason: `build (no image with content ${short} in ${settings.registry ? `${settings.registry}/` : ''}${settings.ecrRepository})` };
+}
+
+/** repository@digest of a tag in a registry's v2 API; plain HTTP on loopback only, as Docker allows. */
+export async function registryDigest(registry: string, repository: string, tag: string, fetcher: typeof fetch = fetch): Promise<string | undefined> {
+  const host = registry.replace(/:\d+$/, '');
+  const scheme = host === 'localhost' || /^127\./.test(host) || host === '[::1]' ? 'http' : 'https';
+  try {
+    const response = await fetcher(`${scheme}://${registry}/v2/${repository}/manifests/${tag}`, {
+      method: 'HEAD',
+      headers: {
+        accept: [
+          'application/vnd.oci.image.index.v1+json',
+          'application/vnd.docker.distribution.manifest.list.v2+json',
+          'application/vnd.oci.image.manifest.v1+json',
+          'application/vnd.docker.distribution.manifest.v2+json',
+        ].join(', '),
+      },
+      signal: AbortSignal.timeout(10_000),
+    });
+    const digest = response.headers.get('docker-content-digest') ?? '';
+    return response.ok && /^sha256:[0-9a-f]{64}$/.test(digest) ? `${registry}/${repository}@${digest}` : undefined;
+  } catch {
+    // Unreachable or refusing: build, which then reports the registry's own error if pushing fails too.
+    return undefined;
+  }
+}
+
+async function ecrDigest(ctx: CommandContext, tag: string): Promise<string | undefined> {
+  const { settings } = ctx;
+  try {
+    const response = await ctx.clients.ecr.send(new DescribeEcrImagesCommand({ repositoryName: settings.ecrRepository, imageIds: [{ imageTag: tag }] }));
+    const image = response.imageDetails?.[0];
+    if (!image?.imageDigest || !image.registryId) return undefined;
+    const suffix = settings.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+    return `${image.registryId}.dkr.ecr.${settings.region}.${suffix}/${settings.ecrRepository}@${image.imageDigest}`;
+  } catch (error) {
+    if (['RepositoryNotFoundException', 'ImageNotFoundException'].includes((error as Error).name)) return undefined;
+    throw error;
+  }
+}
+
+export async function buildAndPushImage(ctx: CommandContext, deps: ImageDependencies = defaultDependencies(ctx), fingerprint: Fingerprint = imageFingerprintFor(ctx)): Promise<ImageResult> {
   const { settings, reporter } = ctx;
   const { docker } = deps;
   await docker(['version', '--format', '{{.Server.Version}}'], { stream: false, stateOnFailure: 'nothing built' }).catch((error: unknown) => {
@@ -204,11 +273,12 @@ export async function buildAndPushImage(ctx: CommandContext, deps: ImageDependen
   }
   const taggedImage = `${repository}:${tag}`;
   const latestImage = `${repository}:latest`;
+  const contentImage = `${repository}:${contentTag(fingerprint.hash)}`;
 
   const login = registryHost ? await reporter.group('ECR login', () => loginToEcr(ctx, docker, registryHost)) : undefined;
   try {
     await reporter.group(`docker build ${taggedImage}`, async () => {
-      const args = ['build', '--tag', taggedImage, ...buildArgs(ctx, tag)];
+      const args = ['build', '--tag', taggedImage, '--label', `${CONTENT_LABEL}=${fingerprint.hash}`, ...buildArgs(ctx, tag)];
       // A previous image from the registry seeds the layer cache where there is no local one (CI).
       if (!settings.dryRun) {
         const pulled = await docker(['pull', '--quiet', latestImage], { env: login?.env, stream: false }).then(
@@ -239,6 +309,9 @@ export async function buildAndPushImage(ctx: CommandContext, deps: ImageDependen
       await docker(['tag', taggedImage, latestImage], { stream: false });
       await docker(['push', taggedImage], { env: login?.env, stateOnFailure: `image ${taggedImage} built and tested locally, not (fully) pushed` });
       await docker(['push', latestImage], { env: login?.env, stateOnFailure: `${taggedImage} pushed; the latest tag may still point at the previous image` });
+      // Last: the content tag is what a later release reuses, so it names only a complete push.
+      await docker(['tag', taggedImage, contentImage], { stream: false });
+      await docker(['push', contentImage], { env: login?.env, stateOnFailure: `${taggedImage} pushed; not yet tagged for reuse (the next release builds again)` });
       const digest = await pushedDigest(docker, taggedImage, repository);
       return { imageUri: `${repository}@${digest}`, taggedImage, pushed: true };
     });

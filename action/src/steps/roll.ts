@@ -10,7 +10,7 @@ import {
   type ScaleInProtectedInstances,
 } from '@aws-sdk/client-auto-scaling';
 import { createHash } from 'node:crypto';
-import { CreateLaunchTemplateVersionCommand, ModifyLaunchTemplateCommand, type RequestLaunchTemplateData } from '@aws-sdk/client-ec2';
+import { CreateLaunchTemplateVersionCommand, ModifyLaunchTemplateCommand, type LaunchTemplateVersion, type RequestLaunchTemplateData } from '@aws-sdk/client-ec2';
 import { DescribeCapacityProvidersCommand } from '@aws-sdk/client-ecs';
 import { findLaunchTemplate, launchTemplateData, launchTemplateVersions, METADATA_OPTIONS } from '../aws/launch-template.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
@@ -55,7 +55,71 @@ function pinnedVersion(version: string | undefined): boolean {
   return version !== undefined && /^\d+$/.test(version);
 }
 
-export async function rollInstances(ctx: CommandContext, amiId: string, timing?: WaitTiming): Promise<{ launchTemplateVersion: string; instanceRefreshId: string }> {
+/**
+ * The launch template data a roll to `amiId` makes: the current default's data (so settings made
+ * outside this action survive) with the AMI, user data and settings on top. The description
+ * carries a hash of the data, so a version made from the same data is recognised (an interrupted
+ * roll run again, or a release with nothing changed).
+ */
+export async function desiredVersion(ctx: CommandContext, amiId: string, current: LaunchTemplateVersion | undefined): Promise<{ data: RequestLaunchTemplateData; description: string }> {
+  const { settings } = ctx;
+  const userData = toBase64(await loadUserData(ctx.root, settings));
+  const base = (current?.LaunchTemplateData ?? {}) as RequestLaunchTemplateData;
+  const fromSettings = launchTemplateData(settings, amiId, userData);
+  const data: RequestLaunchTemplateData = {
+    ...base,
+    ...fromSettings,
+    ...(settings.instanceProfile ? {} : base.IamInstanceProfile ? { IamInstanceProfile: base.IamInstanceProfile } : {}),
+    ...(settings.securityGroups.length > 0 ? {} : base.SecurityGroupIds ? { SecurityGroupIds: base.SecurityGroupIds } : {}),
+    MetadataOptions: { ...base.MetadataOptions, ...METADATA_OPTIONS },
+  };
+  const description = `mapserver-ecs roll to ${amiId} (data ${createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16)})`;
+  return { data, description };
+}
+
+/** Instances of the group that do not run launch template `version` (those that report one). */
+export function instancesToReplace(group: AutoScalingGroup, version: string | undefined): number {
+  return (group.Instances ?? []).filter((i) => version === undefined || (i.LaunchTemplate?.Version !== undefined && i.LaunchTemplate.Version !== version)).length;
+}
+
+/** The group is pinned to `version` and no instance reports another one. */
+function rolledOnto(group: AutoScalingGroup, version: string): boolean {
+  return groupLaunchTemplate(group)?.version === version && instancesToReplace(group, version) === 0;
+}
+
+export interface RollDecision {
+  unchanged: boolean;
+  /** The default launch template version, when unchanged. */
+  launchTemplateVersion?: string;
+  /** One line for the plan: "unchanged (...)", "3 instances to replace (...)". */
+  reason: string;
+}
+
+/** Whether rolling onto `amiId` (undefined: an AMI still to be baked) changes anything, reading only. */
+export async function decideRoll(ctx: CommandContext, amiId: string | undefined): Promise<RollDecision> {
+  const { settings } = ctx;
+  const group = await describeAutoScalingGroup(ctx);
+  if (!group) return { unchanged: false, reason: `cannot roll: Auto Scaling group ${settings.autoScalingGroup} does not exist (run bootstrap first)` };
+  const running = (await refreshes(ctx)).find((r) => ACTIVE_REFRESH_STATES.has(r.Status ?? ''));
+  if (running) return { unchanged: false, reason: `cannot roll yet: instance refresh ${running.InstanceRefreshId ?? '?'} is ${running.Status ?? 'running'}` };
+  const template = await findLaunchTemplate(ctx.clients.ec2, settings.launchTemplate);
+  if (!template?.LaunchTemplateId) return { unchanged: false, reason: `cannot roll: launch template ${settings.launchTemplate} does not exist (run bootstrap first)` };
+  const [current] = await launchTemplateVersions(ctx.clients.ec2, template.LaunchTemplateId, ['$Default']);
+  const all = (group.Instances ?? []).length;
+  const plural = (n: number): string => `${n} instance${n === 1 ? '' : 's'}`;
+  const from = current?.LaunchTemplateData?.ImageId;
+  if (!amiId) return { unchanged: false, reason: `${plural(all)} to replace (new launch template version with the new AMI${from ? `, from ${from}` : ''})` };
+  const { description } = await desiredVersion(ctx, amiId, current);
+  const version = current?.VersionNumber !== undefined ? String(current.VersionNumber) : undefined;
+  if (current?.VersionDescription === description && version) {
+    if (rolledOnto(group, version)) return { unchanged: true, launchTemplateVersion: version, reason: `unchanged (launch template version ${version}, ${amiId}, ${plural(all)} on it)` };
+    return { unchanged: false, reason: `${plural(Math.max(1, instancesToReplace(group, version)))} to replace (onto launch template version ${version}, ${amiId})` };
+  }
+  const what = from && from !== amiId ? `${from} -> ${amiId}` : `${amiId}, user data or settings changed`;
+  return { unchanged: false, reason: `${plural(all)} to replace (new launch template version: ${what})` };
+}
+
+export async function rollInstances(ctx: CommandContext, amiId: string, timing?: WaitTiming): Promise<{ launchTemplateVersion: string; instanceRefreshId: string; unchanged?: boolean }> {
   const { settings, reporter } = ctx;
   const ec2 = ctx.clients.ec2;
   const autoScaling = ctx.clients.autoScaling;
@@ -81,24 +145,15 @@ export async function rollInstances(ctx: CommandContext, amiId: string, timing?:
       { state: 'nothing changed' },
     );
   }
-  const protection = await scaleInProtection(ctx, group);
-  const userData = toBase64(await loadUserData(ctx.root, settings));
-
-  // The new version starts from the current default so settings made outside this action survive.
   const [current] = await launchTemplateVersions(ec2, template.LaunchTemplateId, ['$Default']);
-  const base = (current?.LaunchTemplateData ?? {}) as RequestLaunchTemplateData;
-  const fromSettings = launchTemplateData(settings, amiId, userData);
-  const data: RequestLaunchTemplateData = {
-    ...base,
-    ...fromSettings,
-    ...(settings.instanceProfile ? {} : base.IamInstanceProfile ? { IamInstanceProfile: base.IamInstanceProfile } : {}),
-    ...(settings.securityGroups.length > 0 ? {} : base.SecurityGroupIds ? { SecurityGroupIds: base.SecurityGroupIds } : {}),
-    MetadataOptions: { ...base.MetadataOptions, ...METADATA_OPTIONS },
-  };
-  // A roll that was interrupted after creating its version (or whose answer was lost) and is run
-  // again reuses that version instead of adding an identical one: the description carries a hash of
-  // the data.
-  const description = `mapserver-ecs roll to ${amiId} (data ${createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16)})`;
+  const { data, description } = await desiredVersion(ctx, amiId, current);
+  // Already rolled: the default version holds this very data and every instance runs it.
+  if (current?.VersionDescription === description && current.VersionNumber !== undefined && rolledOnto(group, String(current.VersionNumber))) {
+    const version = String(current.VersionNumber);
+    reporter.info(`Launch template ${settings.launchTemplate} version ${version} (${amiId}) is the default and every instance of ${settings.autoScalingGroup} runs it: nothing to roll`);
+    return { launchTemplateVersion: version, instanceRefreshId: '', unchanged: true };
+  }
+  const protection = await scaleInProtection(ctx, group);
   const [latest] = await launchTemplateVersions(ec2, template.LaunchTemplateId, ['$Latest']);
   const reused = latest?.VersionDescription === description ? latest : undefined;
   if (reused) reporter.info(`Reusing launch template ${settings.launchTemplate} version ${reused.VersionNumber ?? '?'}: it holds the same data`);

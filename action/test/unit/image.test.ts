@@ -184,7 +184,8 @@ describe('buildAndPushImage to ECR', () => {
     expect(result).toEqual({ imageUri: `${ECR_URI}@${DIGEST}`, taggedImage: `${ECR_URI}:${REVISION}`, pushed: true });
 
     const verbs = calls.map((c) => c.args[0]);
-    expect(verbs).toEqual(['version', 'login', 'pull', 'build', 'tag', 'push', 'push', 'image']);
+    // The content tag goes last: it names only an image pushed completely.
+    expect(verbs).toEqual(['version', 'login', 'pull', 'build', 'tag', 'push', 'push', 'tag', 'push', 'image']);
     const login = calls.find((c) => c.args[0] === 'login');
     expect(login?.args).toEqual(['login', '--username', 'AWS', '--password-stdin', '123456789012.dkr.ecr.us-east-1.amazonaws.com']);
     expect(login?.options.input).toBe(PASSWORD);
@@ -201,7 +202,7 @@ describe('buildAndPushImage to ECR', () => {
     expect(build).toEqual(expect.arrayContaining(['--tag', `${ECR_URI}:${REVISION}`, '--build-arg', `REVISION=${REVISION}`, '--build-arg', `VERSION=${REVISION}`, '--cache-from', `${ECR_URI}:latest`]));
     expect(build.at(-1)).toBe('/checkout/docker');
     expect(smoked).toEqual([`${ECR_URI}:${REVISION}`]);
-    expect(calls.filter((c) => c.args[0] === 'push').map((c) => c.args[1])).toEqual([`${ECR_URI}:${REVISION}`, `${ECR_URI}:latest`]);
+    expect(calls.filter((c) => c.args[0] === 'push').map((c) => c.args[1])).toEqual([`${ECR_URI}:${REVISION}`, `${ECR_URI}:latest`, expect.stringMatching(/:content-[0-9a-f]{64}$/)]);
     // The password never reaches the log.
     expect(ctx.log()).not.toContain(PASSWORD);
   });

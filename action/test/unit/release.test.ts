@@ -104,6 +104,7 @@ describe('releaseCommand', () => {
       'task-definition-arn': TD,
       'launch-template-version': '3',
       'instance-refresh-id': 'ir-1',
+      plan: expect.stringContaining('roll: '),
       'deregistered-amis': '',
     });
     await ctx.reporter.writeSummary('release');
