@@ -84,8 +84,9 @@ function actionsTheCodeCalls(files = sourceFiles(join('action', 'src'), MIRROR_S
       const client = match[2] ?? '';
       const prefix = SERVICE_PREFIX[client];
       for (const raw of (match[1] ?? '').split(',')) {
-        const name = raw.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0] ?? '';
-        if (!name.endsWith('Command') || !text.includes(`new ${name}(`)) continue;
+        // `DescribeImagesCommand as DescribeEcrImagesCommand`: the SDK name decides, the local one is called.
+        const [name = '', local = name] = raw.trim().replace(/^type\s+/, '').split(/\s+as\s+/);
+        if (!name.endsWith('Command') || !text.includes(`new ${local}(`)) continue;
         const operation = name.slice(0, -'Command'.length);
         if (!prefix) throw new Error(`${file}: no IAM prefix known for @aws-sdk/client-${client}`);
         const actions = client === 's3' ? S3_ACTIONS[operation] : (RENAMED[`${prefix}:${operation}`] ?? [`${prefix}:${operation}`]);
