@@ -60,3 +60,58 @@ export async function measureVariant(
     await server.stop();
   }
 }
+
+export interface InterleavedComparison {
+  concurrency: number;
+  slices: number;
+  slice_seconds: number;
+  /** Requests per second of each side, summed over its slices. */
+  results: Record<RequestKind, { a: number; b: number; ratio: number | null }>;
+}
+
+/**
+ * Throughput of two folders served side by side: both servers run at once and the load alternates
+ * between them in short slices (a, b, a, b, ...), so whatever else the machine does in that time
+ * falls on both sides alike. The fair way to say "b against a" on a shared 2-core machine.
+ */
+export async function compareInterleaved(
+  world: World,
+  a: MapfileFolder,
+  b: MapfileFolder,
+  options: { concurrency: number; slices: number; sliceSeconds: number },
+  log: (line: string) => void,
+): Promise<InterleavedComparison> {
+  const servers = [await startServer(world, a.dir), await startServer(world, b.dir)] as const;
+  try {
+    const results = {} as InterleavedComparison['results'];
+    for (const kind of ['GetMap', 'GetCapabilities'] as const) {
+      const path = kind === 'GetMap' ? getMapPath() : getCapabilitiesPath();
+      const totals = [
+        { ok: 0, seconds: 0 },
+        { ok: 0, seconds: 0 },
+      ];
+      for (let slice = 0; slice < options.slices; slice += 1) {
+        for (const side of [0, 1] as const) {
+          const result = await runLoad({
+            baseUrl: servers[side].baseUrl,
+            paths: [path],
+            concurrency: options.concurrency,
+            maxRequests: 1_000_000,
+            maxSeconds: options.sliceSeconds,
+            warmupSeconds: slice === 0 ? 1.5 : 0.2,
+            accept: acceptFor(kind),
+          });
+          totals[side]!.ok += result.requests - result.errors;
+          totals[side]!.seconds += result.seconds;
+        }
+      }
+      const rate = (t: { ok: number; seconds: number }): number => Number((t.ok / t.seconds).toFixed(1));
+      const [first, second] = [rate(totals[0]!), rate(totals[1]!)];
+      results[kind] = { a: first, b: second, ratio: first > 0 ? Number((second / first).toFixed(3)) : null };
+      log(`  interleaved ${kind.padEnd(15)} c=${options.concurrency}  a ${first} req/s, b ${second} req/s, b/a ${results[kind].ratio}`);
+    }
+    return { concurrency: options.concurrency, slices: options.slices, slice_seconds: options.sliceSeconds, results };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
