@@ -113,8 +113,10 @@ export async function releaseCommand(ctx: CommandContext): Promise<void> {
   reporter.info(`Release plan:\n${indent(formatPlan(lines))}`);
   reporter.setOutput('plan', formatPlan(lines));
 
-  // What each step did, one line each, for the log and the summary.
+  // What each step did, one line each, for the log, the summary and (at the end) the plan output.
+  const results: StepPlan = new Map(lines);
   const done = (step: ReleaseStep, text: string): void => {
+    results.set(step, text);
     reporter.info(`${step}: ${text}`);
     reporter.summaryRow(step, text);
   };
@@ -172,6 +174,7 @@ export async function releaseCommand(ctx: CommandContext): Promise<void> {
     done('cleanup', deregistered.length > 0 ? `deregistered ${deregistered.join(', ')}` : 'nothing to deregister');
   } else done('cleanup', lines.get('cleanup') ?? 'skipped');
 
+  reporter.setOutput('plan', formatPlan(results));
   const changed = Boolean((bake && !bake.reuse) || (image && !image.reuse) || (deploy && !deploy.unchanged) || (roll && !roll.unchanged));
   if (!changed) reporter.info('Release changed nothing: the AMI, the image, the task definition and the instances were already current');
 }

@@ -295,6 +295,8 @@ async function whyBake(ctx: CommandContext, fingerprint: Fingerprint, baseAmiId:
   const running = await runningImage(ctx);
   if (!running?.ImageId) return 'no AMI baked from these inputs yet';
   const tags = running.Tags ?? [];
+  // Bootstrap can start the instances on the base AMI itself: there is no bake to compare with.
+  if (!tags.some((t) => t.Key === 'mapserver-ecs:managed' && t.Value === 'true')) return `${running.ImageId}, which the instances run, was not baked by this pipeline`;
   const reasons: string[] = [];
   const source = tags.find((t) => t.Key === 'mapserver-ecs:source-ami')?.Value;
   if (source !== baseAmiId) {

@@ -71,6 +71,7 @@ function root(): string {
   return dir;
 }
 
+const MANAGED = { Key: 'mapserver-ecs:managed', Value: 'true' };
 const ec2Tags = (tags: Array<{ key: string; value: string }>) => tags.map((t) => ({ Key: t.key, Value: t.value }));
 const settingsOf = { region: 'us-east-1', architecture: 'x86_64', mountDriver: 'mirror', amiNamePrefix: 'mapserver-ecs' } as const;
 
@@ -196,7 +197,7 @@ describe('the bake decision', () => {
     const dir = root();
     const ctx = testContext({ command: 'release', bucket: 'maps-bucket' }, { root: dir });
     const before = bakeFingerprint(dir, ctx.settings, BASE, false);
-    running([...ec2Tags(manifestTags(before)), { Key: 'mapserver-ecs:source-ami', Value: BASE }]);
+    running([...ec2Tags(manifestTags(before)), { Key: 'mapserver-ecs:source-ami', Value: BASE }, MANAGED]);
     ec2.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [] });
     appendFileSync(join(dir, 'packer/scripts/install-mount-driver.sh'), '\n# a fix\n');
     const decision = await decideBake(ctx, BASE);
@@ -207,7 +208,7 @@ describe('the bake decision', () => {
   it('names a new base AMI and its publication date: "bake (new base AMI ami-... published <date>)"', async () => {
     const ctx = testContext({ command: 'release', bucket: 'maps-bucket' }, { root: ROOT });
     const before = bakeFingerprint(ROOT, ctx.settings, BASE, false);
-    running([...ec2Tags(manifestTags(before)), { Key: 'mapserver-ecs:source-ami', Value: BASE }]);
+    running([...ec2Tags(manifestTags(before)), { Key: 'mapserver-ecs:source-ami', Value: BASE }, MANAGED]);
     ec2.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [] });
     const decision = await decideBake(ctx, NEW_BASE);
     expect(decision.reason).toBe(`bake (new base AMI ${NEW_BASE} published 2026-11-28, ${OLD_AMI} was baked from ${BASE})`);
@@ -218,8 +219,10 @@ describe('the bake decision', () => {
     ec2.on(DescribeImagesCommand).resolves({ Images: [] });
     ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [] });
     expect((await decideBake(ctx, BASE)).reason).toBe('bake (no AMI baked from these inputs yet)');
-    running([{ Key: 'mapserver-ecs:source-ami', Value: BASE }]);
+    running([{ Key: 'mapserver-ecs:source-ami', Value: BASE }, MANAGED]);
     expect((await decideBake(ctx, BASE)).reason).toBe(`bake (${OLD_AMI}, which the instances run, has no input manifest to compare with)`);
+    running([]);
+    expect((await decideBake(ctx, BASE)).reason).toBe(`bake (${OLD_AMI}, which the instances run, was not baked by this pipeline)`);
     const forced = testContext({ command: 'release', bucket: 'maps-bucket', force: 'true' }, { root: ROOT });
     ec2.reset();
     expect((await decideBake(forced, BASE)).reason).toBe('bake (force)');
@@ -336,7 +339,7 @@ describe('release --dry-run', () => {
       ssm.on(GetParameterCommand).resolves({ Parameter: { Value: NEW_BASE } });
       // The running AMI was baked from the same files, but from the previous base AMI.
       ec2.on(DescribeImagesCommand).resolves({ Images: [] });
-      ec2.on(DescribeImagesCommand, { ImageIds: [OLD_AMI] }).resolves({ Images: [{ ImageId: OLD_AMI, Tags: [...ec2Tags(manifestTags(hash)).filter((t) => t.Key !== INPUTS_HASH_TAG), { Key: 'mapserver-ecs:source-ami', Value: BASE }] }] });
+      ec2.on(DescribeImagesCommand, { ImageIds: [OLD_AMI] }).resolves({ Images: [{ ImageId: OLD_AMI, Tags: [...ec2Tags(manifestTags(hash)).filter((t) => t.Key !== INPUTS_HASH_TAG), { Key: 'mapserver-ecs:source-ami', Value: BASE }, MANAGED] }] });
       ec2.on(DescribeImagesCommand, { ImageIds: [NEW_BASE] }).resolves({ Images: [{ ImageId: NEW_BASE, CreationDate: '2026-11-28T04:12:00.000Z' }] });
       ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: LT, DefaultVersionNumber: 3 }] });
       ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [{ VersionNumber: 3, DefaultVersion: true, LaunchTemplateData: { ImageId: OLD_AMI } }] });
