@@ -153,8 +153,23 @@ describe('release.yml', () => {
   const wf = workflow('release.yml');
   const job = Object.values(wf.jobs)[0] as Job;
 
-  it('runs on every push to main and nothing else', () => {
-    expect(wf.on).toEqual({ push: { branches: ['main'] } });
+  it('runs on pushes to main that change something a release uses, and nothing else', () => {
+    expect(Object.keys(wf.on)).toEqual(['push']);
+    const push = wf.on.push as { branches: string[]; paths: string[] };
+    expect(push.branches).toEqual(['main']);
+    expect(push.paths).toEqual(['packer/**', 'docker/**', 'ecs/**', 'action/dist/**', 'action/action.yml', '.github/workflows/release.yml', '.github/scripts/job-summary.sh']);
+  });
+
+  it('leaves out only what no release reads: a push of documentation or tests starts no run', () => {
+    const push = wf.on.push as { paths: string[] };
+    const matches = (file: string): boolean => push.paths.some((p) => (p.endsWith('/**') ? file.startsWith(p.slice(0, -2)) : file === p));
+    for (const file of ['packer/scripts/install-mount-driver.sh', 'docker/Dockerfile', 'ecs/user-data.sh.hbs', 'action/dist/index.js', 'action/action.yml']) expect([file, matches(file)]).toEqual([file, true]);
+    for (const file of ['README.md', 'action/test/unit/workflows.test.ts', 'scripts/bench/main.ts']) expect([file, matches(file)]).toEqual([file, false]);
+  });
+
+  it('passes the plan to the job summary, which says what was reused', () => {
+    const last = (job.steps ?? []).at(-1);
+    expect(last?.env?.PLAN).toBe('${{ steps.release.outputs.plan }}');
   });
 
   it('asks for an OIDC token and a read-only checkout only', () => {
@@ -194,6 +209,53 @@ describe('release.yml', () => {
     );
     // Values reach the script through env, not spliced into the shell text.
     expect(last?.run).not.toContain('${{');
+  });
+});
+
+describe('rebake.yml', () => {
+  const wf = workflow('rebake.yml');
+  const job = Object.values(wf.jobs)[0] as Job;
+  const release = actionSteps(wf)[0];
+
+  it('runs weekly and by hand', () => {
+    expect(Object.keys(wf.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    const schedule = wf.on.schedule as Array<{ cron: string }>;
+    expect(schedule).toHaveLength(1);
+    // Minute, hour, any day of the month, any month, one day of the week: once a week.
+    expect(schedule[0]?.cron).toMatch(/^\d{1,2} \d{1,2} \* \* [0-6]$/);
+  });
+
+  it('shares the release concurrency group and never cancels midway', () => {
+    expect(wf.concurrency?.group).toBe(workflow('release.yml').concurrency?.group);
+    expect(wf.concurrency?.['cancel-in-progress']).toBe(false);
+    expect(wf.permissions).toEqual({ 'id-token': 'write', contents: 'read' });
+    expect(job.environment).toBe('production');
+  });
+
+  it('runs release without image and deploy, so it bakes and rolls only for a new base AMI (the hash check)', () => {
+    expect(release?.with?.command).toBe('release');
+    expect(String(release?.with?.['skip-steps']).split(',').sort()).toEqual(['deploy', 'image']);
+    // The base AMI comes from the SSM parameter, never pinned here.
+    expect(release?.with).not.toHaveProperty('base-ami-id');
+    expect(release?.with).not.toHaveProperty('ami-id');
+    expect(release?.with).not.toHaveProperty('force');
+    const steps = job.steps ?? [];
+    expect(steps.findIndex((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'))).toBeLessThan(steps.indexOf(release as Step));
+    expect(steps.some((s) => s.uses?.startsWith('hashicorp/setup-packer@'))).toBe(true);
+  });
+
+  it('passes the settings that reach the AMI and the instances exactly as release.yml does', () => {
+    const main = actionSteps(workflow('release.yml'))[0];
+    for (const name of ['aws-region', 'bucket', 'bucket-prefix', 'cluster', 'auto-scaling-group', 'launch-template', 'mount-driver', 'keep-amis']) {
+      expect([name, release?.with?.[name]]).toEqual([name, main?.with?.[name]]);
+    }
+  });
+
+  it('ends with the job summary and its plan, even on failure', () => {
+    const last = (job.steps ?? []).at(-1);
+    expect(last?.if).toMatch(/always\(\)/);
+    expect(last?.run).toContain('.github/scripts/job-summary.sh');
+    expect(last?.env?.PLAN).toBe('${{ steps.release.outputs.plan }}');
   });
 });
 
