@@ -13,7 +13,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseFileCommands } from '../support/action-runner.js';
-import { freePort, registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
+import { registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
+import { startRegistry } from '../support/registry.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 
@@ -73,50 +74,6 @@ function runBundle(bundle: string, inputs: Record<string, string>, env: Record<s
       resolve(run);
     });
   });
-}
-
-/** A registry for this test only, on a free loopback port, with its storage in a temporary folder. */
-async function startRegistry(dir: string): Promise<{ address: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const config = join(dir, 'registry.yml');
-  writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(dir, 'registry')}`,
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  const spawnFailed = new Promise<never>((_, reject) => child.once('error', (e) => reject(new Error(`cannot start docker-registry: ${e.message}`))));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await Promise.race([
-      fetch(`http://127.0.0.1:${port}/v2/`).then(
-        (r) => r.status === 200,
-        () => false,
-      ),
-      spawnFailed,
-    ]);
-    if (up) break;
-    if (Date.now() > deadline) throw new Error('docker-registry did not answer within 30 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    address: `127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 describe('the action bundle runs release end to end against the emulator', () => {
@@ -218,6 +175,9 @@ describe('the action bundle runs release end to end against the emulator', () =>
     for (const name of ['ami-id', 'image-uri', 'task-definition-arn', 'instance-refresh-id'] as const) {
       expect(release.summary).toContain(release.outputs[name]);
     }
+    // One row per step, with what it did and why.
+    for (const step of ['base-ami', 'bake', 'image', 'deploy', 'roll', 'cleanup']) expect(release.summary).toContain(`<td>${step}</td>`);
+    expect(release.outputs.plan?.split('\n').map((line) => line.split(':')[0])).toEqual(['base-ami', 'bake', 'image', 'deploy', 'roll', 'cleanup']);
   });
 
   it('left the emulated account in the state the outputs describe', async () => {
@@ -258,6 +218,7 @@ describe('the action bundle runs release end to end against the emulator', () =>
         LAUNCH_TEMPLATE_VERSION: outputs['launch-template-version'] ?? '',
         INSTANCE_REFRESH_ID: outputs['instance-refresh-id'] ?? '',
         DEREGISTERED_AMIS: outputs['deregistered-amis'] ?? '',
+        PLAN: outputs.plan ?? '',
       },
     });
     expect(summary.code).toBe(0);
@@ -266,5 +227,8 @@ describe('the action bundle runs release end to end against the emulator', () =>
     expect(summary.stdout).toContain(`| Image digest | \`${digest}\` |`);
     expect(summary.stdout).toContain(`| Task definition | \`${outputs['task-definition-arn']}\` |`);
     expect(summary.stdout).toContain(`${outputs['instance-refresh-id']} (launch template version ${outputs['launch-template-version']}): Successful`);
+    // What each step did and why, from the plan output.
+    expect(summary.stdout).toMatch(new RegExp(`\\| bake \\| baked ${outputs['ami-id']}: bake \\(`));
+    expect(summary.stdout).toMatch(/\| image \| pushed .*: build \(no image with content [0-9a-f]{12} in /);
   });
 });
