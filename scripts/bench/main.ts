@@ -223,7 +223,8 @@ function printTable(variants: ServingVariant[], freshness: FreshnessResult[], pi
   }
   if (pipeline) {
     log('\nPipeline (CLI against the emulator)');
-    for (const s of [...pipeline.steps, pipeline.release]) log(`${s.step.padEnd(10)} ${s.seconds.toFixed(2).padStart(7)} s ${String(s.aws_calls).padStart(5)} AWS calls`);
+    for (const s of [...pipeline.steps, pipeline.release, pipeline.full_release, pipeline.noop_release]) log(`${s.step.padEnd(16)} ${s.seconds.toFixed(2).padStart(7)} s ${String(s.aws_calls).padStart(5)} AWS calls`);
+    log(`no-op release: ${pipeline.noop_release.seconds.toFixed(2)} s and ${pipeline.noop_release.aws_calls} AWS calls, against ${pipeline.full_release.seconds.toFixed(2)} s and ${pipeline.full_release.aws_calls} for the full release   goal: < 10 s, < 15 calls`);
   }
 }
 

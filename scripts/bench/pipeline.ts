@@ -1,7 +1,12 @@
 // Pipeline: wall time and AWS API calls of the emulated pipeline by step, the CLI run from source
 // against the emulator (moto behind the project's shim). Calls are counted by an interceptor on the
 // shim's hook, so they are the calls the CLI made (retries included), not the shim's own.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startEmulator, type Emulator } from '../../action/test/support/emulator.js';
+import { startRegistry } from '../../action/test/support/registry.js';
 import type { Interceptor } from '../../scripts/emulator.js';
 import { countResources, imageRef, prepareScenario, registerGroupInstances, runCli, scenarioClients, type ResourceCount } from './scenario.js';
 
@@ -17,6 +22,9 @@ export interface PipelineResult {
   note: string;
   steps: PipelineStep[];
   release: PipelineStep;
+  /** A release that bakes (real Packer), builds, pushes, deploys and rolls; then the same again, which reuses everything. */
+  full_release: PipelineStep;
+  noop_release: PipelineStep;
   resources: ResourceCount;
 }
 
@@ -43,6 +51,8 @@ export async function measurePipeline(log: (line: string) => void): Promise<Pipe
   const counter = callCounter();
   let emulator: Emulator | undefined;
   const clients = { destroy: () => undefined } as { destroy(): void };
+  const work = mkdtempSync(join(tmpdir(), 'bench-pipeline-'));
+  let registry: { address: string; stop(): Promise<void> } | undefined;
   try {
     // One poll per instance refresh and deployment: the figures are the pipeline's own work, not
     // AWS's rollout time.
@@ -52,8 +62,8 @@ export async function measurePipeline(log: (line: string) => void): Promise<Pipe
     const { common, amis } = await prepareScenario(direct);
     counter.take();
     const steps: PipelineStep[] = [];
-    const step = async (name: string, args: string[]): Promise<PipelineStep> => {
-      const run = await runCli(emulator!.env, args);
+    const step = async (name: string, args: string[], env: Record<string, string> = emulator!.env): Promise<PipelineStep> => {
+      const run = await runCli(env, args);
       if (run.code !== 0) throw new Error(`${args[0]} exited with ${run.code}:\n${run.stderr.slice(-2000)}`);
       const calls = counter.take();
       const measured = { step: name, command: `mapserver-ecs ${args[0]}`, seconds: Number(run.seconds.toFixed(2)), aws_calls: total(calls), calls_by_operation: calls };
@@ -71,15 +81,38 @@ export async function measurePipeline(log: (line: string) => void): Promise<Pipe
     await registerGroupInstances(direct, emulator.motoEndpoint);
     counter.take();
     const release = await step('release', ['release', ...common, '--ami-id', amis[2] ?? '', '--image', imageRef('3'), '--keep-amis', '1']);
+    // A release that makes everything (Packer against the emulator, the image built with the local
+    // cache and pushed to a registry of its own), then the same release again: nothing changed, so
+    // it reads, reuses and stops.
+    registry = await startRegistry(work);
+    await registerGroupInstances(direct, emulator.motoEndpoint);
+    counter.take();
+    const releaseEnv = { ...emulator.env, MAPSERVER_ECS_BUILD_DIR: join(work, 'packer'), GITHUB_SHA: 'be4c4be4'.repeat(5) };
+    const releaseArgs = ['release', ...common, '--registry', registry.address, '--keep-amis', '1'];
+    const full = await step('release (full)', releaseArgs, releaseEnv);
+    await registerGroupInstances(direct, emulator.motoEndpoint);
+    counter.take();
+    const noop = await step('release (no-op)', releaseArgs, releaseEnv);
     const resources = await countResources(direct);
     return {
-      note: 'CLI from source against moto behind the shim (one poll per refresh/deployment); release with --ami-id and --image given, so base-ami, bake and image stand aside',
+      note: 'CLI from source against moto behind the shim (one poll per refresh/deployment); release with --ami-id and --image given, so base-ami, bake and image stand aside; release (full) bakes with Packer, builds and pushes the image to a local registry; release (no-op) is the same release again',
       steps,
       release,
+      full_release: full,
+      noop_release: noop,
       resources,
     };
   } finally {
     clients.destroy();
     await emulator?.stop();
+    if (registry) {
+      // Local tags of the pushed image; its layers stay in the build cache.
+      const tags = execFileSync('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${registry.address}/*`], { encoding: 'utf8' })
+        .split('\n')
+        .filter((t) => t.trim() !== '' && !t.endsWith(':<none>'));
+      if (tags.length > 0) execFileSync('docker', ['image', 'rm', ...tags], { stdio: 'ignore' });
+      await registry.stop();
+    }
+    rmSync(work, { recursive: true, force: true });
   }
 }
