@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, jest } from '@je
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeInstanceRefreshesCommand, StartInstanceRefreshCommand, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateVersionCommand,
+  ModifyLaunchTemplateCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
@@ -12,7 +13,7 @@ import {
   type LaunchTemplateVersion,
 } from '@aws-sdk/client-ec2';
 import { DescribeImagesCommand as DescribeEcrImagesCommand, ECRClient } from '@aws-sdk/client-ecr';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { DescribeCapacityProvidersCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { spawnSync } from 'node:child_process';
@@ -36,7 +37,10 @@ import {
   manifestTags,
 } from '../../src/steps/fingerprint.js';
 import { decideImage, imageFingerprintFor, registryDigest } from '../../src/steps/image.js';
-import { decideRoll, desiredVersion } from '../../src/steps/roll.js';
+import { decideRoll, desiredVersion, rollInstances } from '../../src/steps/roll.js';
+import { bakeCommand } from '../../src/commands/bake.js';
+import { imageCommand } from '../../src/commands/image.js';
+import { deployService } from '../../src/steps/deploy.js';
 import { loadTaskDefinition } from '../../src/steps/task-definition.js';
 import { testContext } from '../support/ecs-context.js';
 
@@ -400,3 +404,53 @@ describe('release --dry-run', () => {
     expect(run.stdout).toContain('Reused: bake, image, deploy, roll');
   });
 });
+
+describe('the commands reuse and change nothing', () => {
+  it('bake reuses the AMI with the same hash and never starts Packer', async () => {
+    const ctx = testContext({ command: 'bake' }, { root: ROOT, env: { AWS_REGION: 'us-east-1', PACKER: '/nonexistent/packer' } });
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: BASE } });
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: BAKED, CreationDate: '2026-11-20T00:00:00.000Z' }] });
+    await bakeCommand(ctx);
+    expect(ctx.reporter.outputs().get('ami-id')).toBe(BAKED);
+    expect(ctx.log()).toContain(`bake: reuse ${BAKED} (inputs unchanged)`);
+    expect(ctx.log()).not.toMatch(/Packer|packer/);
+  });
+
+  it('image reuses the pushed image by digest and never runs docker', async () => {
+    const ctx = testContext({ command: 'image' }, { root: ROOT, env: { AWS_REGION: 'us-east-1', PATH: '/nonexistent' } });
+    ecr.on(DescribeEcrImagesCommand).resolves({ imageDetails: [{ registryId: '123456789012', imageDigest: DIGEST }] });
+    await imageCommand(ctx);
+    expect(ctx.reporter.outputs().get('image-uri')).toBe(IMAGE);
+    expect(ctx.log()).toMatch(/^image: image unchanged: reuse /m);
+    expect(ctx.log()).not.toMatch(/docker/);
+  });
+
+  it('deploy makes no UpdateService when the service already runs the same revision, settled', async () => {
+    const ctx = testContext({ command: 'deploy', bucket: 'maps-bucket', image: IMAGE }, { root: ROOT });
+    const digest = definitionDigest(await loadTaskDefinition(ROOT, ctx.settings, IMAGE));
+    ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'mapserver', status: 'ACTIVE', desiredCount: 1, taskDefinition: TD(12), deployments: [{ id: 'd', status: 'PRIMARY', taskDefinition: TD(12), rolloutState: 'COMPLETED' }] }] });
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD(12), revision: 12, status: 'ACTIVE' }, tags: [{ key: DEFINITION_HASH_TAG, value: digest }] });
+    expect(await deployService(ctx, IMAGE)).toEqual({ taskDefinitionArn: TD(12), unchanged: true });
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
+    expect(ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
+  it('roll makes no launch template version and no refresh when every instance runs the same data', async () => {
+    const ctx = testContext({ command: 'roll', bucket: 'maps-bucket', 'ami-id': BAKED }, { root: ROOT });
+    const { data, description } = await desiredVersion(ctx, BAKED, { VersionNumber: 3, LaunchTemplateData: { ImageId: OLD_AMI } });
+    ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: LT, LaunchTemplateName: 'mapserver-ecs', DefaultVersionNumber: 4 }] });
+    ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
+      LaunchTemplateVersions: [{ VersionNumber: 4, DefaultVersion: true, VersionDescription: description, LaunchTemplateData: data as LaunchTemplateVersion['LaunchTemplateData'] }],
+    });
+    autoScaling.on(DescribeInstanceRefreshesCommand).resolves({ InstanceRefreshes: [] });
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [{ AutoScalingGroupName: 'mapserver-ecs', LaunchTemplate: { LaunchTemplateId: LT, Version: '4' }, Instances: [{ InstanceId: 'i-1', LaunchTemplate: { LaunchTemplateId: LT, Version: '4' } }] } as never],
+    });
+    expect(await rollInstances(ctx, BAKED)).toEqual({ launchTemplateVersion: '4', instanceRefreshId: '', unchanged: true });
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
+    expect(autoScaling.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    expect(ecs.commandCalls(DescribeCapacityProvidersCommand)).toHaveLength(0);
+  });
+});
+
