@@ -165,7 +165,8 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     }
     const settings = parseWithFlagProblems(args, env);
     await runCommand(settings, reporter, env);
-    for (const [name, value] of reporter.outputs()) process.stdout.write(`${name}=${value}\n`);
+    // One line per output: the lines of a multi-line one (release's plan) are joined with "; ".
+    for (const [name, value] of reporter.outputs()) process.stdout.write(`${name}=${value.replace(/\n/g, '; ')}\n`);
     return EXIT_SUCCESS;
   } catch (error) {
     process.stderr.write(`${BIN}: ${describeError(error)}\n`);

@@ -64,6 +64,11 @@ abstract class BaseReporter implements Reporter {
     this.rows.push([step, result]);
   }
 
+  /** Outputs for the summary table: one spanning lines (release's plan) repeats the step rows. */
+  protected summaryOutputs(): Array<[OutputName, string]> {
+    return [...this.outputs()].filter(([, value]) => !value.includes('\n'));
+  }
+
   protected redact(text: string): string {
     let out = text;
     for (const secret of this.secrets) out = out.split(secret).join('***');
@@ -91,7 +96,7 @@ export class GitHubReporter extends BaseReporter {
   }
   async writeSummary(title: string): Promise<void> {
     if (!process.env.GITHUB_STEP_SUMMARY) return;
-    const outputs = [...this.outputs()].map(([name, value]) => [name, value]);
+    const outputs = this.summaryOutputs();
     core.summary.addHeading(title, 2);
     if (this.rows.length > 0) {
       core.summary.addTable([
@@ -99,7 +104,7 @@ export class GitHubReporter extends BaseReporter {
           { data: 'Step', header: true },
           { data: 'Result', header: true },
         ],
-        ...this.rows.map(([step, result]) => [step, this.redact(result)]),
+        ...this.rows.map(([step, result]) => [step, escapeHtml(this.redact(result))]),
       ]);
     }
     if (outputs.length > 0) {
@@ -150,7 +155,7 @@ export class TerminalReporter extends BaseReporter {
     }
   }
   async writeSummary(title: string): Promise<void> {
-    const rows = [...this.rows, ...[...this.outputs()].map(([k, v]): [string, string] => [k, v])];
+    const rows = [...this.rows, ...this.summaryOutputs()];
     if (rows.length === 0) return;
     const width = Math.max(...rows.map(([k]) => k.length));
     this.write(`\n${title}`);

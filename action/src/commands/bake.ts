@@ -15,6 +15,10 @@ export async function bakeCommand(context: CommandContext): Promise<void> {
     reporter.summaryRow('bake', decision.reason);
     return;
   }
+  if (context.settings.dryRun) {
+    reporter.summaryRow('bake', `would ${decision.reason} (dry-run: Packer not run)`);
+    return;
+  }
   const { amiId } = await bakeAmi(context, baseAmiId, { fingerprint: decision.fingerprint });
   reporter.setOutput('ami-id', amiId);
   const emulated = emulatorEndpoint(context.env) ? ' (emulator: not provisioned)' : '';

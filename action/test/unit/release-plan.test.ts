@@ -416,6 +416,17 @@ describe('the commands reuse and change nothing', () => {
     expect(ctx.log()).not.toMatch(/Packer|packer/);
   });
 
+  it('bake --dry-run says why it would bake and does not start Packer', async () => {
+    const ctx = testContext({ command: 'bake', 'dry-run': 'true' }, { root: ROOT, env: { AWS_REGION: 'us-east-1', PACKER: '/nonexistent/packer' } });
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: BASE } });
+    ec2.on(DescribeImagesCommand).resolves({ Images: [] });
+    ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [] });
+    await bakeCommand(ctx);
+    await ctx.reporter.writeSummary('bake');
+    expect(ctx.reporter.outputs().has('ami-id')).toBe(false);
+    expect(ctx.log()).toMatch(/bake\s+would bake \(no AMI baked from these inputs yet\) \(dry-run: Packer not run\)/);
+  });
+
   it('image reuses the pushed image by digest and never runs docker', async () => {
     const ctx = testContext({ command: 'image' }, { root: ROOT, env: { AWS_REGION: 'us-east-1', PATH: '/nonexistent' } });
     ecr.on(DescribeEcrImagesCommand).resolves({ imageDetails: [{ registryId: '123456789012', imageDigest: DIGEST }] });
