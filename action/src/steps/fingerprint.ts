@@ -118,17 +118,29 @@ export function manifestTags(fp: Fingerprint): Array<{ key: string; value: strin
   return tags;
 }
 
+/** A manifest as one line of `name=value` entries (names and values hold no spaces). */
+export function encodeManifest(manifest: Manifest): string {
+  return Object.entries(manifest)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
+}
+
+export function decodeManifest(text: string): Manifest {
+  const manifest: Manifest = {};
+  for (const entry of text.split(' ')) {
+    const at = entry.indexOf('=');
+    if (at > 0) manifest[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  return manifest;
+}
+
 /** Reads a manifest back from AMI tags; undefined for an AMI baked before manifests existed. */
 export function manifestFromTags(tags: ReadonlyArray<{ Key?: string; Value?: string }>): Manifest | undefined {
   const parts = tags
     .filter((t) => t.Key?.startsWith(INPUTS_MANIFEST_TAG) && /^\d+$/.test(t.Key.slice(INPUTS_MANIFEST_TAG.length)))
     .sort((a, b) => Number(a.Key?.slice(INPUTS_MANIFEST_TAG.length)) - Number(b.Key?.slice(INPUTS_MANIFEST_TAG.length)));
   if (parts.length === 0) return undefined;
-  const manifest: Manifest = {};
-  for (const entry of parts.map((t) => t.Value ?? '').join(' ').split(' ')) {
-    const at = entry.indexOf('=');
-    if (at > 0) manifest[entry.slice(0, at)] = entry.slice(at + 1);
-  }
+  const manifest = decodeManifest(parts.map((t) => t.Value ?? '').join(' '));
   const source = tags.find((t) => t.Key === 'mapserver-ecs:source-ami')?.Value;
   if (source) manifest[`${SETTING_PREFIX}base-ami`] = source;
   return manifest;
@@ -211,12 +223,10 @@ export function imageFiles(root: string): string[] {
  * changes nothing in docker/ finds the image already built and its digest stays the same.
  */
 export function imageFingerprint(root: string, buildArgs: Record<string, string>): Fingerprint {
-  const context = join(root, 'docker');
-  const files = imageFiles(root);
   return fingerprint(
-    context,
-    files,
-    Object.fromEntries(Object.entries(buildArgs).map(([k, v]) => [k, v])),
+    root,
+    imageFiles(root).map((path) => `docker/${path}`),
+    buildArgs,
   );
 }
 
@@ -224,3 +234,5 @@ export function imageFingerprint(root: string, buildArgs: Record<string, string>
 export const contentTag = (hash: string): string => `content-${hash}`;
 /** Label with the same hash, for people inspecting an image. */
 export const CONTENT_LABEL = 'mapserver-ecs.content-hash';
+/** Label with the manifest, so the next build can name the file that changed. */
+export const MANIFEST_LABEL = 'mapserver-ecs.content-manifest';

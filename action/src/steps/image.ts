@@ -5,22 +5,27 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  BatchGetImageCommand,
   CreateRepositoryCommand,
   DescribeImagesCommand as DescribeEcrImagesCommand,
   DescribeRepositoriesCommand,
   GetAuthorizationTokenCommand,
+  GetDownloadUrlForLayerCommand,
   GetLifecyclePolicyCommand,
   PutImageScanningConfigurationCommand,
   PutLifecyclePolicyCommand,
   type Repository,
 } from '@aws-sdk/client-ecr';
+import { DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { PNG } from 'pngjs';
 import type { CommandContext } from '../commands/context.js';
 import { StepFailure } from '../errors.js';
 import { run, type RunOptions, type RunResult } from '../process.js';
 import type { Reporter } from '../reporter.js';
 import { poll, sleep } from '../wait.js';
-import { CONTENT_LABEL, contentTag, imageFingerprint, type Fingerprint } from './fingerprint.js';
+import { describeService } from './deploy.js';
+import { CONTENT_LABEL, contentTag, decodeManifest, encodeManifest, imageFingerprint, listBriefly, MANIFEST_LABEL, manifestChanges, type Fingerprint, type Manifest } from './fingerprint.js';
+import { CONTAINER_NAME } from './task-definition.js';
 
 export const CONTAINER_PORT = 8080;
 /** The sample mapfile the smoke test renders, mounted read-only at /mapfiles as on an instance. */
@@ -207,23 +212,85 @@ export async function decideImage(ctx: CommandContext, fetcher: typeof fetch = f
   const found = settings.registry ? await registryDigest(settings.registry, settings.ecrRepository, tag, fetcher) : await ecrDigest(ctx, tag);
   const short = fingerprint.hash.slice(0, 12);
   if (found) return { fingerprint, reuse: found, reason: `image unchanged: reuse ${found} (content ${short})` };
-  return { fingerprint, reason: `build (no image with content ${short} in ${settings.registry ? `${settings.registry}/` : ''}${settings.ecrRepository})` };
+  const missing = `no image with content ${short} in ${settings.registry ? `${settings.registry}/` : ''}${settings.ecrRepository}`;
+  const running = await runningImageManifest(ctx, fetcher);
+  const changes = running ? manifestChanges(running, fingerprint.manifest) : [];
+  return { fingerprint, reason: `build (${changes.length > 0 ? `${listBriefly(changes)} since the running image` : missing})` };
+}
+
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+];
+
+/**
+ * The content manifest label of the image the service runs now, to name what changed since; undefined
+ * when there is no service yet, the image predates the label, or the registry does not say.
+ */
+async function runningImageManifest(ctx: CommandContext, fetcher: typeof fetch): Promise<Manifest | undefined> {
+  try {
+    const service = await describeService(ctx);
+    if (!service?.taskDefinition) return undefined;
+    const definition = await ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: service.taskDefinition }));
+    const image = definition.taskDefinition?.containerDefinitions?.find((c) => c.name === CONTAINER_NAME)?.image ?? '';
+    const config = await imageConfig(ctx, image, fetcher);
+    const label = config?.config?.Labels?.[MANIFEST_LABEL];
+    return label ? decodeManifest(label) : undefined;
+  } catch {
+    // Only the wording of the reason depends on it.
+    return undefined;
+  }
+}
+
+interface ImageConfig {
+  config?: { Labels?: Record<string, string> };
+}
+
+/** An image's config (its labels), by digest, from the registry input's v2 API or from ECR. */
+async function imageConfig(ctx: CommandContext, image: string, fetcher: typeof fetch): Promise<ImageConfig | undefined> {
+  const match = /^([^/]+)\/(.+)@(sha256:[0-9a-f]{64})$/.exec(image);
+  if (!match) return undefined;
+  const [, host = '', repository = '', digest = ''] = match;
+  const { settings } = ctx;
+  const architecture = settings.architecture === 'arm64' ? 'arm64' : 'amd64';
+  if (settings.registry === host) {
+    const base = `${registryScheme(host)}://${host}/v2/${repository}`;
+    const get = async (path: string, accept?: string): Promise<Record<string, unknown>> => {
+      const response = await fetcher(`${base}/${path}`, { headers: accept ? { accept } : {}, signal: AbortSignal.timeout(10_000) });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      return (await response.json()) as Record<string, unknown>;
+    };
+    let manifest = await get(`manifests/${digest}`, MANIFEST_TYPES.join(', '));
+    const forPlatform = (manifest.manifests as Array<{ digest: string; platform?: { architecture?: string } }> | undefined)?.find((m) => m.platform?.architecture === architecture);
+    if (forPlatform) manifest = await get(`manifests/${forPlatform.digest}`, MANIFEST_TYPES.join(', '));
+    const configDigest = (manifest.config as { digest?: string } | undefined)?.digest;
+    return configDigest ? ((await get(`blobs/${configDigest}`)) as ImageConfig) : undefined;
+  }
+  if (!/\.dkr\.ecr\./.test(host) || repository !== settings.ecrRepository) return undefined;
+  const got = await ctx.clients.ecr.send(new BatchGetImageCommand({ repositoryName: repository, imageIds: [{ imageDigest: digest }], acceptedMediaTypes: MANIFEST_TYPES.slice(0, 2) }));
+  const manifest = JSON.parse(got.images?.[0]?.imageManifest ?? '{}') as { config?: { digest?: string } };
+  if (!manifest.config?.digest) return undefined;
+  const url = (await ctx.clients.ecr.send(new GetDownloadUrlForLayerCommand({ repositoryName: repository, layerDigest: manifest.config.digest }))).downloadUrl;
+  if (!url) return undefined;
+  const response = await fetcher(url, { signal: AbortSignal.timeout(10_000) });
+  return response.ok ? ((await response.json()) as ImageConfig) : undefined;
+}
+
+/** Plain HTTP on loopback only, as Docker allows. */
+function registryScheme(registry: string): 'http' | 'https' {
+  const host = registry.replace(/:\d+$/, '');
+  return host === 'localhost' || /^127\./.test(host) || host === '[::1]' ? 'http' : 'https';
 }
 
 /** repository@digest of a tag in a registry's v2 API; plain HTTP on loopback only, as Docker allows. */
 export async function registryDigest(registry: string, repository: string, tag: string, fetcher: typeof fetch = fetch): Promise<string | undefined> {
-  const host = registry.replace(/:\d+$/, '');
-  const scheme = host === 'localhost' || /^127\./.test(host) || host === '[::1]' ? 'http' : 'https';
   try {
-    const response = await fetcher(`${scheme}://${registry}/v2/${repository}/manifests/${tag}`, {
+    const response = await fetcher(`${registryScheme(registry)}://${registry}/v2/${repository}/manifests/${tag}`, {
       method: 'HEAD',
       headers: {
-        accept: [
-          'application/vnd.oci.image.index.v1+json',
-          'application/vnd.docker.distribution.manifest.list.v2+json',
-          'application/vnd.oci.image.manifest.v1+json',
-          'application/vnd.docker.distribution.manifest.v2+json',
-        ].join(', '),
+        accept: MANIFEST_TYPES.join(', '),
       },
       signal: AbortSignal.timeout(10_000),
     });
@@ -278,7 +345,7 @@ export async function buildAndPushImage(ctx: CommandContext, deps: ImageDependen
   const login = registryHost ? await reporter.group('ECR login', () => loginToEcr(ctx, docker, registryHost)) : undefined;
   try {
     await reporter.group(`docker build ${taggedImage}`, async () => {
-      const args = ['build', '--tag', taggedImage, '--label', `${CONTENT_LABEL}=${fingerprint.hash}`, ...buildArgs(ctx, tag)];
+      const args = ['build', '--tag', taggedImage, '--label', `${CONTENT_LABEL}=${fingerprint.hash}`, '--label', `${MANIFEST_LABEL}=${encodeManifest(fingerprint.manifest)}`, ...buildArgs(ctx, tag)];
       // A previous image from the registry seeds the layer cache where there is no local one (CI).
       if (!settings.dryRun) {
         const pulled = await docker(['pull', '--quiet', latestImage], { env: login?.env, stream: false }).then(

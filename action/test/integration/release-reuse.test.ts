@@ -147,8 +147,13 @@ describe('release reuses what did not change', () => {
 
   it('a changed docker/ rebuilds the image and deploys it: no bake, no instance refresh', async () => {
     appendFileSync(join(root, 'docker/apache/mapserver.conf'), '\n# A change to the web server configuration.\n');
+    const dry = await release(['--dry-run']);
+    expect(dry.stderr).toContain('image: build (docker/apache/mapserver.conf changed since the running image)');
+    expect(dry.stderr).toMatch(/deploy: task definition :(\d+) -> :\d+ \(new image\)/);
+    expect(dry.stderr).toMatch(/bake: reuse ami-/);
+    expect(dry.stderr).toMatch(/roll: unchanged/);
     const run = await release();
-    expect(run.stderr).toMatch(/image: pushed 127\.0\.0\.1:\d+\/mapserver@sha256:[0-9a-f]{64}: build \(no image with content/);
+    expect(run.stderr).toMatch(/image: pushed 127\.0\.0\.1:\d+\/mapserver@sha256:[0-9a-f]{64}: build \(docker\/apache\/mapserver\.conf changed since the running image\)/);
     expect(mutations()).toEqual({ CreateImage: 0, RegisterTaskDefinition: 1, CreateLaunchTemplateVersion: 0, StartInstanceRefresh: 0, UpdateService: 1, CreateService: 0 });
     expect(run.stderr).toMatch(/^bake: reuse ami-/m);
     expect(run.stderr).toMatch(/^roll: unchanged/m);

@@ -12,7 +12,7 @@ import {
   EC2Client,
   type LaunchTemplateVersion,
 } from '@aws-sdk/client-ec2';
-import { DescribeImagesCommand as DescribeEcrImagesCommand, ECRClient } from '@aws-sdk/client-ecr';
+import { BatchGetImageCommand, DescribeImagesCommand as DescribeEcrImagesCommand, ECRClient, GetDownloadUrlForLayerCommand } from '@aws-sdk/client-ecr';
 import { DescribeCapacityProvidersCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -30,6 +30,7 @@ import {
   bakeFingerprint,
   contentTag,
   dockerignoreMatcher,
+  encodeManifest,
   imageFingerprint,
   INPUTS_HASH_TAG,
   manifestChanges,
@@ -145,14 +146,14 @@ describe('the image fingerprint', () => {
   it('covers docker/ and the platform, and honours .dockerignore (never for the Dockerfile)', () => {
     const dir = root();
     const before = imageFingerprint(dir, { architecture: 'x86_64' });
-    expect(Object.keys(before.manifest)).toEqual(expect.arrayContaining(['Dockerfile', 'entrypoint.sh', 'apache/mapserver.conf']));
+    expect(Object.keys(before.manifest)).toEqual(expect.arrayContaining(['docker/Dockerfile', 'docker/entrypoint.sh', 'docker/apache/mapserver.conf']));
     expect(imageFingerprint(dir, { architecture: 'arm64' }).hash).not.toBe(before.hash);
     writeFileSync(join(dir, 'docker/.dockerignore'), '# notes\n*.md\nviewer/src\n!viewer/src/keep.ts\nDockerfile\n');
     writeFileSync(join(dir, 'docker/viewer/src/keep.ts'), 'x\n');
     const ignoring = imageFingerprint(dir, { architecture: 'x86_64' });
-    expect(Object.keys(ignoring.manifest)).not.toContain('README.md');
-    expect(Object.keys(ignoring.manifest)).not.toContain('viewer/src/viewer.ts');
-    expect(Object.keys(ignoring.manifest)).toEqual(expect.arrayContaining(['Dockerfile', 'viewer/src/keep.ts', '.dockerignore']));
+    expect(Object.keys(ignoring.manifest)).not.toContain('docker/README.md');
+    expect(Object.keys(ignoring.manifest)).not.toContain('docker/viewer/src/viewer.ts');
+    expect(Object.keys(ignoring.manifest)).toEqual(expect.arrayContaining(['docker/Dockerfile', 'docker/viewer/src/keep.ts', 'docker/.dockerignore']));
     writeFileSync(join(dir, 'docker/README.md'), 'edited\n');
     expect(imageFingerprint(dir, { architecture: 'x86_64' }).hash).toBe(ignoring.hash);
   });
@@ -250,6 +251,40 @@ describe('the image decision', () => {
     expect((await decideImage(ctx)).reason).toMatch(/^build \(no image with content [0-9a-f]{12} in mapserver\)$/);
     const forced = testContext({ command: 'release', bucket: 'maps-bucket', force: 'true' }, { root: ROOT });
     expect((await decideImage(forced)).reason).toBe('build (force)');
+  });
+
+  it('names the files of docker/ that changed since the image the service runs (its manifest label)', async () => {
+    const dir = root();
+    const ctx = testContext({ command: 'release', bucket: 'maps-bucket', registry: '127.0.0.1:5000' }, { root: dir });
+    const before = imageFingerprintFor(ctx);
+    appendFileSync(join(dir, 'docker/entrypoint.sh'), '\n# changed\n');
+    const running = `127.0.0.1:5000/mapserver@${DIGEST}`;
+    const config = `sha256:${'ef'.repeat(32)}`;
+    ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'mapserver', status: 'ACTIVE', taskDefinition: TD(12) }] });
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { containerDefinitions: [{ name: 'mapserver', image: running }] } });
+    const fetcher = (async (url: string, init?: RequestInit) => {
+      if (init?.method === 'HEAD') return new Response(null, { status: 404 });
+      if (url.endsWith(`/manifests/${DIGEST}`)) return Response.json({ config: { digest: config } });
+      if (url.endsWith(`/blobs/${config}`)) return Response.json({ config: { Labels: { 'mapserver-ecs.content-manifest': encodeManifest(before.manifest) } } });
+      return new Response(null, { status: 404 });
+    }) as unknown as typeof fetch;
+    expect((await decideImage(ctx, fetcher)).reason).toBe('build (docker/entrypoint.sh changed since the running image)');
+  });
+
+  it('reads the running image\'s manifest label from ECR too', async () => {
+    const dir = root();
+    const ctx = testContext({ command: 'release', bucket: 'maps-bucket' }, { root: dir });
+    const before = imageFingerprintFor(ctx);
+    writeFileSync(join(dir, 'docker/mapserver/new.conf'), 'x\n');
+    const config = `sha256:${'ef'.repeat(32)}`;
+    ecr.on(DescribeEcrImagesCommand).rejects(Object.assign(new Error('not found'), { name: 'ImageNotFoundException' }));
+    ecr.on(BatchGetImageCommand, { repositoryName: 'mapserver', imageIds: [{ imageDigest: DIGEST }] }).resolves({ images: [{ imageManifest: JSON.stringify({ config: { digest: config } }) }] });
+    ecr.on(GetDownloadUrlForLayerCommand, { repositoryName: 'mapserver', layerDigest: config }).resolves({ downloadUrl: 'https://layers.invalid/config' });
+    ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'mapserver', status: 'ACTIVE', taskDefinition: TD(12) }] });
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { containerDefinitions: [{ name: 'mapserver', image: IMAGE }] } });
+    const fetcher = (async (url: string) =>
+      url === 'https://layers.invalid/config' ? Response.json({ config: { Labels: { 'mapserver-ecs.content-manifest': encodeManifest(before.manifest) } } }) : new Response(null, { status: 404 })) as unknown as typeof fetch;
+    expect((await decideImage(ctx, fetcher)).reason).toBe('build (docker/mapserver/new.conf added since the running image)');
   });
 
   it('asks a registry for the tag over its v2 API, plain HTTP on loopback only', async () => {
