@@ -2,7 +2,7 @@
 // ami-id or image input stands in for bake or image. Every way the plan cannot work is reported
 // before the first step runs, and each step's decision (reuse or make, with the reason) is read
 // before anything changes: --dry-run prints that plan and stops.
-import { InputError, type InputProblem } from '../errors.js';
+import { InputError, StepFailure, type InputProblem } from '../errors.js';
 import { RELEASE_STEPS, type ReleaseStep } from '../inputs.js';
 import { bakeAmi, decideBake } from '../steps/bake.js';
 import { resolveBaseAmi } from '../steps/base-ami.js';
@@ -112,6 +112,11 @@ export async function releaseCommand(ctx: CommandContext): Promise<void> {
   }
   reporter.info(`Release plan:\n${indent(formatPlan(lines))}`);
   reporter.setOutput('plan', formatPlan(lines));
+  // A roll that cannot start would fail after the bake, the build and the deployment: stop first.
+  if (roll?.blocked) {
+    reporter.summaryRow('roll', `failed: ${roll.reason}`);
+    throw new StepFailure(`The release cannot roll the instances: ${roll.reason}`, { state: 'nothing changed' });
+  }
 
   // What each step did, one line each, for the log, the summary and (at the end) the plan output.
   const results: StepPlan = new Map(lines);

@@ -89,6 +89,8 @@ function rolledOnto(group: AutoScalingGroup, version: string): boolean {
 
 export interface RollDecision {
   unchanged: boolean;
+  /** The roll cannot start (no group or template, or a refresh under way): a release stops before changing anything. */
+  blocked?: boolean;
   /** The default launch template version, when unchanged. */
   launchTemplateVersion?: string;
   /** One line for the plan: "unchanged (...)", "3 instances to replace (...)". */
@@ -99,11 +101,11 @@ export interface RollDecision {
 export async function decideRoll(ctx: CommandContext, amiId: string | undefined): Promise<RollDecision> {
   const { settings } = ctx;
   const group = await describeAutoScalingGroup(ctx);
-  if (!group) return { unchanged: false, reason: `cannot roll: Auto Scaling group ${settings.autoScalingGroup} does not exist (run bootstrap first)` };
+  if (!group) return { unchanged: false, blocked: true, reason: `cannot roll: Auto Scaling group ${settings.autoScalingGroup} does not exist (run bootstrap first)` };
   const running = (await refreshes(ctx)).find((r) => ACTIVE_REFRESH_STATES.has(r.Status ?? ''));
-  if (running) return { unchanged: false, reason: `cannot roll yet: instance refresh ${running.InstanceRefreshId ?? '?'} is ${running.Status ?? 'running'}` };
+  if (running) return { unchanged: false, blocked: true, reason: `cannot roll yet: instance refresh ${running.InstanceRefreshId ?? '?'} is ${running.Status ?? 'running'}` };
   const template = await findLaunchTemplate(ctx.clients.ec2, settings.launchTemplate);
-  if (!template?.LaunchTemplateId) return { unchanged: false, reason: `cannot roll: launch template ${settings.launchTemplate} does not exist (run bootstrap first)` };
+  if (!template?.LaunchTemplateId) return { unchanged: false, blocked: true, reason: `cannot roll: launch template ${settings.launchTemplate} does not exist (run bootstrap first)` };
   const [current] = await launchTemplateVersions(ctx.clients.ec2, template.LaunchTemplateId, ['$Default']);
   const all = (group.Instances ?? []).length;
   const plural = (n: number): string => `${n} instance${n === 1 ? '' : 's'}`;

@@ -344,6 +344,18 @@ describe('the roll decision', () => {
     expect((await decideRoll(ctx, undefined)).reason).toBe(`3 instances to replace (new launch template version with the new AMI, from ${OLD_AMI})`);
   });
 
+  it('stops a release before anything changes when the roll cannot start', async () => {
+    const ctx = testContext({ command: 'release', bucket: 'maps-bucket', 'ami-id': BAKED, image: IMAGE }, { root: ROOT });
+    ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'mapserver', status: 'ACTIVE', taskDefinition: TD(12) }] });
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD(12), revision: 12, status: 'ACTIVE' }, tags: [] });
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [group('3', 1)] });
+    autoScaling.on(DescribeInstanceRefreshesCommand).resolves({ InstanceRefreshes: [{ InstanceRefreshId: 'ir-9', Status: 'InProgress' }] });
+    expect(await decideRoll(ctx, BAKED)).toEqual({ unchanged: false, blocked: true, reason: 'cannot roll yet: instance refresh ir-9 is InProgress' });
+    await expect(releaseCommand(ctx)).rejects.toThrow('The release cannot roll the instances: cannot roll yet: instance refresh ir-9 is InProgress');
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
+    expect(ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
   it('is unchanged when the default version holds the same data and every instance runs it', async () => {
     const ctx = testContext({ command: 'release', bucket: 'maps-bucket' }, { root: ROOT });
     const current: LaunchTemplateVersion = { VersionNumber: 3, DefaultVersion: true, LaunchTemplateData: { ImageId: OLD_AMI } };
