@@ -18,7 +18,7 @@ export type CommandName = (typeof COMMANDS)[number];
 
 /** What each command does, for `--help` and the README. */
 export const COMMAND_DESCRIPTIONS: Record<CommandName, string> = {
-  release: 'Bake the AMI, build and push the image, deploy the task definition, roll the instances and clean up old AMIs.',
+  release: 'Bake the AMI, build and push the image, deploy the task definition, roll the instances and clean up old AMIs, each only where its inputs changed (--dry-run prints the plan).',
   bake: 'Bake the ECS-optimized AMI with the bucket mount (Packer).',
   image: 'Build, smoke-test and push the MapServer image.',
   deploy: 'Register the task definition and roll the ECS service onto it, waiting for the rollout to complete.',
