@@ -268,7 +268,8 @@ async function imageConfig(ctx: CommandContext, image: string, fetcher: typeof f
     const configDigest = (manifest.config as { digest?: string } | undefined)?.digest;
     return configDigest ? ((await get(`blobs/${configDigest}`)) as ImageConfig) : undefined;
   }
-  if (!/\.dkr\.ecr\./.test(host) || repository !== settings.ecrRepository) return undefined;
+  // With a registry input the images live there: ECR is not asked.
+  if (settings.registry || !/\.dkr\.ecr\./.test(host) || repository !== settings.ecrRepository) return undefined;
   const got = await ctx.clients.ecr.send(new BatchGetImageCommand({ repositoryName: repository, imageIds: [{ imageDigest: digest }], acceptedMediaTypes: MANIFEST_TYPES.slice(0, 2) }));
   const manifest = JSON.parse(got.images?.[0]?.imageManifest ?? '{}') as { config?: { digest?: string } };
   if (!manifest.config?.digest) return undefined;
