@@ -64,6 +64,16 @@ describe('the Packer variables file', () => {
     });
   });
 
+  it('carries the input hash and manifest as the input_tags map, on one line that packer fmt leaves as it is', async () => {
+    const inputTags = [
+      { key: 'mapserver-ecs:inputs-hash', value: 'ab'.repeat(32) },
+      { key: 'mapserver-ecs:inputs-1', value: '@mount-driver=mirror packer/scripts/validate.sh=0123456789ab' },
+    ];
+    const text = renderPackerVariables(TEMPLATE, { ...BASE, inputTags });
+    expect((await parseHcl(VARIABLES_FILE, text)).input_tags).toEqual({ 'mapserver-ecs:inputs-hash': 'ab'.repeat(32), 'mapserver-ecs:inputs-1': '@mount-driver=mirror packer/scripts/validate.sh=0123456789ab' });
+    expect(text.split('\n').filter((line) => line.startsWith('input_tags = {'))).toHaveLength(1);
+  });
+
   it('switches to communicator none only when an emulator endpoint is given', async () => {
     const parsed = await parseHcl(VARIABLES_FILE, renderPackerVariables(TEMPLATE, { ...BASE, emulatorEndpoint: 'http://127.0.0.1:5000' }));
     expect(parsed).toMatchObject({ communicator: 'none', ec2_endpoint: 'http://127.0.0.1:5000' });
