@@ -72,10 +72,13 @@ describe('bake through the emulator', () => {
     expect(tags).toMatchObject({
       'mapserver-ecs:managed': 'true',
       'mapserver-ecs:source-ami': expectedBase,
-      'mapserver-ecs:mount-driver': 's3fs',
-      'mapserver-ecs:mount-driver-version': '1.96',
+      'mapserver-ecs:mount-driver': 'mirror',
+      'mapserver-ecs:mount-driver-version': 'nodejs22',
       'mapserver-ecs:git-revision': SHA,
       'mapserver-ecs:architecture': 'x86_64',
+      // The input hash and its manifest, by which release reuses this AMI and names what changed.
+      'mapserver-ecs:inputs-hash': expect.stringMatching(/^[0-9a-f]{64}$/),
+      'mapserver-ecs:inputs-1': expect.stringContaining('@mount-driver=mirror'),
     });
     expect(image?.Name).toMatch(/^mapserver-ecs-\d{8}-\d{6}$/);
     expect(tags.Name).toBe(image?.Name);
@@ -137,7 +140,7 @@ describe('Packer on the rendered folder', () => {
       ['source_ami', 'ami-XYZ', 'The source_ami must be an AMI id'],
       ['region', 'us east', 'The region must be an AWS region'],
       ['architecture', 'sparc', 'The architecture must be x86_64 or arm64'],
-      ['mount_driver', 'goofys', 'The mount_driver must be s3fs or mountpoint'],
+      ['mount_driver', 'goofys', 'The mount_driver must be s3fs, mountpoint or mirror'],
       ['s3fs_version', '1.90', 'The s3fs_version must be a release'],
     ]) {
       const bad = spawnSync('packer', ['validate', '-var', `${variable}=${value}`, '.'], { cwd: buildDir, env, encoding: 'utf8' });
