@@ -1,7 +1,7 @@
 // Names shared by the pipeline (bootstrap makes the topic and the bucket notification, cleanup
 // sweeps orphaned queues, the IAM policies scope to them) and the mirror on each instance.
 
-/** Every instance's queue is named this plus its instance id. */
+/** Every instance's queue is named this plus its instance id (the mount script names it so). */
 export const MIRROR_QUEUE_PREFIX = 'mapserver-ecs-mirror-';
 
 /** Tag on each queue naming the instance it belongs to. */
@@ -13,10 +13,6 @@ export const MIRROR_NOTIFICATION_ID = 'mapserver-ecs-mirror';
 /** The SNS topic that carries the bucket's change events (one per bucket). */
 export function mirrorTopicName(bucket: string): string {
   return `mapserver-ecs-mapfiles-${bucket.replace(/\./g, '-')}`;
-}
-
-export function mirrorQueueName(instanceId: string): string {
-  return `${MIRROR_QUEUE_PREFIX}${instanceId}`;
 }
 
 /**

@@ -33,10 +33,6 @@ export class LocalTree {
     this.folderMode = 0o777 & ~options.umask;
   }
 
-  get root(): string {
-    return this.options.root;
-  }
-
   async prepare(): Promise<void> {
     await mkdir(this.options.root, { recursive: true });
     await this.own(this.options.root, this.folderMode);
@@ -89,14 +85,14 @@ export class LocalTree {
       current = join(current, segment);
       const existing = await lstat(current).catch(() => undefined);
       if (existing?.isDirectory()) continue;
-      if (existing) throw new PathConflict(`${relativeFolder} needs a folder where the file ${current.slice(this.options.root.length + 1)} is`);
+      if (existing) throw this.fileInTheWay(relativeFolder, current);
       try {
         await mkdir(current);
       } catch (error) {
         // Another key's refresh may have placed a file or a folder here meanwhile.
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         if ((await lstat(current)).isDirectory()) continue;
-        throw new PathConflict(`${relativeFolder} needs a folder where the file ${current.slice(this.options.root.length + 1)} is`);
+        throw this.fileInTheWay(relativeFolder, current);
       }
       await this.own(current, this.folderMode);
     }
@@ -128,6 +124,10 @@ export class LocalTree {
     };
     await walk('');
     return files;
+  }
+
+  private fileInTheWay(relativeFolder: string, file: string): PathConflict {
+    return new PathConflict(`${relativeFolder} needs a folder where the file ${file.slice(this.options.root.length + 1)} is`);
   }
 
   private absolute(relativePath: string): string {

@@ -37992,9 +37992,6 @@ class LocalTree {
         this.fileMode = 0o666 & ~options.umask;
         this.folderMode = 0o777 & ~options.umask;
     }
-    get root() {
-        return this.options.root;
-    }
     async prepare() {
         await (0,promises_.mkdir)(this.options.root, { recursive: true });
         await this.own(this.options.root, this.folderMode);
@@ -38051,7 +38048,7 @@ class LocalTree {
             if (existing?.isDirectory())
                 continue;
             if (existing)
-                throw new PathConflict(`${relativeFolder} needs a folder where the file ${current.slice(this.options.root.length + 1)} is`);
+                throw this.fileInTheWay(relativeFolder, current);
             try {
                 await (0,promises_.mkdir)(current);
             }
@@ -38061,7 +38058,7 @@ class LocalTree {
                     throw error;
                 if ((await (0,promises_.lstat)(current)).isDirectory())
                     continue;
-                throw new PathConflict(`${relativeFolder} needs a folder where the file ${current.slice(this.options.root.length + 1)} is`);
+                throw this.fileInTheWay(relativeFolder, current);
             }
             await this.own(current, this.folderMode);
         }
@@ -38094,6 +38091,9 @@ class LocalTree {
         };
         await walk('');
         return files;
+    }
+    fileInTheWay(relativeFolder, file) {
+        return new PathConflict(`${relativeFolder} needs a folder where the file ${file.slice(this.options.root.length + 1)} is`);
     }
     absolute(relativePath) {
         const path = (0,external_node_path_.join)(this.options.root, relativePath);
@@ -38341,7 +38341,7 @@ class Mirror {
 ;// CONCATENATED MODULE: ./action/src/mirror/naming.ts
 // Names shared by the pipeline (bootstrap makes the topic and the bucket notification, cleanup
 // sweeps orphaned queues, the IAM policies scope to them) and the mirror on each instance.
-/** Every instance's queue is named this plus its instance id. */
+/** Every instance's queue is named this plus its instance id (the mount script names it so). */
 const MIRROR_QUEUE_PREFIX = 'mapserver-ecs-mirror-';
 /** Tag on each queue naming the instance it belongs to. */
 const MIRROR_QUEUE_TAG = 'mapserver-ecs:instance-id';
@@ -38350,9 +38350,6 @@ const MIRROR_NOTIFICATION_ID = 'mapserver-ecs-mirror';
 /** The SNS topic that carries the bucket's change events (one per bucket). */
 function mirrorTopicName(bucket) {
     return `mapserver-ecs-mapfiles-${bucket.replace(/\./g, '-')}`;
-}
-function mirrorQueueName(instanceId) {
-    return `${MIRROR_QUEUE_PREFIX}${instanceId}`;
 }
 /**
  * The topic's ARN from its name and the queue's ARN (same partition, region and account), so an
