@@ -13,10 +13,10 @@ import { parseArgs } from 'node:util';
 import { IAM_POLICIES, loadIamPolicy } from '../action/src/aws/iam.js';
 import { InputError, type InputProblem } from '../action/src/errors.js';
 import { parseSettings } from '../action/src/settings.js';
+import { ACCOUNT_ID, IAM_ROLE_ARN } from '../action/src/values.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = ['aws-region', 'bucket', 'bucket-prefix', 'cluster', 'service', 'auto-scaling-group', 'capacity-provider', 'launch-template', 'ecr-repository', 'log-group', 'task-role-arn', 'execution-role-arn'] as const;
-const ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -30,9 +30,9 @@ async function main(): Promise<number> {
   });
   const flag = (name: string): string => String((values as Record<string, unknown>)[name] ?? '');
   const problems: InputProblem[] = [];
-  if (!/^\d{12}$/.test(flag('account-id'))) problems.push({ input: 'account-id', message: `expected a 12-digit AWS account id, got ${JSON.stringify(flag('account-id'))}` });
+  if (!ACCOUNT_ID.test(flag('account-id'))) problems.push({ input: 'account-id', message: `expected a 12-digit AWS account id, got ${JSON.stringify(flag('account-id'))}` });
   for (const name of ['instance-role-arn', 'task-role-arn', 'execution-role-arn']) {
-    if (!ROLE_ARN.test(flag(name))) problems.push({ input: name, message: `expected an IAM role ARN, got ${JSON.stringify(flag(name))}` });
+    if (!IAM_ROLE_ARN.test(flag(name))) problems.push({ input: name, message: `expected an IAM role ARN, got ${JSON.stringify(flag(name))}` });
   }
   const cogBuckets = flag('cog-buckets').split(',').map((b) => b.trim()).filter(Boolean);
   // The names are checked exactly as the action checks them, with the deploy command's rules.

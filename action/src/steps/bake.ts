@@ -8,7 +8,8 @@ import type { CommandContext } from '../commands/context.js';
 import { InputError, StepFailure, type InputProblem } from '../errors.js';
 import { run } from '../process.js';
 import { render, RenderError } from '../render.js';
-import { instanceArchitecture, type Architecture, type MountDriver, type Settings } from '../settings.js';
+import type { Architecture, MountDriver, Settings } from '../settings.js';
+import { instanceArchitecture } from '../values.js';
 import { findLaunchTemplate, launchTemplateVersions } from '../aws/launch-template.js';
 import { bakeFingerprint, INPUTS_HASH_TAG, listBriefly, manifestChanges, manifestFromTags, manifestTags, type Fingerprint } from './fingerprint.js';
 

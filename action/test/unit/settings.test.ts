@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { InputError } from '../../src/errors.js';
 import type { InputName } from '../../src/inputs.js';
-import { bucketNameProblem, parseSettings } from '../../src/settings.js';
+import { parseSettings } from '../../src/settings.js';
+import { bucketNameProblem } from '../../src/values.js';
 
 const env = { AWS_REGION: 'eu-west-1' } as NodeJS.ProcessEnv;
 const DIGEST_IMAGE = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mapserver@sha256:${'a'.repeat(64)}`;
@@ -108,10 +109,21 @@ describe('parseSettings', () => {
     [{ command: 'deploy' }, 'image', /required by the deploy command/],
     [{ command: 'deploy', image: 'mapserver:latest' }, 'image', /by digest/],
     [{ command: 'preview', mapfile: 'x.txt' }, 'mapfile', /\.map file/],
+    [{ command: 'roll', bucket: 'ok-bucket' }, 'ami-id', /required by the roll command/],
+    [{ command: 'release', bucket: 'ok-bucket', image: 'mapserver:latest' }, 'image', /by digest.*to deploy/],
   ])('refuses %j naming %s', (values, input, message) => {
     const problems = problemsOf(values);
     const problem = problems.find((p) => p.input === input);
     expect(problem?.message).toMatch(message);
+  });
+
+  it('takes the preview target from the paths and asks it to be a .map file', () => {
+    expect(parse({ command: 'preview' }, ['maps/world.map']).paths).toEqual(['maps/world.map']);
+    expect(() => parse({ command: 'preview' }, ['notes.txt'])).toThrow(/mapfile: expected the path of a \.map file, got "notes\.txt"/);
+  });
+
+  it('lets a release with deploy skipped name an image by tag', () => {
+    expect(parse({ command: 'release', bucket: 'ok-bucket', image: 'mapserver:latest', 'skip-steps': 'deploy' }).image).toBe('mapserver:latest');
   });
 
   it('accepts image references with a registry host, a tag and a digest', () => {
@@ -124,7 +136,7 @@ describe('parseSettings', () => {
     expect(problemsOf({ command: 'bake', 'instance-type': 't4g.small', architecture: 'x86_64' })).toEqual([
       { input: 'instance-type', message: expect.stringMatching(/^t4g\.small is an arm64 instance type, but architecture is x86_64/) },
     ]);
-    expect(problemsOf({ command: 'roll', bucket: 'my-maps', architecture: 'arm64' }).map((p) => p.input)).toEqual(['instance-type']);
+    expect(problemsOf({ command: 'roll', bucket: 'my-maps', 'ami-id': 'ami-0123456789abcdef0', architecture: 'arm64' }).map((p) => p.input)).toEqual(['instance-type']);
     expect(parse({ command: 'bake', 'instance-type': 'm7gd.large', architecture: 'arm64' }).instanceType).toBe('m7gd.large');
     expect(parse({ command: 'bake', 'instance-type': 'g4dn.xlarge' }).architecture).toBe('x86_64');
     // deploy launches nothing: the instance type is not its concern.
