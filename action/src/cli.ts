@@ -1,9 +1,9 @@
 // The same commands from a terminal: `mapserver-ecs <command> [--input value ...] [paths ...]`.
 // Flags are the action's input names. Exit codes: 0 success, 1 failure, 2 bad input.
-import { describeError, EXIT_BAD_INPUT, EXIT_SUCCESS, exitCodeFor, InputError, type InputProblem } from './errors.js';
+import { formatError, EXIT_BAD_INPUT, EXIT_SUCCESS, exitCodeFor, InputError, type InputProblem } from './errors.js';
 import { COMMAND_DESCRIPTIONS, COMMANDS, INPUTS, type CommandName, type InputName } from './inputs.js';
 import { TerminalReporter } from './reporter.js';
-import { runCommand } from './run.js';
+import { runCommand } from './run-command.js';
 import { parseSettings, REQUIRED_INPUTS } from './settings.js';
 
 export interface ParsedArgs {
@@ -154,7 +154,7 @@ export function commandUsage(command: CommandName): string {
   return [`Usage: ${BIN} ${command} [flags]${POSITIONALS[command] ?? ''}`, '', COMMAND_DESCRIPTIONS[command], '', 'Flags:', ...lines].join('\n');
 }
 
-export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const reporter = new TerminalReporter();
   try {
     const args = parseArgs(argv);
@@ -169,7 +169,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     for (const [name, value] of reporter.outputs()) process.stdout.write(`${name}=${value.replace(/\n/g, '; ')}\n`);
     return EXIT_SUCCESS;
   } catch (error) {
-    process.stderr.write(`${BIN}: ${describeError(error)}\n`);
+    process.stderr.write(`${BIN}: ${formatError(error)}\n`);
     if (env.MAPSERVER_ECS_DEBUG === '1' && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error);
   }

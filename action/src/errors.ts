@@ -37,7 +37,7 @@ export const EXIT_FAILURE = 1;
 export const EXIT_BAD_INPUT = 2;
 
 /** The message a person should read for any error, without a stack trace. */
-export function describeError(error: unknown): string {
+export function formatError(error: unknown): string {
   if (error instanceof StepFailure) {
     return error.state ? `${error.message}\nState left: ${error.state}` : error.message;
   }

@@ -1,18 +1,18 @@
 // The GitHub Action entry: inputs from the runner, outputs and the job summary back to it.
 import * as core from '@actions/core';
-import { describeError, InputError } from './errors.js';
+import { formatError, InputError } from './errors.js';
 import { INPUTS, type InputName } from './inputs.js';
 import { GitHubReporter } from './reporter.js';
-import { runCommand } from './run.js';
+import { runCommand } from './run-command.js';
 import { parseSettings } from './settings.js';
 
 /** Reads an input the way the runner passes it: INPUT_<NAME> with the name upper-cased, hyphens kept. */
-export function actionInput(env: NodeJS.ProcessEnv = process.env): (name: InputName) => string {
+export function actionInput(env: NodeJS.ProcessEnv): (name: InputName) => string {
   return (name) => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '';
 }
 
-export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const reporter = new GitHubReporter();
+export async function runAction(env: NodeJS.ProcessEnv): Promise<void> {
+  const reporter = new GitHubReporter(env);
   try {
     const unknown = Object.keys(env)
       .filter((key) => key.startsWith('INPUT_'))
@@ -22,8 +22,8 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
     const settings = parseSettings(actionInput(env), [], env);
     await runCommand(settings, reporter, env);
   } catch (error) {
-    core.setFailed(describeError(error));
-    if (!(error instanceof InputError) && process.env.RUNNER_DEBUG === '1' && error instanceof Error && error.stack) {
+    core.setFailed(formatError(error));
+    if (!(error instanceof InputError) && env.RUNNER_DEBUG === '1' && error instanceof Error && error.stack) {
       core.debug(error.stack);
     }
   }

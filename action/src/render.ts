@@ -10,6 +10,7 @@ export class RenderError extends Error {
 }
 
 /** Control characters other than tab and newline have no business in templates' values. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /** An HCL quoted string literal: quotes, backslashes and newlines escaped, `${` and `%{` made literal. */

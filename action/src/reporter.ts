@@ -77,6 +77,10 @@ abstract class BaseReporter implements Reporter {
 }
 
 export class GitHubReporter extends BaseReporter {
+  /** The runner's environment: the job summary is written only where the runner offers one. */
+  constructor(private readonly env: NodeJS.ProcessEnv) {
+    super();
+  }
   info(message: string): void {
     core.info(this.redact(message));
   }
@@ -95,7 +99,7 @@ export class GitHubReporter extends BaseReporter {
     core.setOutput(name, value);
   }
   async writeSummary(title: string): Promise<void> {
-    if (!process.env.GITHUB_STEP_SUMMARY) return;
+    if (!this.env.GITHUB_STEP_SUMMARY) return;
     const outputs = this.summaryOutputs();
     core.summary.addHeading(title, 2);
     if (this.rows.length > 0) {

@@ -18,7 +18,7 @@ import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand } from '@aws-s
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { createClients } from '../../action/src/aws/clients.js';
-import { describeError } from '../../action/src/errors.js';
+import { formatError } from '../../action/src/errors.js';
 import { registerMountedInstance } from '../../action/test/support/emulator.js';
 
 const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2))
   .catch((error: unknown) => {
-    process.stderr.write(`emulator-account: ${describeError(error)}\n`);
+    process.stderr.write(`emulator-account: ${formatError(error)}\n`);
     process.exitCode = 1;
   })
   .finally(() => clients.destroy());

@@ -9,7 +9,7 @@
 // Prints the started containers' names on standard output, one a line; progress goes to stderr.
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { parseArgs } from 'node:util';
-import { describeError } from '../../action/src/errors.js';
+import { formatError } from '../../action/src/errors.js';
 import { run } from '../../action/src/process.js';
 import { TerminalReporter } from '../../action/src/reporter.js';
 import { shellQuote, translateTaskDefinition } from './task-to-docker.js';
@@ -92,6 +92,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`run-task: ${describeError(error)}\n`);
+  process.stderr.write(`run-task: ${formatError(error)}\n`);
   process.exitCode = 1;
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { requireCredentials } from '../../src/aws/credentials.js';
-import { describeError, exitCodeFor, StepFailure } from '../../src/errors.js';
+import { formatError, exitCodeFor, StepFailure } from '../../src/errors.js';
 
 function failing(name: string, message: string) {
   return {
@@ -23,7 +23,7 @@ describe('requireCredentials', () => {
   it('says in one line that credentials are missing and how to provide them, exit 1', async () => {
     const error = await failureOf(requireCredentials(failing('CredentialsProviderError', 'Could not load credentials from any providers')));
     expect(error).toBeInstanceOf(StepFailure);
-    const text = describeError(error);
+    const text = formatError(error);
     expect(text).not.toContain('\n');
     expect(text).toMatch(/^No AWS credentials found; nothing was changed\. /);
     expect(text).toContain('AWS_PROFILE');
@@ -35,7 +35,7 @@ describe('requireCredentials', () => {
 
   it("keeps the SDK's reason when a provider was found but failed (an expired SSO session)", async () => {
     const error = await failureOf(requireCredentials(failing('TokenProviderError', 'The SSO session token has expired.\nmore')));
-    expect(describeError(error)).toMatch(/^AWS credentials could not be loaded \(The SSO session token has expired\.\); nothing was changed/);
+    expect(formatError(error)).toMatch(/^AWS credentials could not be loaded \(The SSO session token has expired\.\); nothing was changed/);
   });
 
   it('lets other errors through and resolves when credentials are there', async () => {

@@ -384,7 +384,7 @@ describe('release --dry-run', () => {
     try {
       const env = { AWS_REGION: 'us-east-1' };
       const settings = parseSettings((name) => ({ command: 'release', bucket: 'maps-bucket', 'dry-run': 'true' })[name as string] ?? '', [], env);
-      const reporter = new GitHubReporter();
+      const reporter = new GitHubReporter(process.env);
       const ctx = { settings, reporter, clients: createClients('us-east-1', env), root: ROOT, env };
       const hash = bakeFingerprint(ROOT, settings, NEW_BASE, false);
       ssm.on(GetParameterCommand).resolves({ Parameter: { Value: NEW_BASE } });

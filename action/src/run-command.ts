@@ -1,4 +1,4 @@
-// Runs one command with its context; shared by the GitHub entry and the CLI.
+// Runs one command with its context; shared by the GitHub entry (main.ts) and the CLI (cli.ts).
 import { createClients, type AwsClients } from './aws/clients.js';
 import { requireCredentials } from './aws/credentials.js';
 import { COMMAND_HANDLERS } from './commands/index.js';
