@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Static checks: shellcheck on every shell script, packer fmt on the templates, and generated files
-# (action.yml, the README tables) in step with their source.
+# Static checks: ESLint (layers, import cycles, file and function size), shellcheck on every shell
+# script, packer fmt on the templates, and generated files (action.yml, the README tables) in step
+# with their source.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+
+npx --no-install eslint --max-warnings 0 .
 
 # Every tracked or new file whose first line is a sh or bash shebang, wherever it lives.
 mapfile -t shell_scripts < <(git ls-files --cached --others --exclude-standard | while read -r f; do

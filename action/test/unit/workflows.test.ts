@@ -34,6 +34,7 @@ interface Job {
   concurrency?: { group: string; 'cancel-in-progress': boolean | string };
   steps?: Step[];
   outputs?: Record<string, string>;
+  strategy?: { matrix?: Record<string, unknown> };
 }
 interface Workflow {
   name: string;
@@ -358,5 +359,15 @@ describe('ci.yml', () => {
     ['integration tests', 'npm run --silent test:integration'],
   ])('runs %s', (_what, command) => {
     expect(runs).toContain(command);
+  });
+  it('tests the bundles on Node 20 and on node24, the runtime action.yml names', () => {
+    const bundle = wf.jobs.bundle;
+    expect(bundle?.strategy?.matrix?.node).toEqual([20, 24]);
+    const steps = bundle?.steps ?? [];
+    expect(steps.find((s) => s.uses?.startsWith('actions/setup-node@'))?.with?.['node-version']).toBe('${{ matrix.node }}');
+    const commands = steps.map((s) => s.run ?? '').join('\n');
+    expect(commands).toContain('action/test/integration/action-contract.test.ts');
+    expect(commands).toContain('mapserver-ecs/mirror/index.js');
+    expect(read('action/action.yml')).toMatch(/using: ['"]?node24/);
   });
 });
