@@ -19,7 +19,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { createClients } from '../../action/src/aws/clients.js';
 import { describeError } from '../../action/src/errors.js';
-import { registerMountedInstance } from '../../action/test/support/emulator.js';
+import { registerMountedInstance } from '../emulator/instances.js';
 
 const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
 const clients = createClients(region);
