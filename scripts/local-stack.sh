@@ -337,6 +337,11 @@ mount_bucket() {
   if ! setpriv --reuid=33 --regid=33 --clear-groups test -x "$state_dir/mnt" 2>/dev/null; then
     die "uid 33 (www-data, MapServer's user) cannot reach $state_dir/mnt: a parent folder is private; set LOCAL_STACK_DIR to a folder under /var/tmp, for example"
   fi
+  # The mirror's topic and queue as the pipeline names them; this machine plays the instance "local".
+  local mirror_names mirror_topic mirror_queue
+  mirror_names="$(helper emulator-account mirror-names "$bucket" local)"
+  mirror_topic="$(sed -n 's/^topic=//p' <<<"$mirror_names")"
+  mirror_queue="$(sed -n 's/^queue=//p' <<<"$mirror_names")"
   # The same keys the ECS user data writes on an instance, plus the emulator's endpoint.
   cat >"$mount_config" <<CONF
 BUCKET='$bucket'
@@ -349,8 +354,8 @@ MOUNT_GID='33'
 MOUNT_UMASK='0022'
 S3_ENDPOINT='$s3_endpoint'
 MIRROR_ROOT='$state_dir/mirror'
-MIRROR_TOPIC='mapserver-ecs-mapfiles-${bucket//./-}'
-MIRROR_QUEUE='mapserver-ecs-mirror-local'
+MIRROR_TOPIC='$mirror_topic'
+MIRROR_QUEUE='$mirror_queue'
 CONF
   # s3fs or the mirror stays behind as a daemon: it must not keep the state lock (fd 9).
   env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
