@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the local AWS emulator (moto_server behind the instance-refresh and deployment shim) on a
-# loopback port and prints its endpoint; stops with Ctrl-C, SIGTERM, or when its parent ends.
+# Runs the local AWS emulator (moto_server behind the proxy that simulates instance refreshes and
+# deployments) on a loopback port and prints its endpoint; stops with Ctrl-C, SIGTERM, or when its
+# parent ends.
 #
 # Usage: scripts/emulator.sh [--port N] [--moto-port N] [--verbose]
 set -euo pipefail
@@ -14,11 +15,11 @@ fi
 
 # Node runs the emulator itself (tsx as a loader: no npx or tsx process in between), and dies with
 # whatever started this script: `npm run` forwards SIGTERM only to its `sh -c`, which does not pass
-# it on, so the kernel's parent-death signal is what reaches this process. emulator.ts then stops
-# moto_server and frees both ports. Started in a session of its own (setsid, as the local stack
+# it on, so the kernel's parent-death signal is what reaches this process. scripts/emulator/cli.ts
+# then stops moto_server and frees both ports. Started in a session of its own (setsid, as the local stack
 # does), it is meant to outlive its starter and is stopped by signalling its group instead.
 read -r -a stat </proc/$$/stat
 if [[ "${stat[5]}" == "$$" ]]; then
-  exec node --import tsx scripts/emulator.ts "$@"
+  exec node --import tsx scripts/emulator/cli.ts "$@"
 fi
-exec setpriv --pdeathsig TERM -- node --import tsx scripts/emulator.ts "$@"
+exec setpriv --pdeathsig TERM -- node --import tsx scripts/emulator/cli.ts "$@"

@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 
 npx --no-install eslint --max-warnings 0 .
 
-# Every tracked or new file whose first line is a sh or bash shebang, wherever it lives.
+# Every tracked or new file whose first line is a sh or bash shebang, or the shell directive of a
+# sourced library (scripts/local-stack/lib.sh), wherever it lives.
 mapfile -t shell_scripts < <(git ls-files --cached --others --exclude-standard | while read -r f; do
-  if [[ -f "$f" ]] && head -n1 "$f" | grep -qE '^#!.*[/ ](ba)?sh$'; then echo "$f"; fi
+  if [[ -f "$f" ]] && head -n1 "$f" | grep -qE '^(#!.*[/ ](ba)?sh|# shellcheck shell=(ba)?sh)$'; then echo "$f"; fi
 done)
 if ((${#shell_scripts[@]} > 0)); then
   shellcheck --severity=style "${shell_scripts[@]}"

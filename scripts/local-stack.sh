@@ -26,6 +26,8 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# shellcheck source=local-stack/lib.sh
+source scripts/local-stack/lib.sh
 
 state_dir="${LOCAL_STACK_DIR:-$repo/.local}"
 emulator_port="${LOCAL_STACK_EMULATOR_PORT:-4566}"
@@ -42,12 +44,6 @@ auto_scaling_group=mapserver-ecs
 instance_profile=mapserver-ecs-local
 # The path the task definition binds on an ECS instance (ecs/task-definition.json.hbs).
 instance_mount_point=/mnt/mapfiles
-
-say() { printf '%s\n' "$*" >&2; }
-die() {
-  say "local-stack: $*"
-  exit 1
-}
 
 for port_var in emulator_port moto_port registry_port wms_port; do
   value="${!port_var}"
@@ -71,6 +67,9 @@ log_dir="$state_dir/logs"
 mount_point="$state_dir/mnt/mapfiles"
 mount_config="$state_dir/mount.conf"
 ready_file="$run_dir/ecs-attributes.env"
+mapfiles_dir="$state_dir/mapfiles"
+# The container the service's task runs in, once run_task started it.
+task_container=''
 # Containers are named after the state folder, so two stacks (a developer's and a test's) never
 # take each other's containers.
 if [[ "$state_dir" == "$repo/.local" ]]; then
@@ -81,7 +80,7 @@ fi
 stack_label="mapserver-ecs.local-stack=$state_dir"
 
 endpoint="http://127.0.0.1:$emulator_port"
-# S3 traffic (s3fs, GDAL, uploads) goes straight to moto: the emulator's shim adds nothing for S3,
+# S3 traffic (s3fs, GDAL, uploads) goes straight to moto: the emulator's proxy adds nothing for S3,
 # and a FUSE mount is better served without a proxy in between. AWS_ENDPOINT_URL_S3 is the SDKs'
 # own per-service override.
 s3_endpoint="http://127.0.0.1:$moto_port"
@@ -95,82 +94,6 @@ emulator_env=(
   "AWS_SECRET_ACCESS_KEY=testing"
   "AWS_EC2_METADATA_DISABLED=true"
 )
-
-# ---------------------------------------------------------------------------------------------
-# Background processes: each started in its own session (setsid), so it outlives `up` and Ctrl-C
-# in the terminal does not reach it; its pid and start time are recorded so `down` stops exactly
-# that process group and never a recycled pid.
-
-start_time_of() {
-  # Field 22 of /proc/PID/stat (after the command name, which may hold spaces).
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  read -r -a fields <<<"$stat"
-  printf '%s' "${fields[19]}"
-}
-
-start_background() {
-  local name="$1"
-  shift
-  mkdir -p "$run_dir" "$log_dir"
-  # fd 9 (the state lock) is closed for the child so the lock ends with this command.
-  setsid "$@" >"$log_dir/$name.log" 2>&1 </dev/null 9>&- &
-  local pid=$!
-  printf '%s %s\n' "$pid" "$(start_time_of "$pid" || echo 0)" >"$run_dir/$name.pid"
-}
-
-# Prints the pid of a recorded process that is still the one we started, or fails.
-running_pid() {
-  local file="$run_dir/$1.pid" pid started
-  [[ -f "$file" ]] || return 1
-  read -r pid started <"$file" || return 1
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [[ "$(start_time_of "$pid" || true)" == "$started" ]] || return 1
-  printf '%s' "$pid"
-}
-
-stop_background() {
-  local name="$1" pid
-  if pid="$(running_pid "$name")"; then
-    # The whole group: emulator.sh runs moto_server and a proxy, for example.
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-      kill -0 -- "-$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    if kill -0 -- "-$pid" 2>/dev/null; then
-      say "  $name did not stop within 10s: killing it"
-      kill -KILL -- "-$pid" 2>/dev/null || true
-    fi
-    say "  stopped $name (pid $pid)"
-  fi
-  rm -f "$run_dir/$name.pid"
-}
-
-# Waits until a URL answers with any HTTP status, showing progress.
-wait_for_http() {
-  local what="$1" url="$2" timeout="$3" process="$4" started=$SECONDS
-  until curl -s -o /dev/null --max-time 2 "$url"; do
-    if ! running_pid "$process" >/dev/null; then
-      say "local-stack: $what exited; last lines of $log_dir/$process.log:"
-      tail -n 20 "$log_dir/$process.log" >&2 || true
-      return 1
-    fi
-    if ((SECONDS - started >= timeout)); then
-      say "local-stack: $what did not answer $url within ${timeout}s"
-      return 1
-    fi
-    if (((SECONDS - started) % 5 == 4)); then say "  … waiting for $what ($((SECONDS - started))s)"; fi
-    sleep 1
-  done
-}
-
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# ---------------------------------------------------------------------------------------------
 
 phase_started=0
 phase() {
@@ -290,6 +213,9 @@ preflight() {
   if [[ -f "$state_dir/stack.env" ]] || running_pid emulator >/dev/null || running_pid registry >/dev/null || running_pid relay >/dev/null; then
     return 0
   fi
+  check_ports_free
+}
+check_ports_free() {
   local port
   for port in "$emulator_port" "$moto_port" "$registry_port" "$wms_port"; do
     if port_in_use "$port"; then
@@ -318,32 +244,26 @@ on_interrupt() {
   exit 130
 }
 
-up() {
-  local started=$SECONDS
-  preflight
-  trap on_exit EXIT
-  trap on_interrupt INT TERM
-
+# Standard output carries only the stack's URLs at the end: every phase reports on stderr.
+install_tools() {
   phase "Tools (scripts/setup.sh), Docker engine, base image"
-  # Standard output carries only the stack's URLs at the end.
   bash scripts/setup.sh >&2
   bash scripts/docker-engine.sh >&2
   bash scripts/base-image.sh debian:trixie-slim >&2
   phase_done
+}
 
+replace_earlier_stack() {
   if [[ -n "$(stack_containers)" ]] || is_mounted || running_pid emulator >/dev/null || running_pid registry >/dev/null; then
     phase "An earlier stack runs in $state_dir: replacing it"
     down
     phase_done
   fi
-  local port
-  for port in "$emulator_port" "$moto_port" "$registry_port" "$wms_port"; do
-    if port_in_use "$port"; then
-      die "port $port on 127.0.0.1 is taken by another program$(port_holder "$port"): stop it, or choose another port with $(port_setting "$port")=<port> npm start"
-    fi
-  done
+  check_ports_free
   mkdir -p "$run_dir" "$log_dir" "$state_dir/registry/data" "$mount_point"
+}
 
+start_emulator() {
   phase "AWS API emulator on $endpoint (moto on $s3_endpoint)"
   start_background emulator bash scripts/emulator.sh --port "$emulator_port" --moto-port "$moto_port"
   wait_for_http "the emulator" "$endpoint/" 60 emulator
@@ -353,29 +273,18 @@ up() {
     printf '%s\n' "${emulator_env[@]}"
   } >"$state_dir/emulator.env"
   phase_done
+}
 
+start_registry() {
   phase "Image registry on 127.0.0.1:$registry_port (storage: $state_dir/registry/data)"
-  cat >"$state_dir/registry/config.yml" <<YAML
-# Written by scripts/local-stack.sh: a registry for this machine only.
-version: 0.1
-log:
-  level: warn
-  fields:
-    service: registry
-storage:
-  filesystem:
-    rootdirectory: $state_dir/registry/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$registry_port
-  headers:
-    X-Content-Type-Options: [nosniff]
-YAML
-  start_background registry docker-registry serve "$state_dir/registry/config.yml"
+  start_background registry env REGISTRY_HTTP_ADDR="127.0.0.1:$registry_port" \
+    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$state_dir/registry/data" \
+    docker-registry serve "$repo/scripts/local-stack/registry.yml"
   wait_for_http "the registry" "http://127.0.0.1:$registry_port/v2/" 30 registry
   phase_done
+}
 
+start_relay() {
   phase "Relay: containers reach the emulated S3 as host.docker.internal:$moto_port"
   local gateway
   gateway="$(bridge_gateway)" || die "cannot find the Docker bridge's gateway address (is docker0 up?)"
@@ -384,7 +293,9 @@ YAML
   start_background relay socat "TCP-LISTEN:$moto_port,bind=$gateway,fork,reuseaddr" "TCP:127.0.0.1:$moto_port"
   wait_for_http "the relay" "http://$gateway:$moto_port/" 10 relay
   phase_done
+}
 
+bootstrap_account() {
   phase "Bootstrap the emulated account (cluster, launch template, Auto Scaling group, service, bucket)"
   local network subnets security_groups
   network="$(helper emulator-account network)"
@@ -397,9 +308,10 @@ YAML
     --subnets "$subnets" --security-groups "$security_groups" --instance-profile "$instance_profile" \
     --host-port "$wms_port" --registry "127.0.0.1:$registry_port" --mount-driver "$mount_driver" >"$state_dir/bootstrap.out"
   phase_done
+}
 
+seed_bucket() {
   phase "Seed the bucket with the example mapfile and a generated COG (sync-mapfiles)"
-  local mapfiles_dir="$state_dir/mapfiles"
   rm -rf "$mapfiles_dir"
   mkdir -p "$mapfiles_dir/data" "$state_dir/cache"
   # Cached by the generator's checksum: a changed generator makes a new COG.
@@ -415,12 +327,21 @@ YAML
   cp scripts/examples/bucket/fonts.txt "$mapfiles_dir/fonts.txt"
   cli sync-mapfiles --aws-region "$region" --bucket "$bucket" --mapfiles-dir "$mapfiles_dir" >/dev/null
   phase_done
+}
 
+# What a container instance does at boot: serve the bucket with the AMI's own mount script, then
+# let the ECS agent register the instance.
+mount_bucket() {
   phase "Container instance: serve s3://$bucket at $mount_point with $mount_driver (the AMI's mapfiles-mount), register with the cluster"
   # MapServer's user must reach the mount point, as on an instance (/mnt/mapfiles).
   if ! setpriv --reuid=33 --regid=33 --clear-groups test -x "$state_dir/mnt" 2>/dev/null; then
     die "uid 33 (www-data, MapServer's user) cannot reach $state_dir/mnt: a parent folder is private; set LOCAL_STACK_DIR to a folder under /var/tmp, for example"
   fi
+  # The mirror's topic and queue as the pipeline names them; this machine plays the instance "local".
+  local mirror_names mirror_topic mirror_queue
+  mirror_names="$(helper emulator-account mirror-names "$bucket" local)"
+  mirror_topic="$(sed -n 's/^topic=//p' <<<"$mirror_names")"
+  mirror_queue="$(sed -n 's/^queue=//p' <<<"$mirror_names")"
   # The same keys the ECS user data writes on an instance, plus the emulator's endpoint.
   cat >"$mount_config" <<CONF
 BUCKET='$bucket'
@@ -433,8 +354,8 @@ MOUNT_GID='33'
 MOUNT_UMASK='0022'
 S3_ENDPOINT='$s3_endpoint'
 MIRROR_ROOT='$state_dir/mirror'
-MIRROR_TOPIC='mapserver-ecs-mapfiles-${bucket//./-}'
-MIRROR_QUEUE='mapserver-ecs-mirror-local'
+MIRROR_TOPIC='$mirror_topic'
+MIRROR_QUEUE='$mirror_queue'
 CONF
   # s3fs or the mirror stays behind as a daemon: it must not keep the state lock (fd 9).
   env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
@@ -443,7 +364,9 @@ CONF
   # The ECS agent starts once the mount is ready and registers the instance with its attributes.
   helper emulator-account register-instance "$cluster" "$auto_scaling_group" "$ready_file" | sed 's/^/  registered: /' >&2
   phase_done
+}
 
+release() {
   phase "Release: bake (Packer), image (build + push), task definition, roll"
   cli release --aws-region "$region" --bucket "$bucket" --cluster "$cluster" --service "$service" \
     --auto-scaling-group "$auto_scaling_group" \
@@ -451,7 +374,10 @@ CONF
     >"$state_dir/release.out"
   sed 's/^/  /' "$state_dir/release.out" >&2
   phase_done
+}
 
+# Sets task_container to the first container it started.
+run_task() {
   phase "Run the service's task definition with Docker (as the ECS agent would)"
   local containers
   # The emulator's endpoint and dummy credentials are added for the local stack only: on ECS the
@@ -462,22 +388,24 @@ CONF
     --env AWS_ACCESS_KEY_ID=testing --env AWS_SECRET_ACCESS_KEY=testing \
     --add-host host.docker.internal:host-gateway \
     --label "$stack_label" --name-prefix "$stack_name")"
-  local container
-  container="$(head -n1 <<<"$containers")"
+  task_container="$(head -n1 <<<"$containers")"
   local waited=$SECONDS health
   while :; do
-    health="$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$container")"
+    health="$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$task_container")"
     [[ "$health" == healthy ]] && break
     if [[ "$health" == unhealthy || "$health" == exited || "$health" == dead ]]; then
-      docker logs --tail 30 "$container" >&2 || true
-      die "container $container is $health"
+      docker logs --tail 30 "$task_container" >&2 || true
+      die "container $task_container is $health"
     fi
-    if ((SECONDS - waited > 120)); then die "container $container was not healthy within 120s (state: $health)"; fi
-    if (((SECONDS - waited) % 10 < 2)); then say "  … waiting for $container to be healthy ($((SECONDS - waited))s): $health"; fi
+    if ((SECONDS - waited > 120)); then die "container $task_container was not healthy within 120s (state: $health)"; fi
+    if (((SECONDS - waited) % 10 < 2)); then say "  … waiting for $task_container to be healthy ($((SECONDS - waited))s): $health"; fi
     sleep 2
   done
   phase_done
+}
 
+# Checks that MapServer answers, then writes the stack's URLs to stack.env.
+check_and_describe() {
   local base="http://127.0.0.1:$wms_port"
   local capabilities="$base/maps/example?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"
   local getmap="$base/maps/example?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=relief&STYLES=&CRS=EPSG:4326&BBOX=-90,-180,90,180&WIDTH=512&HEIGHT=256&FORMAT=image/png"
@@ -485,7 +413,7 @@ CONF
   local answer
   answer="$(curl -fsS --max-time 30 "$capabilities" 2>&1 || true)"
   if [[ "$answer" != *WMS_Capabilities* ]]; then
-    docker logs --tail 30 "$container" >&2 || true
+    docker logs --tail 30 "$task_container" >&2 || true
     die "MapServer does not answer GetCapabilities at $capabilities"
   fi
   {
@@ -497,6 +425,24 @@ CONF
     echo "Edit: change $mapfiles_dir/example.map (e.g. its COLORRANGE), then: curl -sS --aws-sigv4 aws:amz:$region:s3 --user testing:testing -T $mapfiles_dir/example.map $endpoint/$bucket/example.map  - GetMap shows it within a second"
     echo "Sync: set -a; . $state_dir/emulator.env; set +a; npx tsx action/src/index.ts sync-mapfiles --bucket $bucket --mapfiles-dir $mapfiles_dir"
   } >"$state_dir/stack.env"
+}
+
+up() {
+  local started=$SECONDS
+  preflight
+  trap on_exit EXIT
+  trap on_interrupt INT TERM
+  install_tools
+  replace_earlier_stack
+  start_emulator
+  start_registry
+  start_relay
+  bootstrap_account
+  seed_bucket
+  mount_bucket
+  release
+  run_task
+  check_and_describe
   up_completed=1
   say ""
   say "local-stack: up in $((SECONDS - started))s. Stop it with: npm stop"

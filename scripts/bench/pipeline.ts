@@ -1,13 +1,13 @@
 // Pipeline: wall time and AWS API calls of the emulated pipeline by step, the CLI run from source
-// against the emulator (moto behind the project's shim). Calls are counted by an interceptor on the
-// shim's hook, so they are the calls the CLI made (retries included), not the shim's own.
+// against the emulator (moto behind the emulator's proxy). Calls are counted by an interceptor on the
+// proxy's chain, so they are the calls the CLI made (retries included), not the proxy's own.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator, type Emulator } from '../../action/test/support/emulator.js';
-import { startRegistry } from '../../action/test/support/registry.js';
-import type { Interceptor } from '../../scripts/emulator.js';
+import { startEmulator, type Emulator } from '../emulator/start.js';
+import { startRegistry } from '../support/registry.js';
+import type { Interceptor } from '../emulator/types.js';
 import { countResources, imageRef, prepareScenario, registerGroupInstances, runCli, scenarioClients, type ResourceCount } from './scenario.js';
 
 export interface PipelineStep {

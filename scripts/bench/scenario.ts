@@ -7,9 +7,8 @@ import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeL
 import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { DescribeClustersCommand, DescribeServicesCommand, ECSClient, ListServicesCommand, ListTaskDefinitionsCommand } from '@aws-sdk/client-ecs';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { makeManagedAmi, registerMountedInstance } from '../../action/test/support/emulator.js';
-
-export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
+import { makeManagedAmi, registerMountedInstance } from '../emulator/instances.js';
+import { REPO_ROOT } from '../support/image.js';
 
 export interface ScenarioClients {
   ec2: EC2Client;

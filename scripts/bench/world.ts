@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { emulatorEnv, freePort } from '../../action/test/support/emulator.js';
-import { DOCKER_DIR, ensureImage, exec, execOk } from '../../action/test/support/image.js';
-import { lazyUnmount, mountBucket } from '../../action/test/support/mount.js';
-import { testContext } from '../../action/test/support/ecs-context.js';
+import { emulatorEnv } from '../emulator/start.js';
+import { freePort } from '../support/ports.js';
+import { DOCKER_DIR, ensureImage, REPO_ROOT } from '../support/image.js';
+import { exec, execOk } from '../support/exec.js';
+import { lazyUnmount, mountBucket } from '../support/mount.js';
+import { testContext } from '../support/command-context.js';
 import type { AwsClients } from '../../action/src/aws/clients.js';
 import { mirrorTopicName } from '../../action/src/mirror/naming.js';
 import { ensureMirrorEvents } from '../../action/src/steps/mirror-events.js';
@@ -94,9 +96,8 @@ export interface EmulatorProcess {
 
 export async function startEmulatorChild(extraArgs: string[] = []): Promise<EmulatorProcess> {
   const port = await freePort();
-  const root = new URL('../../', import.meta.url).pathname;
-  const child: ChildProcess = spawn('npx', ['--no-install', 'tsx', 'scripts/emulator.ts', '--port', String(port), ...extraArgs], {
-    cwd: root,
+  const child: ChildProcess = spawn('npx', ['--no-install', 'tsx', 'scripts/emulator/cli.ts', '--port', String(port), ...extraArgs], {
+    cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

@@ -4,6 +4,9 @@
 //   network                 prints `subnets=<ids>` and `security-groups=<id>` of the default VPC
 //   create-bucket NAME      creates the bucket unless it exists
 //   upload BUCKET DIR [PREFIX]  puts every file under DIR at PREFIX + its relative path
+//   mirror-names BUCKET INSTANCE_ID
+//                           prints `topic=<name>` and `queue=<name>`: the bucket's SNS topic and the
+//                           instance's SQS queue, as the pipeline and the mirror name them
 //   register-instance CLUSTER AUTO_SCALING_GROUP READY_FILE
 //                           what the ECS agent does once the bucket is mounted: registers one of the
 //                           group's instances (this machine plays it) with the cluster, carrying the
@@ -19,7 +22,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { createClients } from '../../action/src/aws/clients.js';
 import { formatError } from '../../action/src/errors.js';
-import { registerMountedInstance } from '../../action/test/support/emulator.js';
+import { mirrorQueueName, mirrorTopicName } from '../../action/src/mirror/naming.js';
+import { registerMountedInstance } from '../emulator/instances.js';
 
 const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
 const clients = createClients(region);
@@ -128,11 +132,15 @@ async function main(argv: string[]): Promise<void> {
     case 'upload':
       if (!args[0] || !args[1]) throw new Error('upload needs a bucket and a folder');
       return upload(args[0], args[1], args[2] ?? '');
+    case 'mirror-names':
+      if (!args[0] || !args[1]) throw new Error('mirror-names needs a bucket and an instance id');
+      process.stdout.write(`topic=${mirrorTopicName(args[0])}\nqueue=${mirrorQueueName(args[1])}\n`);
+      return;
     case 'register-instance':
       if (!args[0] || !args[1] || !args[2]) throw new Error('register-instance needs a cluster, an Auto Scaling group and the ready file');
       return registerInstance(args[0], args[1], args[2]);
     default:
-      throw new Error(`expected network, create-bucket, upload or register-instance, got ${JSON.stringify(command ?? '')}`);
+      throw new Error(`expected network, create-bucket, upload, mirror-names or register-instance, got ${JSON.stringify(command ?? '')}`);
   }
 }
 

@@ -1,6 +1,7 @@
 // The mirror's settings, from the environment the mount script passes (it reads them from
 // /etc/mapserver-ecs/mount.conf). Every problem is reported at once, naming the variable.
 import { join } from 'node:path';
+import { mirrorQueueName } from './naming.js';
 
 export interface MirrorConfig {
   bucket: string;
@@ -14,7 +15,7 @@ export interface MirrorConfig {
   /** SNS topic name or ARN; '' runs on reconciliation alone. */
   topic: string;
   queueName: string;
-  /** Instance id (tag of the queue). */
+  /** Instance id (tag of the queue); the queue's name comes from it when MIRROR_QUEUE is empty. */
   owner: string;
   region: string | undefined;
 }
@@ -35,7 +36,7 @@ export class MirrorConfigError extends Error {
 export function readMirrorConfig(env: NodeJS.ProcessEnv): MirrorConfig {
   const problems: string[] = [];
   const text = (name: string, pattern: RegExp, expected: string, fallback = ''): string => {
-    const value = env[name] ?? fallback;
+    const value = env[name] || fallback;
     if (!pattern.test(value)) problems.push(`${name} must be ${expected}, got ${JSON.stringify(value)}`);
     return value;
   };
@@ -52,7 +53,14 @@ export function readMirrorConfig(env: NodeJS.ProcessEnv): MirrorConfig {
   const prefix = text('MIRROR_PREFIX', /^(|([^/]+\/)+)$/, "empty or a key prefix ending in '/', such as maps/");
   const root = text('MIRROR_ROOT', /^(\/[A-Za-z0-9_.-]+)+$/, 'an absolute path');
   const topic = text('MIRROR_TOPIC', /^(|[A-Za-z0-9_-]{1,256}|arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256})$/, 'an SNS topic name or ARN, or empty');
-  const queueName = text('MIRROR_QUEUE', topic ? /^[A-Za-z0-9_-]{1,80}$/ : /^[A-Za-z0-9_-]{0,80}$/, 'an SQS queue name (required with MIRROR_TOPIC)');
+  // The mount script passes only the instance id (MIRROR_OWNER) unless the config names a queue.
+  const owner = env.MIRROR_OWNER ?? '';
+  const queueName = text(
+    'MIRROR_QUEUE',
+    topic ? /^[A-Za-z0-9_-]{1,80}$/ : /^[A-Za-z0-9_-]{0,80}$/,
+    'an SQS queue name (required with MIRROR_TOPIC unless MIRROR_OWNER names the instance)',
+    owner ? mirrorQueueName(owner) : '',
+  );
   const uid = number('MIRROR_UID', 0, 4294967294);
   const gid = number('MIRROR_GID', 0, 4294967294);
   const umask = number('MIRROR_UMASK', 0, 0o777, 0o022, 8) ?? 0o022;
@@ -68,7 +76,7 @@ export function readMirrorConfig(env: NodeJS.ProcessEnv): MirrorConfig {
     reconcileSeconds,
     topic,
     queueName,
-    owner: env.MIRROR_OWNER || queueName,
+    owner: owner || queueName,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
   };
 }

@@ -73,7 +73,7 @@ export class Mirror {
    */
   async load(): Promise<void> {
     const files = await this.options.tree.listFiles();
-    let saved: Record<string, Entry> = {};
+    let saved: Record<string, Entry>;
     try {
       saved = JSON.parse(await readFile(this.options.stateFile, 'utf8')) as Record<string, Entry>;
     } catch {

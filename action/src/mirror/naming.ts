@@ -1,8 +1,13 @@
 // Names shared by the pipeline (bootstrap makes the topic and the bucket notification, cleanup
 // sweeps orphaned queues, the IAM policies scope to them) and the mirror on each instance.
 
-/** Every instance's queue is named this plus its instance id (the mount script names it so). */
+/** Every instance's queue is named this plus its instance id (see mirrorQueueName). */
 export const MIRROR_QUEUE_PREFIX = 'mapserver-ecs-mirror-';
+
+/** The SQS queue of one instance's mirror: the mirror names it so when given only the instance id. */
+export function mirrorQueueName(instanceId: string): string {
+  return `${MIRROR_QUEUE_PREFIX}${instanceId}`;
+}
 
 /** Tag on each queue naming the instance it belongs to. */
 export const MIRROR_QUEUE_TAG = 'mapserver-ecs:instance-id';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { runCli } from '../../src/cli.js';
 import { EXIT_BAD_INPUT } from '../../src/errors.js';
 import { runActionBundle } from '../support/action-runner.js';
-import { startEmulator, type Emulator } from '../support/emulator.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 
 type Case = [command: string, input: string, value: string];
 

@@ -12,8 +12,8 @@ import { StepFailure } from '../../src/errors.js';
 import type { InputName } from '../../src/inputs.js';
 import { bakeAmi, VARIABLES_FILE } from '../../src/steps/bake.js';
 import { BASE_AMI_PARAMETERS } from '../../src/steps/base-ami.js';
-import { testContext } from '../support/ecs-context.js';
-import { startEmulator, type Emulator } from '../support/emulator.js';
+import { testContext } from '../../../scripts/support/command-context.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 
 // testTimeout is a global option, so the integration project's value does not reach this file.
 jest.setTimeout(300_000);

@@ -3,7 +3,7 @@
 // credentials it says so in one line and calls nothing.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { runCliFromSource } from '../support/cli-source.js';
-import { startEmulator, type Emulator } from '../support/emulator.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 
 jest.setTimeout(120_000);
 

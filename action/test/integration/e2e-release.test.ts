@@ -13,8 +13,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseFileCommands } from '../support/action-runner.js';
-import { registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
-import { startRegistry } from '../support/registry.js';
+import { registerMountedInstance } from '../../../scripts/emulator/instances.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
+import { startRegistry } from '../../../scripts/support/registry.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 

@@ -25,8 +25,9 @@ import { cleanupAmis } from '../../src/steps/cleanup.js';
 import { deployService } from '../../src/steps/deploy.js';
 import { rollInstances } from '../../src/steps/roll.js';
 import { loadUserData } from '../../src/steps/user-data.js';
-import { testContext } from '../support/ecs-context.js';
-import { makeManagedAmi, registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
+import { testContext } from '../../../scripts/support/command-context.js';
+import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 
 jest.setTimeout(120_000);
 

@@ -13,8 +13,10 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { CreateLaunchTemplateCommand, DescribeImagesCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateClusterCommand, ECSClient, ListClustersCommand } from '@aws-sdk/client-ecs';
-import { queryError, type Interceptor } from '../../../scripts/emulator.js';
-import { freePort, startEmulator, type Emulator } from '../support/emulator.js';
+import { queryError } from '../../../scripts/emulator/wire.js';
+import { type Interceptor } from '../../../scripts/emulator/types.js';
+import { freePort } from '../../../scripts/support/ports.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 
 jest.setTimeout(120_000);
 
@@ -237,6 +239,6 @@ describe('the shim', () => {
   });
 
   it('fails clearly when moto_server cannot be started', async () => {
-    await expect(startEmulator({ command: 'no-such-moto-server' })).rejects.toThrow(/cannot start moto_server|exited/);
+    await expect(startEmulator({ motoCommand: 'no-such-moto-server' })).rejects.toThrow(/cannot start moto_server|exited/);
   });
 });

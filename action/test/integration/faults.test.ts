@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { ChildProcess } from 'node:child_process';
 import { countResources, imageRef, prepareScenario, registerGroupInstances, runCli, scenarioClients, type ScenarioClients } from '../../../scripts/bench/scenario.js';
-import type { Interceptor } from '../../../scripts/emulator.js';
-import { createFaultInjector, type FaultInjector } from '../../../scripts/faults.js';
-import { startEmulator, type Emulator } from '../support/emulator.js';
+import type { Interceptor } from '../../../scripts/emulator/types.js';
+import { createFaultInjector, type FaultInjector } from '../../../scripts/emulator/faults.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 
 jest.setTimeout(600_000);
 

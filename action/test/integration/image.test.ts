@@ -13,8 +13,10 @@ import { TerminalReporter } from '../../src/reporter.js';
 import { parseSettings } from '../../src/settings.js';
 import { GetLifecyclePolicyCommand, DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
 import { buildAndPushImage, ensureRepository, lifecyclePolicy } from '../../src/steps/image.js';
-import { freePort, startEmulator } from '../support/emulator.js';
-import { ensureImage, exec, execOk, REPO_ROOT } from '../support/image.js';
+import { freePort } from '../../../scripts/support/ports.js';
+import { startEmulator } from '../../../scripts/emulator/start.js';
+import { ensureImage, REPO_ROOT } from '../../../scripts/support/image.js';
+import { exec, execOk } from '../../../scripts/support/exec.js';
 
 jest.setTimeout(900_000);
 

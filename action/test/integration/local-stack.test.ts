@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { launchBrowser, viewerMapPixels, viewerSettled } from '../support/browser.js';
-import { freePort } from '../support/emulator.js';
+import { freePort } from '../../../scripts/support/ports.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const START_TIMEOUT_MS = 25 * 60_000;

@@ -15,10 +15,11 @@ import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { createClients } from '../../src/aws/clients.js';
 import { ensureMirrorEvents } from '../../src/steps/mirror-events.js';
-import { testContext } from '../support/ecs-context.js';
-import { emulatorEnv, freePort, startEmulator, type Emulator } from '../support/emulator.js';
+import { testContext } from '../../../scripts/support/command-context.js';
+import { emulatorEnv, startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
+import { freePort } from '../../../scripts/support/ports.js';
 import { get, runContainer, stopAllContainers } from '../support/image.js';
-import { mountBucket, runMountScript, unmountAll, type Mounted } from '../support/mount.js';
+import { mountBucket, runMountScript, unmountAll, type Mounted } from '../../../scripts/support/mount.js';
 
 jest.setTimeout(600_000);
 

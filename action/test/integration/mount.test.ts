@@ -10,8 +10,8 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator, type Emulator } from '../support/emulator.js';
-import { lazyUnmount, mountBucket, runMountScript, unmountAll, type Mounted } from '../support/mount.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
+import { lazyUnmount, mountBucket, runMountScript, unmountAll, type Mounted } from '../../../scripts/support/mount.js';
 
 const BUCKET = 'mapfiles-mount-test';
 const PREFIX = 'maps/';

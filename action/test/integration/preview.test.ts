@@ -10,7 +10,7 @@ import { PNG } from 'pngjs';
 import { StepFailure } from '../../src/errors.js';
 import { renderPreview, type Renderer } from '../../src/mapfiles/preview.js';
 import { TerminalReporter } from '../../src/reporter.js';
-import { ensureImage } from '../support/image.js';
+import { ensureImage } from '../../../scripts/support/image.js';
 
 jest.setTimeout(1_800_000);
 

@@ -11,11 +11,12 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Interceptor } from '../../../scripts/emulator.js';
+import type { Interceptor } from '../../../scripts/emulator/types.js';
 import { repoRoot } from '../support/action-runner.js';
 import { runCliFromSource, type CliRun } from '../support/cli-source.js';
-import { registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
-import { startRegistry } from '../support/registry.js';
+import { registerMountedInstance } from '../../../scripts/emulator/instances.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
+import { startRegistry } from '../../../scripts/support/registry.js';
 
 jest.setTimeout(20 * 60_000);
 

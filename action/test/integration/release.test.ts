@@ -7,7 +7,8 @@ import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeS
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { runCliFromSource, type CliRun } from '../support/cli-source.js';
-import { makeManagedAmi, registerMountedInstance, startEmulator, type Emulator } from '../support/emulator.js';
+import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 
 jest.setTimeout(300_000);
 

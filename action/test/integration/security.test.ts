@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { copyFileSync, existsSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { get, REPO_ROOT, runContainer, stopAllContainers, type RunningContainer } from '../support/image.js';
+import { get, runContainer, stopAllContainers, type RunningContainer } from '../support/image.js';
+import { REPO_ROOT } from '../../../scripts/support/image.js';
 import { benchMapfile } from '../../../scripts/bench/world.js';
 
 jest.setTimeout(600_000);

@@ -8,9 +8,12 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { startEmulator, freePort, type Emulator } from '../support/emulator.js';
-import { ensureImage, execOk, get, REPO_ROOT, runContainer, stopAllContainers, type HttpAnswer, type RunningContainer } from '../support/image.js';
-import { mountBucket, unmountAll } from '../support/mount.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
+import { freePort } from '../../../scripts/support/ports.js';
+import { ensureImage, REPO_ROOT } from '../../../scripts/support/image.js';
+import { execOk } from '../../../scripts/support/exec.js';
+import { get, runContainer, stopAllContainers, type HttpAnswer, type RunningContainer } from '../support/image.js';
+import { mountBucket, unmountAll } from '../../../scripts/support/mount.js';
 
 jest.setTimeout(600_000);
 

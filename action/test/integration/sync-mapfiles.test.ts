@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startEmulator, type Emulator } from '../support/emulator.js';
-import { mountBucket, unmountAll, type Mounted } from '../support/mount.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
+import { mountBucket, unmountAll, type Mounted } from '../../../scripts/support/mount.js';
 
 jest.setTimeout(300_000);
 

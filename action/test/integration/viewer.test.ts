@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { PNG } from 'pngjs';
 import type { Page } from 'playwright-core';
 import { launchBrowser, viewerMapPixels, viewerSettled, type Browser } from '../support/browser.js';
-import { REPO_ROOT, runContainer, stopAllContainers, type RunningContainer } from '../support/image.js';
+import { REPO_ROOT } from '../../../scripts/support/image.js';
+import { runContainer, stopAllContainers, type RunningContainer } from '../support/image.js';
 
 jest.setTimeout(300_000);
 

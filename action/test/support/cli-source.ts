@@ -1,4 +1,4 @@
-// Runs the CLI from source in its own process, asynchronously (an emulator's shim may run in the
+// Runs the CLI from source in its own process, asynchronously (an emulator's proxy may run in the
 // test's process), with only the given AWS environment: none of the caller's AWS_, GITHUB_ or INPUT_
 // variables leak in.
 import { spawn } from 'node:child_process';

@@ -6,7 +6,7 @@ import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { StepFailure } from '../../src/errors.js';
 import { BASE_AMI_PARAMETERS, resolveBaseAmi } from '../../src/steps/base-ami.js';
-import { testContext } from '../support/ecs-context.js';
+import { testContext } from '../../../scripts/support/command-context.js';
 
 const ssm = mockClient(SSMClient);
 const ec2 = mockClient(EC2Client);

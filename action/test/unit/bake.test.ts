@@ -21,7 +21,7 @@ import {
 } from '../../src/steps/bake.js';
 import type { InputName } from '../../src/inputs.js';
 import { parseSettings } from '../../src/settings.js';
-import { testContext } from '../support/ecs-context.js';
+import { testContext } from '../../../scripts/support/command-context.js';
 
 const ROOT = process.cwd();
 const TEMPLATE = readFileSync(join(ROOT, VARIABLES_TEMPLATE), 'utf8');

@@ -21,7 +21,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { bootstrapCommand } from '../../src/commands/bootstrap.js';
 import { StepFailure } from '../../src/errors.js';
 import { bootstrap } from '../../src/steps/bootstrap.js';
-import { DIGEST_IMAGE, testContext } from '../support/ecs-context.js';
+import { DIGEST_IMAGE, testContext } from '../../../scripts/support/command-context.js';
 
 const ec2 = mockClient(EC2Client);
 const ecs = mockClient(ECSClient);

@@ -14,7 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { cleanupCommand } from '../../src/commands/cleanup.js';
 import { StepFailure } from '../../src/errors.js';
 import { cleanupAmis } from '../../src/steps/cleanup.js';
-import { testContext } from '../support/ecs-context.js';
+import { testContext } from '../../../scripts/support/command-context.js';
 
 const ec2 = mockClient(EC2Client);
 const autoScaling = mockClient(AutoScalingClient);

@@ -13,7 +13,8 @@ import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { deployCommand } from '../../src/commands/deploy.js';
 import { InputError, StepFailure } from '../../src/errors.js';
 import { DEPLOYMENT_CONFIGURATION, deployService } from '../../src/steps/deploy.js';
-import { DIGEST_IMAGE, fakeClock, scriptedHandler, testContext } from '../support/ecs-context.js';
+import { DIGEST_IMAGE, testContext } from '../../../scripts/support/command-context.js';
+import { fakeClock, scriptedHandler } from '../support/ecs-context.js';
 
 let ecs = mockClient(ECSClient);
 const OLD = 'arn:aws:ecs:us-east-1:123456789012:task-definition/mapserver:6';

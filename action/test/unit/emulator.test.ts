@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { AutoScalingClient, DescribeInstanceRefreshesCommand, StartInstanceRefreshCommand } from '@aws-sdk/client-auto-scaling';
-import { motoLauncher, queryError, queryXml, xmlEscape } from '../../../scripts/emulator.js';
+import { motoLauncher } from '../../../scripts/emulator/moto.js';
+import { queryError, queryXml, xmlEscape } from '../../../scripts/emulator/wire.js';
 import { scriptedHandler } from '../support/ecs-context.js';
 
 function clientAnswering(status: number, body: string): AutoScalingClient {

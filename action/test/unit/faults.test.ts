@@ -6,8 +6,8 @@ import { ECSClient, DescribeClustersCommand } from '@aws-sdk/client-ecs';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { S3Client, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import type { ProxyRequest, ProxyResponse } from '../../../scripts/emulator.js';
-import { createFaultInjector, parseFaultArgs, protocolOf, seededRandom, serverError, throttlingError } from '../../../scripts/faults.js';
+import type { ProxyRequest, ProxyResponse } from '../../../scripts/emulator/types.js';
+import { createFaultInjector, parseFaultArgs, protocolOf, seededRandom, serverError, throttlingError } from '../../../scripts/emulator/faults.js';
 
 function request(service: string, target?: string): ProxyRequest {
   return { method: 'POST', url: '/', headers: target ? { 'x-amz-target': target } : {}, body: Buffer.alloc(0), service, action: 'X', params: new URLSearchParams() };

@@ -7,7 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import { allowedActions, iamTemplateData, loadIamPolicy, policyAllows, type IamValues, type PolicyDocument } from '../../src/aws/iam.js';
 import { parseSettings } from '../../src/settings.js';
 import { renderTaskDefinition } from '../../src/steps/task-definition.js';
-import { DIGEST_IMAGE } from '../support/ecs-context.js';
+import { DIGEST_IMAGE } from '../../../scripts/support/command-context.js';
 
 const values: IamValues = {
   region: 'eu-west-1',

@@ -8,7 +8,7 @@ import { lintMapfilesCommand } from '../../src/commands/lint-mapfiles.js';
 import { InputError, StepFailure } from '../../src/errors.js';
 import type { InputName } from '../../src/inputs.js';
 import { loadMapfile } from '../../src/mapfiles/document.js';
-import { testContext } from '../support/ecs-context.js';
+import { testContext } from '../../../scripts/support/command-context.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const fixtures = join(repoRoot, 'action', 'test', 'fixtures', 'mapfiles');

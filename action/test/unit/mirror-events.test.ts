@@ -6,7 +6,7 @@ import { CreateTopicCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand,
 import { DeleteQueueCommand, GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ensureMirrorEvents, sweepMirrorQueues, topicPolicy, withMirrorNotification } from '../../src/steps/mirror-events.js';
-import { testContext } from '../support/ecs-context.js';
+import { testContext } from '../../../scripts/support/command-context.js';
 
 const s3 = mockClient(S3Client);
 const sns = mockClient(SNSClient);

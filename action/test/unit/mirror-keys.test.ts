@@ -122,6 +122,14 @@ describe('readMirrorConfig', () => {
     );
   });
 
+  it('names the queue after the instance when the mount script passes only its id', () => {
+    const config = readMirrorConfig({ ...good, MIRROR_QUEUE: '', MIRROR_OWNER: 'i-0123456789abcdef0' });
+    expect(config.queueName).toBe('mapserver-ecs-mirror-i-0123456789abcdef0');
+    expect(config.owner).toBe('i-0123456789abcdef0');
+    // A queue the config names wins; its owner is still the instance.
+    expect(readMirrorConfig({ ...good, MIRROR_OWNER: 'i-0123456789abcdef0' })).toMatchObject({ queueName: 'queue', owner: 'i-0123456789abcdef0' });
+  });
+
   it('runs without a topic (reconciliation alone)', () => {
     expect(readMirrorConfig({ ...good, MIRROR_TOPIC: '', MIRROR_QUEUE: '' }).topic).toBe('');
   });

@@ -43,7 +43,7 @@ import { bakeCommand } from '../../src/commands/bake.js';
 import { imageCommand } from '../../src/commands/image.js';
 import { deployService } from '../../src/steps/deploy.js';
 import { loadTaskDefinition } from '../../src/steps/task-definition.js';
-import { testContext } from '../support/ecs-context.js';
+import { testContext } from '../../../scripts/support/command-context.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const ec2 = mockClient(EC2Client);

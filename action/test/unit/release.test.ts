@@ -14,7 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { planRelease, releaseCommand } from '../../src/commands/release.js';
 import { InputError } from '../../src/errors.js';
 import type { InputName } from '../../src/inputs.js';
-import { DIGEST_IMAGE, testContext } from '../support/ecs-context.js';
+import { DIGEST_IMAGE, testContext } from '../../../scripts/support/command-context.js';
 
 const ec2 = mockClient(EC2Client);
 const ecs = mockClient(ECSClient);

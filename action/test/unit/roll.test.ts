@@ -20,7 +20,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { rollCommand } from '../../src/commands/roll.js';
 import { StepFailure } from '../../src/errors.js';
 import { rollInstances } from '../../src/steps/roll.js';
-import { fakeClock, testContext } from '../support/ecs-context.js';
+import { fakeClock } from '../support/ecs-context.js';
+import { testContext } from '../../../scripts/support/command-context.js';
 
 const autoScaling = mockClient(AutoScalingClient);
 const ec2 = mockClient(EC2Client);

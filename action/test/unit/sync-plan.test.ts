@@ -31,7 +31,7 @@ import {
   type LocalFile,
   type RemoteObject,
 } from '../../src/mapfiles/sync.js';
-import { testContext } from '../support/ecs-context.js';
+import { testContext } from '../../../scripts/support/command-context.js';
 
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 const file = (relPath: string, content: string): LocalFile => ({ relPath, absPath: `/x/${relPath}`, size: Buffer.byteLength(content), mtimeMs: 1_700_000_000_000, md5: md5(content) });

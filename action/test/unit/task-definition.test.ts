@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { StepFailure } from '../../src/errors.js';
 import { parseSettings } from '../../src/settings.js';
 import { renderTaskDefinition, taskDefinitionProblems, type TaskDefinitionSettings } from '../../src/steps/task-definition.js';
-import { DIGEST_IMAGE } from '../support/ecs-context.js';
+import { DIGEST_IMAGE } from '../../../scripts/support/command-context.js';
 
 const template = readFileSync('ecs/task-definition.json.hbs', 'utf8');
 const base = parseSettings((name) => ({ command: 'deploy', bucket: 'maps-bucket', image: DIGEST_IMAGE })[name as 'command' | 'image'] ?? '', [], { AWS_REGION: 'eu-west-1' });

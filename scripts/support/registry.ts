@@ -1,9 +1,9 @@
-// A Docker registry (the docker-registry server) for one test file, on a free loopback port, with its
-// storage in the test's temporary folder.
+// A Docker registry (the docker-registry server) for one test file or benchmark run, on a free
+// loopback port, with its storage in the caller's temporary folder.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './emulator.js';
+import { freePort } from './ports.js';
 
 /** A registry for this test only, on a free loopback port, with its storage in a temporary folder. */
 export async function startRegistry(dir: string): Promise<{ address: string; stop(): Promise<void> }> {

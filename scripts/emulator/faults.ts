@@ -6,7 +6,7 @@
 // CLI: npm run emulator -- --fault-rate 0.2 [--fault-seed 7] [--fault-kinds throttle,server-error,reset,latency]
 //      [--fault-latency-ms 300] [--fault-services ec2,ecs,autoscaling,ssm,ecr,s3]
 import { randomUUID } from 'node:crypto';
-import type { Interceptor, ProxyRequest, ProxyResponse } from './emulator.js';
+import type { Interceptor, ProxyRequest, ProxyResponse } from './types.js';
 
 export const FAULT_KINDS = ['throttle', 'server-error', 'reset', 'latency'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];

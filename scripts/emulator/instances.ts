@@ -1,56 +1,7 @@
-// Starts the AWS API emulator (moto_server behind the project's shim, scripts/emulator.ts) on free
-// loopback ports for one test file, and simulates what ECS agents would do on real instances.
+// Instances in the emulated account as AWS would have them: a container instance registered the way
+// its ECS agent registers it, and an AMI as the bake step leaves it.
 import { CreateImageCommand, CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient, PutAttributesCommand, RegisterContainerInstanceCommand } from '@aws-sdk/client-ecs';
-import { freeLoopbackPort, startEmulatorProcess, type EmulatorProxy, type Interceptor } from '../../../scripts/emulator.js';
-
-export interface Emulator {
-  endpoint: string;
-  port: number;
-  /** Environment that points every AWS SDK client (and s3fs, GDAL, Packer) at the emulator. */
-  env: Record<string, string>;
-  /** The shim in front of moto: test controls (failNextRefresh, failNextDeployment) and use(interceptor). */
-  proxy: EmulatorProxy;
-  /** moto_server itself, bypassing the shim. */
-  motoEndpoint: string;
-  stop(): Promise<void>;
-}
-
-/** A free port on 127.0.0.1, found the same way the emulator finds its own. */
-export const freePort = freeLoopbackPort;
-
-export function emulatorEnv(endpoint: string): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_DEFAULT_REGION: 'us-east-1',
-    // moto accepts any credentials; these are its documented dummies, not secrets.
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-}
-
-/**
- * `command` replaces moto_server (tests of a missing tool); `faults` go first in the shim's chain;
- * `refreshSteps`/`deploymentSteps` set how many polls a refresh or deployment takes (1: done at once).
- */
-export async function startEmulator(options: { command?: string; faults?: Interceptor[]; refreshSteps?: number; deploymentSteps?: number } = {}): Promise<Emulator> {
-  const running = await startEmulatorProcess({
-    ...(options.command ? { motoCommand: options.command } : {}),
-    ...(options.faults ? { faults: options.faults } : {}),
-    ...(options.refreshSteps ? { refreshSteps: options.refreshSteps } : {}),
-    ...(options.deploymentSteps ? { deploymentSteps: options.deploymentSteps } : {}),
-  });
-  return {
-    endpoint: running.endpoint,
-    port: running.port,
-    env: emulatorEnv(running.endpoint),
-    proxy: running.proxy,
-    motoEndpoint: running.motoEndpoint,
-    stop: () => running.stop(),
-  };
-}
 
 /**
  * What the ECS agent does when an instance boots and its bucket mount is up: registers the instance

@@ -3,18 +3,18 @@
 // it. Every mount is tracked so a test file can always clean up, even after a failed assertion:
 // call unmountAll() in afterAll.
 //
-// Careful: startEmulator() runs the emulator's shim inside the test process. Touch the mount only
+// Careful: startEmulator() runs the emulator's proxy inside the calling process. Touch the mount only
 // with asynchronous calls (fs/promises, execFile): a synchronous read (readFileSync, execFileSync
-// of `cat`) blocks the event loop that has to answer s3fs, and the test hangs in the kernel.
+// of `cat`) blocks the event loop that has to answer s3fs, and the caller hangs in the kernel.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { shellWord } from '../../src/render.js';
+import { shellWord } from '../../action/src/render.js';
 
-export const MOUNT_SCRIPT = fileURLToPath(new URL('../../../packer/files/usr/local/sbin/mapfiles-mount', import.meta.url));
+export const MOUNT_SCRIPT = fileURLToPath(new URL('../../packer/files/usr/local/sbin/mapfiles-mount', import.meta.url));
 
 export interface MountOptions {
   /** The S3 endpoint (an emulator on loopback). */
@@ -36,7 +36,7 @@ export interface MountOptions {
 }
 
 /** The mirror's bundle as the AMI carries it (kept equal to the source by the check-dist test). */
-export const MIRROR_BUNDLE = fileURLToPath(new URL('../../../packer/files/usr/local/lib/mapserver-ecs/mirror/index.js', import.meta.url));
+export const MIRROR_BUNDLE = fileURLToPath(new URL('../../packer/files/usr/local/lib/mapserver-ecs/mirror/index.js', import.meta.url));
 
 export interface Mounted {
   mountPoint: string;

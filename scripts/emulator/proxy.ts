@@ -1,0 +1,129 @@
+// The emulator's HTTP proxy in front of moto: a chain of interceptors (faults first, then the
+// instance-refresh and ECS deployment simulations) ending in moto, and test controls under
+// CONTROL_PREFIX.
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { EcsDeployments } from './ecs-deployments.js';
+import { InstanceRefreshes } from './instance-refresh.js';
+import type { EmulatorProxy, Interceptor, ProxyOptions, ProxyRequest, ProxyResponse, RefreshFailure } from './types.js';
+import { describeRequest, jsonResponse } from './wire.js';
+
+export const CONTROL_PREFIX = '/_emulator/';
+
+function forward(upstream: string, request: ProxyRequest): Promise<ProxyResponse> {
+  const target = new URL(request.url, upstream);
+  const headers: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(request.headers)) {
+    if (value !== undefined && !['host', 'content-length', 'transfer-encoding', 'connection'].includes(key)) headers[key] = value;
+  }
+  headers['content-length'] = String(request.body.length);
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(target, { method: request.method, headers }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on('data', (c: Buffer) => chunks.push(c));
+      incoming.on('error', reject);
+      incoming.on('end', () => {
+        const out: Record<string, string> = {};
+        for (const [key, value] of Object.entries(incoming.headers)) {
+          // A HEAD answer has no body: its content-length (the object's size, which s3fs reads) is kept.
+          const keep = key === 'content-length' ? request.method === 'HEAD' : !['transfer-encoding', 'connection'].includes(key);
+          if (value !== undefined && keep) out[key] = Array.isArray(value) ? value.join(', ') : value;
+        }
+        resolve({ status: incoming.statusCode ?? 502, headers: out, body: Buffer.concat(chunks) });
+      });
+    });
+    outgoing.on('error', reject);
+    outgoing.end(request.body);
+  });
+}
+
+/** Answers a test control (health, arming a failure); undefined for an unknown one. */
+function control(url: string, body: string, refreshes: InstanceRefreshes, deployments: EcsDeployments): ProxyResponse | undefined {
+  const path = url.slice(CONTROL_PREFIX.length).split('?')[0];
+  const input = body ? (JSON.parse(body) as { status?: string; reason?: string }) : {};
+  if (path === 'health') return jsonResponse(200, { ok: true });
+  if (path === 'instance-refresh/fail-next') {
+    const status = input.status ?? 'Failed';
+    if (!['Failed', 'RollbackSuccessful', 'Cancelled'].includes(status)) return jsonResponse(400, { message: `unknown status ${status}` });
+    refreshes.failNext(status as RefreshFailure, input.reason);
+    return jsonResponse(200, { armed: status });
+  }
+  if (path === 'ecs/fail-next-deployment') {
+    deployments.failNext(input.reason);
+    return jsonResponse(200, { armed: 'circuit breaker' });
+  }
+  return undefined;
+}
+
+/** Writes an answer, or resets the connection when a fault asks for it. */
+function respond(req: IncomingMessage, res: ServerResponse, answer: ProxyResponse): void {
+  if (answer.reset) {
+    req.socket.resetAndDestroy();
+    return;
+  }
+  const payload = typeof answer.body === 'string' ? Buffer.from(answer.body) : answer.body;
+  const length = req.method === 'HEAD' && answer.headers['content-length'] !== undefined ? answer.headers['content-length'] : String(payload.length);
+  res.writeHead(answer.status, { ...answer.headers, 'content-length': length });
+  res.end(payload);
+}
+
+export function createProxy(options: ProxyOptions): EmulatorProxy {
+  const toMoto = (request: ProxyRequest): Promise<ProxyResponse> => forward(options.upstream, request);
+  const refreshes = new InstanceRefreshes(toMoto, options.refreshSteps ?? 3);
+  const deployments = new EcsDeployments(toMoto, options.deploymentSteps ?? 2);
+  const chain: Interceptor[] = [...(options.faults ?? []), refreshes.interceptor, deployments.interceptor];
+
+  const dispatch = (index: number, request: ProxyRequest): Promise<ProxyResponse> => {
+    const interceptor = chain[index];
+    if (!interceptor) return toMoto(request);
+    return interceptor(request, (changed) => dispatch(index + 1, changed ?? request));
+  };
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const url = req.url ?? '/';
+      if (url.startsWith(CONTROL_PREFIX)) {
+        try {
+          respond(req, res, control(url, body.toString(), refreshes, deployments) ?? jsonResponse(404, { message: `unknown control ${url}` }));
+        } catch (error) {
+          respond(req, res, jsonResponse(400, { message: (error as Error).message }));
+        }
+        return;
+      }
+      dispatch(0, describeRequest(req.method ?? 'GET', url, req.headers, body)).then(
+        (answer) => respond(req, res, answer),
+        (error: unknown) => respond(req, res, { status: 502, headers: { 'content-type': 'text/plain' }, body: `emulator proxy: ${(error as Error).message}` }),
+      );
+    });
+  });
+
+  return {
+    server,
+    listen(port: number, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        });
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
+    use(interceptor: Interceptor) {
+      chain.unshift(interceptor);
+    },
+    failNextRefresh(status, reason) {
+      refreshes.failNext(status, reason);
+    },
+    failNextDeployment(reason) {
+      deployments.failNext(reason);
+    },
+  };
+}
