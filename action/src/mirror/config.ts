@@ -33,6 +33,19 @@ export class MirrorConfigError extends Error {
   override readonly name = 'MirrorConfigError';
 }
 
+const ROOT = /^(\/[A-Za-z0-9_.-]+)+$/;
+
+/**
+ * MIRROR_ROOT alone: `check` and `status` only read the status file the running mirror writes, so
+ * they must not depend on the settings only `run` needs (the queue is named from the instance id,
+ * which the mount script looks up for `run` only).
+ */
+export function readMirrorRoot(env: NodeJS.ProcessEnv): string {
+  const root = env.MIRROR_ROOT ?? '';
+  if (!ROOT.test(root)) throw new MirrorConfigError(`mapfiles-mirror: invalid settings:\n  - MIRROR_ROOT must be an absolute path, got ${JSON.stringify(root)}`);
+  return root;
+}
+
 export function readMirrorConfig(env: NodeJS.ProcessEnv): MirrorConfig {
   const problems: string[] = [];
   const text = (name: string, pattern: RegExp, expected: string, fallback = ''): string => {
@@ -51,7 +64,7 @@ export function readMirrorConfig(env: NodeJS.ProcessEnv): MirrorConfig {
   };
   const bucket = text('MIRROR_BUCKET', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name');
   const prefix = text('MIRROR_PREFIX', /^(|([^/]+\/)+)$/, "empty or a key prefix ending in '/', such as maps/");
-  const root = text('MIRROR_ROOT', /^(\/[A-Za-z0-9_.-]+)+$/, 'an absolute path');
+  const root = text('MIRROR_ROOT', ROOT, 'an absolute path');
   const topic = text('MIRROR_TOPIC', /^(|[A-Za-z0-9_-]{1,256}|arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256})$/, 'an SNS topic name or ARN, or empty');
   // The mount script passes only the instance id (MIRROR_OWNER) unless the config names a queue.
   const owner = env.MIRROR_OWNER ?? '';

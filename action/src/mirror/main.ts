@@ -12,7 +12,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { readFile } from 'node:fs/promises';
 import { dropSdkNodeVersionWarning } from '../node-warnings.js';
-import { readMirrorConfig, paths, MirrorConfigError, type MirrorConfig } from './config.js';
+import { readMirrorConfig, readMirrorRoot, paths, MirrorConfigError, type MirrorConfig } from './config.js';
 import { MirrorDaemon, unhealthy, type MirrorStatus } from './daemon.js';
 import { Mirror } from './mirror.js';
 import { EventQueue } from './queue.js';
@@ -60,8 +60,8 @@ async function run(config: MirrorConfig): Promise<void> {
   await daemon.start();
 }
 
-async function readStatus(config: Pick<MirrorConfig, 'root'>): Promise<MirrorStatus> {
-  return JSON.parse(await readFile(paths(config.root).status, 'utf8')) as MirrorStatus;
+async function readStatus(root: string): Promise<MirrorStatus> {
+  return JSON.parse(await readFile(paths(root).status, 'utf8')) as MirrorStatus;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -72,23 +72,23 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('usage: mapfiles-mirror run|check|status\n');
     return EXIT_BAD_SETTINGS;
   }
-  let config: MirrorConfig;
+  let root: string;
   try {
-    config = readMirrorConfig(process.env);
+    if (command === 'run') {
+      await run(readMirrorConfig(process.env));
+      return -1; // keeps running until a signal
+    }
+    root = readMirrorRoot(process.env);
   } catch (error) {
     if (!(error instanceof MirrorConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);
     return EXIT_BAD_SETTINGS;
   }
-  if (command === 'run') {
-    await run(config);
-    return -1; // keeps running until a signal
-  }
   let status: MirrorStatus;
   try {
-    status = await readStatus(config);
+    status = await readStatus(root);
   } catch {
-    process.stderr.write(`mapfiles-mirror: no status in ${paths(config.root).status} (the mirror has not started)\n`);
+    process.stderr.write(`mapfiles-mirror: no status in ${paths(root).status} (the mirror has not started)\n`);
     return 1;
   }
   if (command === 'status') {

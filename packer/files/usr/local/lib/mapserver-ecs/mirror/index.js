@@ -37546,9 +37546,40 @@ function dropSdkNodeVersionWarning(proc = process) {
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ./action/src/mirror/naming.ts
+// Names shared by the pipeline (bootstrap makes the topic and the bucket notification, cleanup
+// sweeps orphaned queues, the IAM policies scope to them) and the mirror on each instance.
+/** Every instance's queue is named this plus its instance id (see mirrorQueueName). */
+const MIRROR_QUEUE_PREFIX = 'mapserver-ecs-mirror-';
+/** The SQS queue of one instance's mirror: the mirror names it so when given only the instance id. */
+function mirrorQueueName(instanceId) {
+    return `${MIRROR_QUEUE_PREFIX}${instanceId}`;
+}
+/** Tag on each queue naming the instance it belongs to. */
+const MIRROR_QUEUE_TAG = 'mapserver-ecs:instance-id';
+/** Id of the bucket's notification configuration that feeds the topic. */
+const MIRROR_NOTIFICATION_ID = 'mapserver-ecs-mirror';
+/** The SNS topic that carries the bucket's change events (one per bucket). */
+function mirrorTopicName(bucket) {
+    return `mapserver-ecs-mapfiles-${bucket.replace(/\./g, '-')}`;
+}
+/**
+ * The topic's ARN from its name and the queue's ARN (same partition, region and account), so an
+ * instance needs no call and no extra setting to find its account. An ARN is returned as it is.
+ */
+function topicArnFor(topic, queueArn) {
+    if (topic.startsWith('arn:'))
+        return topic;
+    const parts = queueArn.split(':');
+    if (parts.length !== 6 || parts[2] !== 'sqs')
+        throw new Error(`not an SQS queue ARN: ${queueArn}`);
+    return `arn:${parts[1]}:sns:${parts[3]}:${parts[4]}:${topic}`;
+}
+
 ;// CONCATENATED MODULE: ./action/src/mirror/config.ts
 // The mirror's settings, from the environment the mount script passes (it reads them from
 // /etc/mapserver-ecs/mount.conf). Every problem is reported at once, naming the variable.
+
 
 const DEFAULT_RECONCILE_SECONDS = 60;
 const paths = (root) => ({
@@ -37560,10 +37591,22 @@ const paths = (root) => ({
 class MirrorConfigError extends Error {
     name = 'MirrorConfigError';
 }
+const ROOT = /^(\/[A-Za-z0-9_.-]+)+$/;
+/**
+ * MIRROR_ROOT alone: `check` and `status` only read the status file the running mirror writes, so
+ * they must not depend on the settings only `run` needs (the queue is named from the instance id,
+ * which the mount script looks up for `run` only).
+ */
+function readMirrorRoot(env) {
+    const root = env.MIRROR_ROOT ?? '';
+    if (!ROOT.test(root))
+        throw new MirrorConfigError(`mapfiles-mirror: invalid settings:\n  - MIRROR_ROOT must be an absolute path, got ${JSON.stringify(root)}`);
+    return root;
+}
 function readMirrorConfig(env) {
     const problems = [];
     const text = (name, pattern, expected, fallback = '') => {
-        const value = env[name] ?? fallback;
+        const value = env[name] || fallback;
         if (!pattern.test(value))
             problems.push(`${name} must be ${expected}, got ${JSON.stringify(value)}`);
         return value;
@@ -37580,9 +37623,11 @@ function readMirrorConfig(env) {
     };
     const bucket = text('MIRROR_BUCKET', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name');
     const prefix = text('MIRROR_PREFIX', /^(|([^/]+\/)+)$/, "empty or a key prefix ending in '/', such as maps/");
-    const root = text('MIRROR_ROOT', /^(\/[A-Za-z0-9_.-]+)+$/, 'an absolute path');
+    const root = text('MIRROR_ROOT', ROOT, 'an absolute path');
     const topic = text('MIRROR_TOPIC', /^(|[A-Za-z0-9_-]{1,256}|arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256})$/, 'an SNS topic name or ARN, or empty');
-    const queueName = text('MIRROR_QUEUE', topic ? /^[A-Za-z0-9_-]{1,80}$/ : /^[A-Za-z0-9_-]{0,80}$/, 'an SQS queue name (required with MIRROR_TOPIC)');
+    // The mount script passes only the instance id (MIRROR_OWNER) unless the config names a queue.
+    const owner = env.MIRROR_OWNER ?? '';
+    const queueName = text('MIRROR_QUEUE', topic ? /^[A-Za-z0-9_-]{1,80}$/ : /^[A-Za-z0-9_-]{0,80}$/, 'an SQS queue name (required with MIRROR_TOPIC unless MIRROR_OWNER names the instance)', owner ? mirrorQueueName(owner) : '');
     const uid = number('MIRROR_UID', 0, 4294967294);
     const gid = number('MIRROR_GID', 0, 4294967294);
     const umask = number('MIRROR_UMASK', 0, 0o777, 0o022, 8) ?? 0o022;
@@ -37599,7 +37644,7 @@ function readMirrorConfig(env) {
         reconcileSeconds,
         topic,
         queueName,
-        owner: env.MIRROR_OWNER || queueName,
+        owner: owner || queueName,
         region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
     };
 }
@@ -38153,7 +38198,7 @@ class Mirror {
      */
     async load() {
         const files = await this.options.tree.listFiles();
-        let saved = {};
+        let saved;
         try {
             saved = JSON.parse(await (0,promises_.readFile)(this.options.stateFile, 'utf8'));
         }
@@ -38336,32 +38381,6 @@ class Mirror {
                 this.active -= 1;
         }
     }
-}
-
-;// CONCATENATED MODULE: ./action/src/mirror/naming.ts
-// Names shared by the pipeline (bootstrap makes the topic and the bucket notification, cleanup
-// sweeps orphaned queues, the IAM policies scope to them) and the mirror on each instance.
-/** Every instance's queue is named this plus its instance id (the mount script names it so). */
-const MIRROR_QUEUE_PREFIX = 'mapserver-ecs-mirror-';
-/** Tag on each queue naming the instance it belongs to. */
-const MIRROR_QUEUE_TAG = 'mapserver-ecs:instance-id';
-/** Id of the bucket's notification configuration that feeds the topic. */
-const MIRROR_NOTIFICATION_ID = 'mapserver-ecs-mirror';
-/** The SNS topic that carries the bucket's change events (one per bucket). */
-function mirrorTopicName(bucket) {
-    return `mapserver-ecs-mapfiles-${bucket.replace(/\./g, '-')}`;
-}
-/**
- * The topic's ARN from its name and the queue's ARN (same partition, region and account), so an
- * instance needs no call and no extra setting to find its account. An ARN is returned as it is.
- */
-function topicArnFor(topic, queueArn) {
-    if (topic.startsWith('arn:'))
-        return topic;
-    const parts = queueArn.split(':');
-    if (parts.length !== 6 || parts[2] !== 'sqs')
-        throw new Error(`not an SQS queue ARN: ${queueArn}`);
-    return `arn:${parts[1]}:sns:${parts[3]}:${parts[4]}:${topic}`;
 }
 
 ;// CONCATENATED MODULE: ./action/src/mirror/queue.ts
@@ -38587,8 +38606,8 @@ async function run(config) {
     process.on('SIGINT', () => stop('SIGINT'));
     await daemon.start();
 }
-async function readStatus(config) {
-    return JSON.parse(await (0,promises_.readFile)(paths(config.root).status, 'utf8'));
+async function readStatus(root) {
+    return JSON.parse(await (0,promises_.readFile)(paths(root).status, 'utf8'));
 }
 async function main(argv) {
     // The AMI runs node-22; on a Node 20 test machine the SDK's notice would fill the log.
@@ -38598,9 +38617,13 @@ async function main(argv) {
         process.stderr.write('usage: mapfiles-mirror run|check|status\n');
         return EXIT_BAD_SETTINGS;
     }
-    let config;
+    let root;
     try {
-        config = readMirrorConfig(process.env);
+        if (command === 'run') {
+            await run(readMirrorConfig(process.env));
+            return -1; // keeps running until a signal
+        }
+        root = readMirrorRoot(process.env);
     }
     catch (error) {
         if (!(error instanceof MirrorConfigError))
@@ -38608,16 +38631,12 @@ async function main(argv) {
         process.stderr.write(`${error.message}\n`);
         return EXIT_BAD_SETTINGS;
     }
-    if (command === 'run') {
-        await run(config);
-        return -1; // keeps running until a signal
-    }
     let status;
     try {
-        status = await readStatus(config);
+        status = await readStatus(root);
     }
     catch {
-        process.stderr.write(`mapfiles-mirror: no status in ${paths(config.root).status} (the mirror has not started)\n`);
+        process.stderr.write(`mapfiles-mirror: no status in ${paths(root).status} (the mirror has not started)\n`);
         return 1;
     }
     if (command === 'status') {
