@@ -4,6 +4,7 @@
 // full syntax.
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { isContainerPath, localPathOf } from './folder.js';
 import { isWord, tokenize, type Comment, type LexResult, type Token } from './lexer.js';
 
 export interface SourceToken extends Token {
@@ -158,8 +159,8 @@ export async function loadMapfile(path: string, readOrOptions: FileReader | Load
       }
       // MapServer resolves every INCLUDE against the main mapfile's folder, whichever file holds it.
       const target =
-        options.containerRoot && /^\/mapfiles(\/|$)/.test(token.value)
-          ? resolve(options.containerRoot, `.${token.value.slice('/mapfiles'.length)}`)
+        options.containerRoot && isContainerPath(token.value)
+          ? resolve(localPathOf(token.value, options.containerRoot))
           : isAbsolute(token.value)
             ? token.value
             : resolve(baseDir, token.value);

@@ -1,11 +1,12 @@
 // lint-mapfiles: which files to check, the rules and MapServer's own check on each, and the
 // report as `file:line: severity: message [rule]` lines or JSON.
-import { open, readdir, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { open, stat } from 'node:fs/promises';
+import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { loadMapfile, type MapfileDocument } from './document.js';
+import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folder.js';
 import { checkWithMapServer, findMapServerTool, type MapServerTool } from './mapserver.js';
 import { runRules, type Finding, type SecretSpan } from './rules.js';
-import { CONTAINER_ROOT, imageMapPattern, posixPatternToRegExp } from './served.js';
+import { imageMapPattern, posixPatternToRegExp } from './served.js';
 
 export interface LintOptions {
   /** Files and folders to lint; empty means mapfilesDir. */
@@ -40,34 +41,7 @@ export interface LintReport {
 
 export class LintPathError extends Error {}
 
-/** Folders and files never linted or synced: version control, editor and OS litter. */
-export function isIgnoredName(name: string): boolean {
-  return name.startsWith('.') || name === 'node_modules' || name === 'Thumbs.db';
-}
-
-/** Source maps of web templates share the .map extension but are not mapfiles. */
-function isMapfileName(name: string): boolean {
-  return /\.map$/i.test(name) && !/\.(js|css|mjs)\.map$/i.test(name);
-}
-
 const SIDE_FILE_SCAN_LIMIT = 2 * 1024 * 1024;
-
-export async function walkFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const entry of entries) {
-    if (isIgnoredName(entry.name)) continue;
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walkFiles(full)));
-    else if (entry.isFile()) out.push(full);
-    else if (entry.isSymbolicLink()) {
-      const target = await stat(full).catch(() => undefined);
-      if (target?.isFile()) out.push(full);
-    }
-  }
-  return out;
-}
 
 interface Target {
   file: string;
@@ -81,7 +55,6 @@ async function collectTargets(options: LintOptions): Promise<{ mapfiles: Target[
   const mapfiles: Target[] = [];
   const sideFiles: Target[] = [];
   const seen = new Set<string>();
-  const rootFor = (file: string, folder: string): string => (isInside(file, mapfilesDir) ? mapfilesDir : folder);
   for (const path of given) {
     const absolute = resolve(options.cwd, path);
     const info = await stat(absolute).catch(() => undefined);
@@ -90,24 +63,15 @@ async function collectTargets(options: LintOptions): Promise<{ mapfiles: Target[
       for (const file of await walkFiles(absolute)) {
         if (seen.has(file)) continue;
         seen.add(file);
-        (isMapfileName(basename(file)) ? mapfiles : sideFiles).push({ file, root: rootFor(file, absolute) });
+        (isMapfileName(basename(file)) ? mapfiles : sideFiles).push({ file, root: localRootFor(file, mapfilesDir, absolute) });
       }
     } else {
       if (seen.has(absolute)) continue;
       seen.add(absolute);
-      mapfiles.push({ file: absolute, root: rootFor(absolute, resolve(absolute, '..')) });
+      mapfiles.push({ file: absolute, root: localRootFor(absolute, mapfilesDir, resolve(absolute, '..')) });
     }
   }
   return { mapfiles, sideFiles };
-}
-
-function isInside(file: string, dir: string): boolean {
-  const rel = relative(dir, file);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-}
-
-export function containerPathOf(file: string, root: string): string {
-  return `${CONTAINER_ROOT}/${relative(root, file).split(sep).join('/')}`;
 }
 
 export async function lintMapfiles(options: LintOptions): Promise<LintReport> {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { statementsOf, type MapfileDocument, type SourceToken } from './document.js';
+import { isContainerPath, localPathOf } from './folder.js';
 import type { Finding, SecretSpan } from './rules.js';
 
 export interface MapServerTool {
@@ -111,7 +112,7 @@ export async function makeWorkingCopy(doc: MapfileDocument, options: WorkingCopy
       for (const keyword of ['DATA', 'CONNECTION', 'TILEINDEX', 'SHAPEPATH']) {
         for (const statement of statementsOf(doc.root, keyword)) {
           const value = statement.args[0];
-          if (value && /^\/mapfiles(\/|$)/.test(value.value)) replaceValue(value, localPath(value.value, mainDir, options.localRoot));
+          if (value && isContainerPath(value.value)) replaceValue(value, localPath(value.value, mainDir, options.localRoot));
         }
       }
     }
@@ -132,7 +133,7 @@ export async function makeWorkingCopy(doc: MapfileDocument, options: WorkingCopy
 }
 
 function localPath(value: string, mainDir: string, localRoot: string | undefined): string {
-  if (localRoot && /^\/mapfiles(\/|$)/.test(value)) return join(localRoot, value.slice('/mapfiles'.length));
+  if (localRoot && isContainerPath(value)) return localPathOf(value, localRoot);
   if (isAbsolute(value)) return value;
   return resolve(mainDir, value) + (value.endsWith('/') ? '/' : '');
 }

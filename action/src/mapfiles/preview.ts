@@ -4,13 +4,13 @@
 // (mapserver-ecs:local) renders it exactly as the service would, with the folder mounted at
 // /mapfiles and MapServer's CGI answering a map request.
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { StepFailure } from '../errors.js';
 import { run } from '../process.js';
 import type { Reporter } from '../reporter.js';
 import { blocksOf, loadMapfile, statementIn, type MapfileDocument } from './document.js';
-import { containerPathOf } from './lint.js';
+import { CONTAINER_ROOT, containerPathOf, localRootFor } from './folder.js';
 import { cleanMessage, findMapServerTool, makeWorkingCopy, type MapServerTool } from './mapserver.js';
 import { runRules } from './rules.js';
 import { imageMapPattern, posixPatternToRegExp } from './served.js';
@@ -56,8 +56,7 @@ export async function renderPreview(options: PreviewOptions): Promise<PreviewRes
   const mapfile = resolve(options.cwd, options.mapfile);
   const output = resolve(options.cwd, options.output);
   const mapfilesDir = resolve(options.cwd, options.mapfilesDir);
-  const rel = relative(mapfilesDir, mapfile);
-  const root = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? mapfilesDir : dirname(mapfile);
+  const root = localRootFor(mapfile, mapfilesDir, dirname(mapfile));
   const doc = await loadMapfile(mapfile, { containerRoot: root });
   const { secrets } = runRules({ doc, root, containerPath: containerPathOf(mapfile, root), mapPattern: posixPatternToRegExp(imageMapPattern(options.projectRoot)) });
   // Whatever MapServer prints (it may quote a connection string) leaves no secret in the log.
@@ -139,7 +138,7 @@ async function renderInImage(
   secrets: ReturnType<typeof runRules>['secrets'],
   layers: readonly string[],
 ): Promise<string> {
-  const containerPath = `/mapfiles/${relative(root, mapfile).split(sep).join('/')}`;
+  const containerPath = containerPathOf(mapfile, root);
   const pattern = posixPatternToRegExp(imageMapPattern(options.projectRoot));
   if (!pattern.test(containerPath)) {
     throw new StepFailure(`The image refuses ${containerPath} (MS_MAP_PATTERN ${pattern.source}); rename the mapfile`, { state: 'no file was written' });
@@ -149,7 +148,7 @@ async function renderInImage(
     'run',
     '--rm',
     '--volume',
-    `${root}:/mapfiles:ro`,
+    `${root}:${CONTAINER_ROOT}:ro`,
     '--env',
     // mode=map draws the whole map as the mapfile describes it; map.imagetype asks for PNG whatever its IMAGETYPE.
     `QUERY_STRING=map=${containerPath}&mode=map&map.imagetype=png${layers.length > 0 ? `&layers=${layers.map(encodeURIComponent).join('+')}` : ''}`,

@@ -12,7 +12,8 @@ import {
   type SourceToken,
   type Statement,
 } from './document.js';
-import { CONTAINER_ROOT, PREPARED_ERROR_FILES } from './served.js';
+import { CONTAINER_ROOT, hasMapExtension, isContainerPath, pathInContainerRoot, withoutMapExtension } from './folder.js';
+import { PREPARED_ERROR_FILES } from './served.js';
 
 export type Severity = 'error' | 'warning';
 export type RuleId = 'syntax' | 'include' | 'secret' | 'errorfile' | 'data-path' | 'onlineresource' | 'map-pattern' | 'mapserver';
@@ -353,7 +354,7 @@ function pathProblem(context: RuleContext, value: string, baseDir: string, role:
 
   const containerPath = posix.normalize(posix.isAbsolute(value) ? value : posix.join(baseDir.startsWith('/') ? baseDir : posix.join(CONTAINER_ROOT, baseDir), value));
   if (REMOTE_VSI.test(containerPath)) return undefined;
-  if (containerPath !== CONTAINER_ROOT && !containerPath.startsWith(`${CONTAINER_ROOT}/`)) {
+  if (!isContainerPath(containerPath)) {
     const how = posix.isAbsolute(value) ? 'is an absolute path outside /mapfiles' : `resolves to ${containerPath}, outside /mapfiles`;
     return {
       severity: 'error',
@@ -379,7 +380,7 @@ function pathProblem(context: RuleContext, value: string, baseDir: string, role:
 const ONLINE_RESOURCE_KEYS = new Set(['wms_onlineresource', 'ows_onlineresource', 'wfs_onlineresource', 'wcs_onlineresource']);
 
 function onlineResourceRule({ doc, containerPath, mapPattern }: RuleContext, findings: Finding[]): void {
-  const expectedAlias = containerPath.replace(/^\/mapfiles\//, '').replace(/\.map$/i, '');
+  const expectedAlias = withoutMapExtension(pathInContainerRoot(containerPath));
   const forms = `https://<host>/?map=${containerPath}, https://<host>/wms/?map=${containerPath} or https://<host>/maps/${expectedAlias}?`;
   for (const block of blocksOf(doc.root, 'METADATA')) {
     for (const [key, value] of pairsOf(block)) {
@@ -418,7 +419,7 @@ export function onlineResourceProblem(value: string, containerPath: string, expe
 // File names
 
 function mapPatternRule({ doc, containerPath, mapPattern }: RuleContext, findings: Finding[]): void {
-  if (!/\.map$/i.test(containerPath)) return;
+  if (!hasMapExtension(containerPath)) return;
   if (mapPattern.test(containerPath)) return;
   findings.push({
     file: doc.path,

@@ -1,13 +1,11 @@
-// What the MapServer image serves, as the image itself defines it (docker/): the folder mapfiles
-// are mounted at, MS_MAP_PATTERN from its MapServer config file, the URL forms its web server
-// routes, and the error files it prepares. The pattern is read from docker/mapserver/mapserver.conf
-// when the project's files are at hand; the copy below is what the image ships (a test keeps them equal).
+// What the MapServer image serves, as the image itself defines it (docker/): MS_MAP_PATTERN from
+// its MapServer config file, the URL forms its web server routes, and the error files it prepares.
+// The pattern is read from docker/mapserver/mapserver.conf when the project's files are at hand;
+// the copy below is what the image ships (a test keeps them equal).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBlocks, type SourceToken } from './document.js';
 import { tokenize } from './lexer.js';
-
-export const CONTAINER_ROOT = '/mapfiles';
 
 /** MapServer's worker in the image: Debian's www-data (the mount's MOUNT_UID/MOUNT_GID default too). */
 export const WORKER_UID = 33;

@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { StepFailure } from '../errors.js';
 import type { Reporter } from '../reporter.js';
-import { walkFiles } from './lint.js';
+import { walkFiles } from './folder.js';
 import { WORKER_GID, WORKER_UID } from './served.js';
 
 export interface LocalFile {
