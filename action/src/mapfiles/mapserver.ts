@@ -13,7 +13,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { statementsOf, type MapfileDocument, type SourceToken } from './document.js';
+import { statementsOf, type SourceToken } from './blocks.js';
+import type { MapfileDocument } from './document.js';
 import { isContainerPath, localPathOf } from './folder.js';
 import type { Finding, SecretSpan } from './rules.js';
 

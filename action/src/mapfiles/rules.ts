@@ -2,16 +2,8 @@
 // on the parsed document. Messages name keywords and places, never the secret values themselves.
 import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
-import {
-  blocksOf,
-  pairsOf,
-  statementIn,
-  statementsOf,
-  type Block,
-  type MapfileDocument,
-  type SourceToken,
-  type Statement,
-} from './document.js';
+import { blocksOf, pairsOf, statementIn, statementsOf, type Block, type SourceToken, type Statement } from './blocks.js';
+import type { MapfileDocument } from './document.js';
 import { CONTAINER_ROOT, hasMapExtension, isContainerPath, pathInContainerRoot, withoutMapExtension } from './folder.js';
 import { PREPARED_ERROR_FILES } from './served.js';
 

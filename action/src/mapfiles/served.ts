@@ -4,7 +4,7 @@
 // the copy below is what the image ships (a test keeps them equal).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseBlocks, type SourceToken } from './document.js';
+import { pairsOf, parseBlocks, type SourceToken } from './blocks.js';
 import { tokenize } from './lexer.js';
 
 /** MapServer's worker in the image: Debian's www-data (the mount's MOUNT_UID/MOUNT_GID default too). */
@@ -26,9 +26,8 @@ export function mapPatternFromConfig(text: string): string | undefined {
   const { root } = parseBlocks(tokens);
   for (const config of root.children.filter((b) => b.type === 'CONFIG')) {
     for (const env of config.children.filter((b) => b.type === 'ENV')) {
-      for (let i = 0; i + 1 < env.items.length; i += 2) {
-        const key = env.items[i];
-        if (key && key.value.toUpperCase() === 'MS_MAP_PATTERN') return env.items[i + 1]?.value;
+      for (const [key, value] of pairsOf(env)) {
+        if (value && key.value.toUpperCase() === 'MS_MAP_PATTERN') return value.value;
       }
     }
   }
