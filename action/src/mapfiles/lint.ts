@@ -5,7 +5,8 @@ import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { loadMapfile, type MapfileDocument } from './document.js';
 import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folder.js';
 import { checkWithMapServer, findMapServerTool, type MapServerTool } from './mapserver.js';
-import { runRules, type Finding, type SecretSpan } from './rules.js';
+import { findingKey, type Finding } from './findings.js';
+import { runRules } from './rules.js';
 import { imageMapPattern, posixPatternToRegExp } from './served.js';
 
 export interface LintOptions {
@@ -121,7 +122,7 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
   );
   for (const target of sideFiles) findings.push(...(await scanSideFile(target.file)));
 
-  const unique = [...new Map(findings.map((f) => [`${f.file}\0${f.line}\0${f.rule}\0${f.message}`, f])).values()];
+  const unique = [...new Map(findings.map((f) => [findingKey(f), f])).values()];
   const order = (f: Finding): string => `${f.rule}\0${f.message}`;
   unique.sort((a, b) => (a.file !== b.file ? (a.file < b.file ? -1 : 1) : a.line !== b.line ? a.line - b.line : order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
   return {
@@ -199,4 +200,3 @@ export function summaryLine(report: LintReport): string {
   return `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'} in ${files}${side}; ${ms}`;
 }
 
-export type { SecretSpan };

@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { statementsOf, type SourceToken } from './blocks.js';
 import type { MapfileDocument } from './document.js';
 import { isContainerPath, localPathOf } from './folder.js';
-import type { Finding, SecretSpan } from './rules.js';
+import { redactSecrets, type Finding, type SecretSpan } from './findings.js';
 
 export interface MapServerTool {
   /** Absolute path of map2img or shp2img. */
@@ -170,8 +170,7 @@ export function cleanMessage(message: string, copy: WorkingCopy, secrets: readon
   let out = message;
   for (const [copyPath, original] of copy.originals) out = out.split(copyPath).join(original);
   out = out.split(copy.dir).join('<working copy>');
-  for (const secret of secrets) if (secret.value.length >= 4) out = out.split(secret.value).join('***');
-  return out;
+  return redactSecrets(out, secrets);
 }
 
 export interface SyntaxCheck {

@@ -11,6 +11,7 @@ import { run } from '../process.js';
 import type { Reporter } from '../reporter.js';
 import { blocksOf, statementIn } from './blocks.js';
 import { loadMapfile, type MapfileDocument } from './document.js';
+import { redactSecrets, type SecretSpan } from './findings.js';
 import { CONTAINER_ROOT, containerPathOf, localRootFor } from './folder.js';
 import { cleanMessage, findMapServerTool, makeWorkingCopy, type MapServerTool } from './mapserver.js';
 import { runRules } from './rules.js';
@@ -95,10 +96,10 @@ async function finish(renderer: string, output: string): Promise<PreviewResult> 
 
 async function renderOnHost(
   tool: MapServerTool,
-  doc: Awaited<ReturnType<typeof loadMapfile>>,
+  doc: MapfileDocument,
   root: string,
   output: string,
-  secrets: ReturnType<typeof runRules>['secrets'],
+  secrets: readonly SecretSpan[],
   options: PreviewOptions,
 ): Promise<string> {
   // The working copy keeps credentials (the data may need them) but anchors relative and
@@ -136,7 +137,7 @@ async function renderInImage(
   root: string,
   output: string,
   options: PreviewOptions,
-  secrets: ReturnType<typeof runRules>['secrets'],
+  secrets: readonly SecretSpan[],
   layers: readonly string[],
 ): Promise<string> {
   const containerPath = containerPathOf(mapfile, root);
@@ -162,13 +163,12 @@ async function renderInImage(
   options.reporter.info(`rendering ${containerPath} with MapServer in ${PREVIEW_IMAGE}`);
   const result = await execa('docker', args, { env: options.env, extendEnv: false, encoding: 'buffer', reject: false, timeout: 300_000 });
   const stdout = Buffer.from(result.stdout as Uint8Array);
-  const redact = (text: string): string => secrets.reduce((out, s) => (s.value.length >= 4 ? out.split(s.value).join('***') : out), text);
-  const stderr = redact(Buffer.from(result.stderr as Uint8Array).toString('utf8').trim());
+  const stderr = redactSecrets(Buffer.from(result.stderr as Uint8Array).toString('utf8').trim(), secrets);
   const split = stdout.indexOf('\r\n\r\n');
   const headers = split >= 0 ? stdout.subarray(0, split).toString('latin1') : '';
   const body = split >= 0 ? stdout.subarray(split + 4) : stdout;
   if (result.exitCode !== 0 || !/^Content-Type:\s*image\/png/im.test(headers) || !pngSize(body)) {
-    const said = redact(body.toString('utf8').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()).slice(0, 600);
+    const said = redactSecrets(body.toString('utf8').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim(), secrets).slice(0, 600);
     throw new StepFailure(
       `MapServer in ${PREVIEW_IMAGE} did not return a PNG for ${containerPath} (exit code ${result.exitCode ?? 'none'}${headers ? `, ${headers.split('\r\n')[0]}` : ''}): ${said || stderr || 'no output'}`,
       { state: 'no file was written' },

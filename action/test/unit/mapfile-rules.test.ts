@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatJson, formatText, lintMapfiles, summaryLine, type LintReport } from '../../src/mapfiles/lint.js';
-import { onlineResourceProblem } from '../../src/mapfiles/rules.js';
+import { onlineResourceProblem } from '../../src/mapfiles/rules-serving.js';
 import { IMAGE_MAP_PATTERN, imageMapPattern, mapPatternFromConfig, posixPatternToRegExp, PREPARED_ERROR_FILES } from '../../src/mapfiles/served.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
