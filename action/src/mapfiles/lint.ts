@@ -1,11 +1,13 @@
 // lint-mapfiles: which files to check, the rules and MapServer's own check on each, and the
-// report as `file:line: severity: message [rule]` lines or JSON.
+// report that sums them up (lint-output.ts shows it).
 import { open, stat } from 'node:fs/promises';
-import { basename, isAbsolute, relative, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
+import { InputError } from '../errors.js';
 import { loadMapfile, type MapfileDocument } from './document.js';
+import { findingKey, type Finding } from './findings.js';
 import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folder.js';
 import { checkWithMapServer, findMapServerTool, type MapServerTool } from './mapserver.js';
-import { findingKey, type Finding } from './findings.js';
+import { inParallel } from './parallel.js';
 import { runRules } from './rules.js';
 import { imageMapPattern, posixPatternToRegExp } from './served.js';
 
@@ -40,7 +42,7 @@ export interface LintReport {
   mapserver: MapServerStatus;
 }
 
-export class LintPathError extends Error {}
+class LintPathError extends Error {}
 
 const SIDE_FILE_SCAN_LIMIT = 2 * 1024 * 1024;
 
@@ -73,6 +75,18 @@ async function collectTargets(options: LintOptions): Promise<{ mapfiles: Target[
     }
   }
   return { mapfiles, sideFiles };
+}
+
+/** lintMapfiles for a command: a path that does not exist is an error in the input that named it. */
+export async function lintInputPaths(options: LintOptions): Promise<LintReport> {
+  try {
+    return await lintMapfiles(options);
+  } catch (error) {
+    if (error instanceof LintPathError) {
+      throw new InputError([{ input: options.paths.length > 0 ? 'files or folders' : 'mapfiles-dir', message: `expected existing mapfiles or folders: ${error.message}` }]);
+    }
+    throw error;
+  }
 }
 
 export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
@@ -114,12 +128,7 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
     }
   };
   // A few MapServer processes at a time: each load takes a fraction of a second.
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(4, mapfiles.length) }, async () => {
-      while (next < mapfiles.length) await lintOne(mapfiles[next++] as Target);
-    }),
-  );
+  await inParallel(mapfiles, 4, lintOne);
   for (const target of sideFiles) findings.push(...(await scanSideFile(target.file)));
 
   const unique = [...new Map(findings.map((f) => [findingKey(f), f])).values()];
@@ -167,36 +176,3 @@ async function scanSideFile(file: string): Promise<Finding[]> {
     await handle.close();
   }
 }
-
-/** Paths relative to the working folder when inside it, as compilers print them. */
-export function displayPath(file: string, cwd: string): string {
-  const rel = relative(cwd, file);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
-}
-
-export function formatText(report: LintReport, cwd: string): string[] {
-  return report.findings.map((f) => `${displayPath(f.file, cwd)}:${f.line}: ${f.severity}: ${f.message} [${f.rule}]`);
-}
-
-export function formatJson(report: LintReport, cwd: string): string {
-  return JSON.stringify(
-    {
-      mapfiles: report.mapfiles.map((f) => displayPath(f, cwd)),
-      sideFiles: report.sideFiles.map((f) => displayPath(f, cwd)),
-      errors: report.errors,
-      warnings: report.warnings,
-      mapserver: report.mapserver,
-      findings: report.findings.map((f) => ({ ...f, file: displayPath(f.file, cwd) })),
-    },
-    null,
-    2,
-  );
-}
-
-export function summaryLine(report: LintReport): string {
-  const files = `${report.mapfiles.length} mapfile${report.mapfiles.length === 1 ? '' : 's'}`;
-  const side = report.sideFiles.length > 0 ? ` and ${report.sideFiles.length} side file${report.sideFiles.length === 1 ? '' : 's'}` : '';
-  const ms = report.mapserver.checked ? 'MapServer checked each mapfile' : `MapServer's check skipped: ${report.mapserver.skipped}`;
-  return `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'} in ${files}${side}; ${ms}`;
-}
-

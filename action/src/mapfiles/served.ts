@@ -34,6 +34,15 @@ export function mapPatternFromConfig(text: string): string | undefined {
   return undefined;
 }
 
+/** The project checkout when the command runs in one; outside one (the bundled action) reading root throws. */
+export function checkoutRoot(project: { readonly root: string }): string | undefined {
+  try {
+    return project.root;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The image's pattern, from the checkout when it is there. */
 export function imageMapPattern(projectRoot?: string): string {
   if (projectRoot) {
