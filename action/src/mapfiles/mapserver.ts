@@ -179,14 +179,19 @@ export interface SyntaxCheck {
   output: string;
 }
 
+/** A MapServer config file in the working copy that sends errors to stderr, as the image's does. */
+export async function writeStderrConfig(copy: WorkingCopy): Promise<string> {
+  const config = join(copy.dir, 'mapserver.conf');
+  await writeFile(config, 'CONFIG\n  ENV\n    MS_ERRORFILE "stderr"\n  END\nEND\n');
+  return config;
+}
+
 const LOAD_CONFIG_NOTICE = /^msLoadConfig\(\): Unable to access file/;
 
 export async function checkWithMapServer(tool: MapServerTool, doc: MapfileDocument, secrets: readonly SecretSpan[], env: NodeJS.ProcessEnv): Promise<SyntaxCheck> {
   const copy = await makeWorkingCopy(doc, { secrets });
   try {
-    const config = join(copy.dir, 'mapserver.conf');
-    // Like the image: errors to stderr.
-    await writeFile(config, 'CONFIG\n  ENV\n    MS_ERRORFILE "stderr"\n  END\nEND\n');
+    const config = await writeStderrConfig(copy);
     const sentinel = `mapserver_ecs_lint_${randomBytes(6).toString('hex')}`;
     const args = ['-m', copy.mainPath, '-o', '/dev/null', '-l', sentinel];
     if (tool.name === 'map2img') args.push('-conf', config);

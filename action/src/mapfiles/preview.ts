@@ -4,7 +4,7 @@
 // (mapserver-ecs:local) renders it exactly as the service would, with the folder mounted at
 // /mapfiles and MapServer's CGI answering a map request.
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { execa } from 'execa';
 import { StepFailure } from '../errors.js';
 import { run } from '../process.js';
@@ -13,7 +13,7 @@ import { blocksOf, statementIn } from './blocks.js';
 import { loadMapfile, type MapfileDocument } from './document.js';
 import { redactSecrets, type SecretSpan } from './findings.js';
 import { CONTAINER_ROOT, containerPathOf, localRootFor } from './folder.js';
-import { cleanMessage, findMapServerTool, makeWorkingCopy, type MapServerTool } from './mapserver.js';
+import { cleanMessage, findMapServerTool, makeWorkingCopy, writeStderrConfig, type MapServerTool } from './mapserver.js';
 import { runRules } from './rules.js';
 import { imageMapPattern, posixPatternToRegExp } from './served.js';
 
@@ -106,8 +106,7 @@ async function renderOnHost(
   // /mapfiles/ paths to the local folder, and sends MS_ERRORFILE to stderr.
   const copy = await makeWorkingCopy(doc, { secrets: [], localRoot: root, anchorData: true });
   try {
-    const config = join(copy.dir, 'mapserver.conf');
-    await writeFile(config, 'CONFIG\n  ENV\n    MS_ERRORFILE "stderr"\n  END\nEND\n');
+    const config = await writeStderrConfig(copy);
     const args = ['-m', copy.mainPath, '-o', output, '-i', 'png'];
     if (tool.name === 'map2img') args.push('-conf', config);
     try {
