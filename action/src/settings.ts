@@ -6,7 +6,7 @@ import { InputError, type InputProblem } from './errors.js';
 import { InputReader, type InputSource } from './input-reader.js';
 import { COMMANDS, RELEASE_STEPS, type CommandName, type InputName, type ReleaseStep } from './inputs.js';
 import * as value from './values.js';
-import { instanceArchitecture, isImageByDigest, isMapfileName, quote, type Architecture } from './values.js';
+import { hasMapExtension, instanceArchitecture, isImageByDigest, quote, type Architecture } from './values.js';
 
 export type { Architecture } from './values.js';
 export type { InputSource } from './input-reader.js';
@@ -93,11 +93,10 @@ const COMMAND_RULES: Partial<Record<CommandName, (settings: Settings) => InputPr
     image && !skipSteps.has('deploy') && !isImageByDigest(image)
       ? [{ input: 'image', message: `expected an image by digest (repository@sha256:<64 hex>) to deploy, got ${quote(image)}` }]
       : [],
-  preview: ({ mapfile, paths, output }) => {
+  preview: ({ mapfile: target, output }) => {
     const problems: InputProblem[] = [];
-    const target = mapfile ?? paths[0];
     if (!target) problems.push({ input: 'mapfile', message: 'is required by the preview command: expected the path of a .map file' });
-    else if (!isMapfileName(target)) problems.push({ input: 'mapfile', message: `expected the path of a .map file, got ${quote(target)}` });
+    else if (!hasMapExtension(target)) problems.push({ input: 'mapfile', message: `expected the path of a .map file, got ${quote(target)}` });
     if (output !== '' && !/\.png$/i.test(output)) problems.push({ input: 'output', message: `expected a path ending in .png, got ${quote(output)}` });
     return problems;
   },
@@ -229,7 +228,8 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
     mapfilesDir: r.path('mapfiles-dir'),
     delete: r.boolean('delete'),
     format: r.oneOf('format', ['text', 'json'] as const),
-    mapfile: r.path('mapfile') || undefined,
+    // preview takes its mapfile from the input, else from the command line.
+    mapfile: r.path('mapfile') || (command === 'preview' ? paths[0] : undefined) || undefined,
     output: r.path('output'),
     dryRun: r.boolean('dry-run'),
     paths,

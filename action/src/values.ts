@@ -32,9 +32,11 @@ export function isImageByDigest(reference: string): boolean {
   return IMAGE_BY_DIGEST.test(reference);
 }
 
+export const MAP_EXTENSION = /\.map$/i;
+
 /** A mapfile is named *.map, in any case. */
-export function isMapfileName(path: string): boolean {
-  return /\.map$/i.test(path);
+export function hasMapExtension(path: string): boolean {
+  return MAP_EXTENSION.test(path);
 }
 
 /** Graviton (arm64) instance families carry a `g` after the generation (t4g, m7gd, c8g) or are a1. */

@@ -1,21 +1,14 @@
 // preview: renders a mapfile to a PNG on this machine (host MapServer, else the local image).
 import { InputError } from '../errors.js';
-import { isFile, previewTarget, renderPreview } from '../mapfiles/preview.js';
+import { isFile, renderPreview } from '../mapfiles/preview.js';
+import { checkoutRoot } from '../mapfiles/served.js';
 import type { CommandContext } from './context.js';
 
 export async function previewCommand(context: CommandContext): Promise<void> {
   const { settings, reporter, env } = context;
-  const mapfile = previewTarget(settings.mapfile, settings.paths);
-  if (!mapfile || !/\.map$/i.test(mapfile)) {
-    throw new InputError([{ input: 'mapfile', message: `expected the path of a .map file, got ${JSON.stringify(mapfile ?? '')}` }]);
-  }
+  // The settings refuse a preview without a .map file before the command runs.
+  const mapfile = settings.mapfile ?? '';
   if (!(await isFile(mapfile))) throw new InputError([{ input: 'mapfile', message: `expected an existing .map file, got ${JSON.stringify(mapfile)} (not found)` }]);
-  let projectRoot: string | undefined;
-  try {
-    projectRoot = context.root;
-  } catch {
-    projectRoot = undefined;
-  }
   const result = await renderPreview({
     mapfile,
     output: settings.output,
@@ -23,7 +16,7 @@ export async function previewCommand(context: CommandContext): Promise<void> {
     cwd: process.cwd(),
     env,
     reporter,
-    ...(projectRoot ? { projectRoot } : {}),
+    projectRoot: checkoutRoot(context),
   });
   const line = `wrote ${settings.output}: ${result.width}x${result.height} PNG (${result.bytes} bytes), rendered by ${result.renderer}`;
   reporter.info(line);

@@ -4,134 +4,75 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InputError, StepFailure } from '../errors.js';
-import { formatText, summaryLine } from '../mapfiles/lint.js';
-import {
-  deleteObjects,
-  describeAction,
-  formatBytes,
-  listRemote,
-  planSync,
-  readMetadata,
-  refreshMetadata,
-  scanLocal,
-  uploadFile,
-  type RemoteObject,
-  type SyncAction,
-  type Uploader,
-} from '../mapfiles/sync.js';
+import { lintInputPaths, type LintReport } from '../mapfiles/lint.js';
+import { annotateFindings, formatText, summaryLine } from '../mapfiles/lint-output.js';
+import { checkoutRoot } from '../mapfiles/served.js';
+import { formatAction, formatBytes, formatPlanSummary, formatSyncResult, planSync, scanLocal, syncedFileCount, type SyncPlan } from '../mapfiles/sync.js';
+import { applySyncPlan, readRemote } from '../mapfiles/sync-bucket.js';
 import type { CommandContext } from './context.js';
-import { annotate, runLint } from './lint-mapfiles.js';
 
 export async function syncMapfilesCommand(context: CommandContext): Promise<void> {
   const { settings, reporter } = context;
   const bucket = settings.bucket as string;
-  const dir = resolve(settings.mapfilesDir);
-  const info = await stat(dir).catch(() => undefined);
-  if (!info?.isDirectory()) {
-    throw new InputError([{ input: 'mapfiles-dir', message: `expected a folder of mapfiles, got ${JSON.stringify(settings.mapfilesDir)} (${info ? 'not a folder' : 'not found'})` }]);
-  }
-
-  const report = await reporter.group('Lint the mapfiles', async () => {
-    const result = await runLint(context, [dir]);
-    for (const line of formatText(result, process.cwd())) reporter.info(line);
-    annotate(result, context.env);
-    reporter.info(summaryLine(result));
-    return result;
-  });
+  const where = `s3://${bucket}/${settings.bucketPrefix}`;
+  const dir = await mapfilesFolder(settings.mapfilesDir);
+  const report = await reporter.group('Lint the mapfiles', () => lintFolder(context, dir));
   reporter.summaryRow('lint', summaryLine(report));
   if (report.errors > 0) {
     throw new StepFailure(`lint found ${report.errors} error${report.errors === 1 ? '' : 's'} in ${settings.mapfilesDir}; fix them first`, {
-      state: `nothing was uploaded or deleted in s3://${bucket}/${settings.bucketPrefix}`,
+      state: `nothing was uploaded or deleted in ${where}`,
     });
   }
 
   const local = await scanLocal(dir);
   if (local.length === 0 && settings.delete) {
-    throw new StepFailure(`${settings.mapfilesDir} holds no files: refusing to delete everything under s3://${bucket}/${settings.bucketPrefix}`, {
-      state: 'nothing was changed',
-    });
+    throw new StepFailure(`${settings.mapfilesDir} holds no files: refusing to delete everything under ${where}`, { state: 'nothing was changed' });
   }
   const s3 = context.clients.s3;
-  const plan = await reporter.group(`Compare with s3://${bucket}/${settings.bucketPrefix}`, async () => {
-    let remote: Map<string, RemoteObject>;
-    try {
-      remote = await listRemote(s3, bucket, settings.bucketPrefix);
-      const prefix = settings.bucketPrefix;
-      await readMetadata(s3, bucket, local.map((f) => `${prefix}${f.relPath}`).filter((k) => remote.has(k)), remote);
-    } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'NoSuchBucket') throw new StepFailure(`bucket ${bucket} does not exist`, { state: 'nothing was changed', cause: error });
-      throw new StepFailure(`cannot read s3://${bucket}/${settings.bucketPrefix}: ${name}: ${(error as Error).message}`, { state: 'nothing was changed', cause: error });
-    }
+  const plan = await reporter.group(`Compare with ${where}`, async () => {
+    const remote = await readRemote(s3, bucket, settings.bucketPrefix, local);
     const result = planSync(local, remote, { prefix: settings.bucketPrefix, deleteRemoved: settings.delete });
-    const files = local.filter((f) => !f.folder).length;
-    const folders = local.length - files;
-    reporter.info(
-      `${files} local file${files === 1 ? '' : 's'} in ${folders} subfolder${folders === 1 ? '' : 's'}, ${remote.size} object${remote.size === 1 ? '' : 's'} under the prefix: ` +
-        `${count(result.actions, 'upload')} to upload, ${count(result.actions, 'metadata')} to fix headers, ${count(result.actions, 'delete')} to delete, ${result.unchanged} unchanged`,
-    );
+    reporter.info(formatPlanSummary(local, remote.size, result));
     return result;
   });
-
-  const changes = plan.actions.length;
   if (settings.dryRun) {
-    for (const action of plan.actions) reporter.info(`would ${describeAction(action, bucket)}`);
-    if (!settings.delete) reporter.info('objects of removed files are kept (set delete to remove them)');
-    reporter.setOutput('synced-files', String(fileCount(plan.actions)));
-    reporter.summaryRow('sync-mapfiles', `dry run: ${changes} change${changes === 1 ? '' : 's'} planned, nothing changed`);
+    reportDryRun(context, plan);
     return;
   }
 
-  const up: Uploader = { s3, bucket, reporter };
-  const done: SyncAction[] = [];
+  const changes = plan.actions.length;
   const bytes = plan.actions.reduce((sum, a) => sum + (a.kind === 'upload' ? a.file.size : 0), 0);
-  await reporter.group(`Sync ${changes} change${changes === 1 ? '' : 's'} (${formatBytes(bytes)} to upload)`, async () => {
-    for (const action of plan.actions) {
-      try {
-        if (action.kind === 'upload') await uploadFile(up, action.file, action.key);
-        else if (action.kind === 'metadata') await refreshMetadata(up, action.file, action.key);
-      } catch (error) {
-        throw new StepFailure(`${describeAction(action, bucket)} failed: ${(error as Error).name}: ${(error as Error).message}`, {
-          state: stateAfter(done, plan.actions),
-          cause: error,
-        });
-      }
-      if (action.kind !== 'delete') {
-        done.push(action);
-        reporter.info(`${describeAction(action, bucket)}: done (${done.length}/${changes})`);
-      }
-    }
-    const deletions = plan.actions.filter((a): a is Extract<SyncAction, { kind: 'delete' }> => a.kind === 'delete');
-    if (deletions.length > 0) {
-      try {
-        await deleteObjects(up, deletions.map((d) => d.key));
-      } catch (error) {
-        throw new StepFailure(`deleting ${deletions.length} object(s) failed: ${(error as Error).message}`, { state: stateAfter(done, plan.actions), cause: error });
-      }
-      for (const d of deletions) {
-        done.push(d);
-        reporter.info(`${describeAction(d, bucket)}: done`);
-      }
-    }
-  });
-  reporter.setOutput('synced-files', String(fileCount(done)));
-  reporter.summaryRow(
-    'sync-mapfiles',
-    `${count(done, 'upload')} uploaded, ${count(done, 'metadata')} headers fixed, ${count(done, 'delete')} deleted, ${plan.unchanged} unchanged`,
+  const done = await reporter.group(`Sync ${changes} change${changes === 1 ? '' : 's'} (${formatBytes(bytes)} to upload)`, () =>
+    applySyncPlan({ s3, bucket, reporter }, plan.actions),
   );
+  reporter.setOutput('synced-files', String(syncedFileCount(done)));
+  reporter.summaryRow('sync-mapfiles', formatSyncResult(done, plan.unchanged));
 }
 
-/** synced-files counts files; folder objects are bookkeeping for s3fs. */
-function fileCount(actions: readonly SyncAction[]): number {
-  return actions.filter((a) => (a.kind === 'delete' ? !a.key.endsWith('/') : !a.file.folder)).length;
+/** The mapfiles-dir input, resolved, when it is a folder. */
+async function mapfilesFolder(mapfilesDir: string): Promise<string> {
+  const dir = resolve(mapfilesDir);
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new InputError([{ input: 'mapfiles-dir', message: `expected a folder of mapfiles, got ${JSON.stringify(mapfilesDir)} (${info ? 'not a folder' : 'not found'})` }]);
+  }
+  return dir;
 }
 
-function count(actions: readonly SyncAction[], kind: SyncAction['kind']): number {
-  return actions.filter((a) => a.kind === kind).length;
+/** Findings go to the log (and annotations) here: standard output stays free in a sync. */
+async function lintFolder(context: CommandContext, dir: string): Promise<LintReport> {
+  const { settings, reporter, env } = context;
+  const report = await lintInputPaths({ paths: [dir], mapfilesDir: settings.mapfilesDir, cwd: process.cwd(), env, projectRoot: checkoutRoot(context) });
+  for (const line of formatText(report, process.cwd())) reporter.info(line);
+  annotateFindings(report, env);
+  reporter.info(summaryLine(report));
+  return report;
 }
 
-function stateAfter(done: readonly SyncAction[], all: readonly SyncAction[]): string {
-  const uploaded = done.filter((a) => a.kind !== 'delete').map((a) => a.key);
-  const shown = uploaded.slice(0, 10).join(', ') + (uploaded.length > 10 ? ', ...' : '');
-  return `${done.length} of ${all.length} changes made${uploaded.length > 0 ? ` (${shown})` : ''}; ${count(done, 'delete') > 0 ? 'deletions done' : 'nothing deleted'}; run the sync again to finish`;
+function reportDryRun({ settings, reporter }: CommandContext, plan: SyncPlan): void {
+  const changes = plan.actions.length;
+  for (const action of plan.actions) reporter.info(`would ${formatAction(action, settings.bucket as string)}`);
+  if (!settings.delete) reporter.info('objects of removed files are kept (set delete to remove them)');
+  reporter.setOutput('synced-files', String(syncedFileCount(plan.actions)));
+  reporter.summaryRow('sync-mapfiles', `dry run: ${changes} change${changes === 1 ? '' : 's'} planned, nothing changed`);
 }

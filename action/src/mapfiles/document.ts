@@ -1,26 +1,16 @@
 // A mapfile read the way MapServer reads it: INCLUDEs spliced in (relative to the main mapfile's
-// folder, at most 5 deep), then a light block structure (MAP > LAYER > CLASS > STYLE ...) with
-// the statements of each block. Enough for the lint rules; MapServer itself stays the judge of
-// full syntax.
+// folder, at most 5 deep), then parsed into blocks (blocks.ts). Enough for the lint rules;
+// MapServer itself stays the judge of full syntax.
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isWord, tokenize, type Comment, type LexResult, type Token } from './lexer.js';
-
-export interface SourceToken extends Token {
-  /** Absolute path of the file the token was read from (the main mapfile or an included file). */
-  file: string;
-}
+import { parseBlocks, type Block, type DocumentProblem, type SourceToken } from './blocks.js';
+import { isContainerPath, localPathOf } from './folder.js';
+import { tokenize, type Comment, type LexResult } from './lexer.js';
 
 export interface SourceFile {
   path: string;
   text: string;
   lex: LexResult;
-}
-
-export interface DocumentProblem {
-  file: string;
-  line: number;
-  message: string;
 }
 
 export interface IncludeRef {
@@ -29,25 +19,6 @@ export interface IncludeRef {
   token: SourceToken;
   target: string;
   found: boolean;
-}
-
-export interface Statement {
-  /** Upper-case keyword, such as DATA or CONFIG. */
-  keyword: string;
-  keywordToken: SourceToken;
-  args: SourceToken[];
-  block: Block;
-}
-
-export interface Block {
-  /** Upper-case block type (MAP, LAYER, METADATA...); '' for the top level. */
-  type: string;
-  token: SourceToken | undefined;
-  parent: Block | undefined;
-  children: Block[];
-  statements: Statement[];
-  /** The raw tokens of blocks that hold key/value lists (METADATA, VALIDATION, PROJECTION...). */
-  items: SourceToken[];
 }
 
 export interface MapfileDocument {
@@ -64,61 +35,6 @@ export interface MapfileDocument {
 /** MapServer's limit (MAX_INCLUDE_DEPTH in maplexer.l). */
 const MAX_INCLUDE_DEPTH = 5;
 
-/** Blocks whose content is a flat list of values up to END (no nested blocks, no keywords). */
-const LIST_BLOCKS = new Set(['METADATA', 'VALIDATION', 'CONNECTIONOPTIONS', 'BINDVALS', 'VALUES', 'PROJECTION', 'POINTS', 'PATTERN', 'ENV', 'MAPS', 'PLUGINS']);
-
-/** Where each block may open; '' is the top level of a file (a mapfile, a symbol file or an include). */
-const BLOCK_PARENTS: Record<string, readonly string[]> = {
-  MAP: [''],
-  LAYER: ['MAP', ''],
-  CLASS: ['LAYER', ''],
-  STYLE: ['CLASS', 'LABEL', 'LEADER', ''],
-  LABEL: ['CLASS', 'LEGEND', 'SCALEBAR', ''],
-  LEADER: ['CLASS', ''],
-  WEB: ['MAP', ''],
-  LEGEND: ['MAP', ''],
-  SCALEBAR: ['MAP', ''],
-  QUERYMAP: ['MAP', ''],
-  REFERENCE: ['MAP', ''],
-  OUTPUTFORMAT: ['MAP', ''],
-  SYMBOL: ['MAP', 'SYMBOLSET', ''],
-  SYMBOLSET: [''],
-  PROJECTION: ['MAP', 'LAYER', ''],
-  METADATA: ['MAP', 'WEB', 'LAYER', 'CLASS', 'OUTPUTFORMAT', ''],
-  VALIDATION: ['WEB', 'LAYER', 'CLASS', ''],
-  CONNECTIONOPTIONS: ['LAYER', ''],
-  BINDVALS: ['LAYER', ''],
-  FEATURE: ['LAYER', ''],
-  POINTS: ['FEATURE', 'SYMBOL', ''],
-  PATTERN: ['STYLE', 'SYMBOL', ''],
-  GRID: ['LAYER', ''],
-  JOIN: ['LAYER', ''],
-  CLUSTER: ['LAYER', ''],
-  COMPOSITE: ['LAYER', ''],
-  SCALETOKEN: ['LAYER', ''],
-  VALUES: ['SCALETOKEN'],
-  // The MapServer config file (mapserver.conf): CONFIG > ENV / MAPS / PLUGINS.
-  CONFIG: [''],
-  ENV: ['CONFIG'],
-  MAPS: ['CONFIG'],
-  PLUGINS: ['CONFIG'],
-};
-
-/** Keywords that take more than one value that could be a word (numbers are attached anyway). */
-const ARITY: Record<string, number> = { CONFIG: 2 };
-
-/**
- * Keywords that are never the value of another keyword: when a value is missing or garbled
- * (`NAME <placeholder>`), the statement ends there instead of swallowing the next keyword.
- */
-const NEVER_A_VALUE = new Set([
-  'NAME', 'TYPE', 'STATUS', 'DATA', 'CONNECTION', 'CONNECTIONTYPE', 'TILEINDEX', 'TILEITEM', 'TILESRS',
-  'EXTENT', 'SIZE', 'SHAPEPATH', 'SYMBOLSET', 'FONTSET', 'TEMPLATE', 'PROCESSING', 'CONFIG', 'UNITS',
-  'IMAGECOLOR', 'COLOR', 'OUTLINECOLOR', 'EXPRESSION', 'FILTER', 'CLASSITEM', 'LABELITEM', 'GROUP',
-  'MINSCALEDENOM', 'MAXSCALEDENOM', 'IMAGETYPE', 'DEBUG', 'HEADER', 'FOOTER', 'OPACITY', 'OFFSITE',
-  ...Object.keys(BLOCK_PARENTS),
-]);
-
 export type FileReader = (path: string) => Promise<string>;
 
 const defaultReader: FileReader = (path) => readFile(path, 'utf8');
@@ -127,6 +43,12 @@ export interface LoadOptions {
   read?: FileReader;
   /** The local folder that is /mapfiles in the container: INCLUDE "/mapfiles/x.inc" is read from there. */
   containerRoot?: string;
+}
+
+/** MapServer resolves every INCLUDE against the main mapfile's folder, whichever file holds it. */
+function includeTarget(name: string, baseDir: string, containerRoot: string | undefined): string {
+  if (containerRoot && isContainerPath(name)) return resolve(localPathOf(name, containerRoot));
+  return isAbsolute(name) ? name : resolve(baseDir, name);
 }
 
 export async function loadMapfile(path: string, readOrOptions: FileReader | LoadOptions = {}): Promise<MapfileDocument> {
@@ -156,13 +78,7 @@ export async function loadMapfile(path: string, readOrOptions: FileReader | Load
         tokens.push(sourceToken);
         continue;
       }
-      // MapServer resolves every INCLUDE against the main mapfile's folder, whichever file holds it.
-      const target =
-        options.containerRoot && /^\/mapfiles(\/|$)/.test(token.value)
-          ? resolve(options.containerRoot, `.${token.value.slice('/mapfiles'.length)}`)
-          : isAbsolute(token.value)
-            ? token.value
-            : resolve(baseDir, token.value);
+      const target = includeTarget(token.value, baseDir, options.containerRoot);
       if (depth >= MAX_INCLUDE_DEPTH) {
         includes.push({ from: source.path, token: sourceToken, target, found: false });
         problems.push({ file: source.path, line: token.line, message: `INCLUDE is nested more than ${MAX_INCLUDE_DEPTH} deep (MapServer's limit)` });
@@ -191,116 +107,4 @@ export async function loadMapfile(path: string, readOrOptions: FileReader | Load
   const { root, problems: structureProblems } = parseBlocks(tokens);
   problems.push(...structureProblems);
   return { path: main, files, tokens, comments, includes, root, problems };
-}
-
-function newBlock(type: string, token: SourceToken | undefined, parent: Block | undefined): Block {
-  return { type, token, parent, children: [], statements: [], items: [] };
-}
-
-export function parseBlocks(tokens: readonly SourceToken[]): { root: Block; problems: DocumentProblem[] } {
-  const problems: DocumentProblem[] = [];
-  const root = newBlock('', undefined, undefined);
-  let current = root;
-  let last: Statement | undefined;
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i] as SourceToken;
-    if (LIST_BLOCKS.has(current.type)) {
-      if (isWord(token, 'END')) {
-        current = current.parent ?? root;
-        last = undefined;
-      } else current.items.push(token);
-      continue;
-    }
-    if (isWord(token, 'END')) {
-      if (current === root) problems.push({ file: token.file, line: token.line, message: 'END has no open block to close' });
-      else current = current.parent ?? root;
-      last = undefined;
-      continue;
-    }
-    if (token.kind === 'word') {
-      const keyword = token.value.toUpperCase();
-      const parents = BLOCK_PARENTS[keyword];
-      // CONFIG is a block only in MapServer's config file; inside MAP it is CONFIG key value.
-      if (parents && parents.includes(current.type) && !(keyword === 'CONFIG' && current.type !== '')) {
-        const block = newBlock(keyword, token, current);
-        current.children.push(block);
-        current = block;
-        last = undefined;
-        continue;
-      }
-      if (keyword === 'CONFIG' && current.type === '' && isConfigBlockStart(tokens, i)) {
-        const block = newBlock(keyword, token, current);
-        current.children.push(block);
-        current = block;
-        last = undefined;
-        continue;
-      }
-      const statement: Statement = { keyword, keywordToken: token, args: [], block: current };
-      const arity = ARITY[keyword] ?? 1;
-      for (let n = 0; n < arity; n++) {
-        const next = tokens[i + 1];
-        if (!next || (next.kind === 'word' && NEVER_A_VALUE.has(next.value.toUpperCase())) || isWord(next, 'END')) break;
-        statement.args.push(next);
-        i++;
-      }
-      current.statements.push(statement);
-      last = statement;
-      continue;
-    }
-    // Numbers, strings, bindings... at the start of a statement are further values of the last
-    // keyword (EXTENT 0 0 10 10, COLOR 255 0 0).
-    if (last) last.args.push(token);
-    else current.items.push(token);
-  }
-  for (let open: Block | undefined = current; open && open !== root; open = open.parent) {
-    const token = open.token;
-    if (token) problems.push({ file: token.file, line: token.line, message: `${open.type} opened here is never closed with END` });
-  }
-  return { root, problems };
-}
-
-/** In mapserver.conf, CONFIG opens a block (followed by ENV, MAPS or END), not CONFIG key value. */
-function isConfigBlockStart(tokens: readonly SourceToken[], index: number): boolean {
-  const next = tokens[index + 1];
-  return isWord(next, 'ENV', 'MAPS', 'PLUGINS', 'END');
-}
-
-/** All blocks of a type, depth first. */
-export function blocksOf(root: Block, type: string): Block[] {
-  const found: Block[] = [];
-  const walk = (block: Block): void => {
-    if (block.type === type) found.push(block);
-    for (const child of block.children) walk(child);
-  };
-  walk(root);
-  return found;
-}
-
-/** Statements with a keyword, anywhere below the block. */
-export function statementsOf(root: Block, keyword: string): Statement[] {
-  const found: Statement[] = [];
-  const walk = (block: Block): void => {
-    for (const s of block.statements) if (s.keyword === keyword) found.push(s);
-    for (const child of block.children) walk(child);
-  };
-  walk(root);
-  return found;
-}
-
-/** The first statement with a keyword directly in a block. */
-export function statementIn(block: Block, keyword: string): Statement | undefined {
-  return block.statements.find((s) => s.keyword === keyword);
-}
-
-/** Key/value pairs of a METADATA-like block. */
-export function pairsOf(block: Block): Array<[SourceToken, SourceToken | undefined]> {
-  const pairs: Array<[SourceToken, SourceToken | undefined]> = [];
-  for (let i = 0; i < block.items.length; i += 2) pairs.push([block.items[i] as SourceToken, block.items[i + 1]]);
-  return pairs;
-}
-
-/** Nearest enclosing block of a type. */
-export function enclosing(block: Block | undefined, type: string): Block | undefined {
-  for (let b = block; b; b = b.parent) if (b.type === type) return b;
-  return undefined;
 }

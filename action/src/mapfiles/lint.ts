@@ -1,11 +1,15 @@
 // lint-mapfiles: which files to check, the rules and MapServer's own check on each, and the
-// report as `file:line: severity: message [rule]` lines or JSON.
-import { open, readdir, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+// report that sums them up (lint-output.ts shows it).
+import { open, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { InputError } from '../errors.js';
 import { loadMapfile, type MapfileDocument } from './document.js';
+import { findingKey, type Finding } from './findings.js';
+import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folder.js';
 import { checkWithMapServer, findMapServerTool, type MapServerTool } from './mapserver.js';
-import { runRules, type Finding, type SecretSpan } from './rules.js';
-import { CONTAINER_ROOT, imageMapPattern, posixPatternToRegExp } from './served.js';
+import { inParallel } from './parallel.js';
+import { runRules } from './rules.js';
+import { imageMapPattern, posixPatternToRegExp } from './served.js';
 
 export interface LintOptions {
   /** Files and folders to lint; empty means mapfilesDir. */
@@ -38,36 +42,9 @@ export interface LintReport {
   mapserver: MapServerStatus;
 }
 
-export class LintPathError extends Error {}
-
-/** Folders and files never linted or synced: version control, editor and OS litter. */
-export function isIgnoredName(name: string): boolean {
-  return name.startsWith('.') || name === 'node_modules' || name === 'Thumbs.db';
-}
-
-/** Source maps of web templates share the .map extension but are not mapfiles. */
-function isMapfileName(name: string): boolean {
-  return /\.map$/i.test(name) && !/\.(js|css|mjs)\.map$/i.test(name);
-}
+class LintPathError extends Error {}
 
 const SIDE_FILE_SCAN_LIMIT = 2 * 1024 * 1024;
-
-export async function walkFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const entry of entries) {
-    if (isIgnoredName(entry.name)) continue;
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walkFiles(full)));
-    else if (entry.isFile()) out.push(full);
-    else if (entry.isSymbolicLink()) {
-      const target = await stat(full).catch(() => undefined);
-      if (target?.isFile()) out.push(full);
-    }
-  }
-  return out;
-}
 
 interface Target {
   file: string;
@@ -81,7 +58,6 @@ async function collectTargets(options: LintOptions): Promise<{ mapfiles: Target[
   const mapfiles: Target[] = [];
   const sideFiles: Target[] = [];
   const seen = new Set<string>();
-  const rootFor = (file: string, folder: string): string => (isInside(file, mapfilesDir) ? mapfilesDir : folder);
   for (const path of given) {
     const absolute = resolve(options.cwd, path);
     const info = await stat(absolute).catch(() => undefined);
@@ -90,24 +66,27 @@ async function collectTargets(options: LintOptions): Promise<{ mapfiles: Target[
       for (const file of await walkFiles(absolute)) {
         if (seen.has(file)) continue;
         seen.add(file);
-        (isMapfileName(basename(file)) ? mapfiles : sideFiles).push({ file, root: rootFor(file, absolute) });
+        (isMapfileName(basename(file)) ? mapfiles : sideFiles).push({ file, root: localRootFor(file, mapfilesDir, absolute) });
       }
     } else {
       if (seen.has(absolute)) continue;
       seen.add(absolute);
-      mapfiles.push({ file: absolute, root: rootFor(absolute, resolve(absolute, '..')) });
+      mapfiles.push({ file: absolute, root: localRootFor(absolute, mapfilesDir, resolve(absolute, '..')) });
     }
   }
   return { mapfiles, sideFiles };
 }
 
-function isInside(file: string, dir: string): boolean {
-  const rel = relative(dir, file);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-}
-
-export function containerPathOf(file: string, root: string): string {
-  return `${CONTAINER_ROOT}/${relative(root, file).split(sep).join('/')}`;
+/** lintMapfiles for a command: a path that does not exist is an error in the input that named it. */
+export async function lintInputPaths(options: LintOptions): Promise<LintReport> {
+  try {
+    return await lintMapfiles(options);
+  } catch (error) {
+    if (error instanceof LintPathError) {
+      throw new InputError([{ input: options.paths.length > 0 ? 'files or folders' : 'mapfiles-dir', message: `expected existing mapfiles or folders: ${error.message}` }]);
+    }
+    throw error;
+  }
 }
 
 export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
@@ -149,15 +128,10 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
     }
   };
   // A few MapServer processes at a time: each load takes a fraction of a second.
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(4, mapfiles.length) }, async () => {
-      while (next < mapfiles.length) await lintOne(mapfiles[next++] as Target);
-    }),
-  );
+  await inParallel(mapfiles, 4, lintOne);
   for (const target of sideFiles) findings.push(...(await scanSideFile(target.file)));
 
-  const unique = [...new Map(findings.map((f) => [`${f.file}\0${f.line}\0${f.rule}\0${f.message}`, f])).values()];
+  const unique = [...new Map(findings.map((f) => [findingKey(f), f])).values()];
   const order = (f: Finding): string => `${f.rule}\0${f.message}`;
   unique.sort((a, b) => (a.file !== b.file ? (a.file < b.file ? -1 : 1) : a.line !== b.line ? a.line - b.line : order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
   return {
@@ -202,37 +176,3 @@ async function scanSideFile(file: string): Promise<Finding[]> {
     await handle.close();
   }
 }
-
-/** Paths relative to the working folder when inside it, as compilers print them. */
-export function displayPath(file: string, cwd: string): string {
-  const rel = relative(cwd, file);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
-}
-
-export function formatText(report: LintReport, cwd: string): string[] {
-  return report.findings.map((f) => `${displayPath(f.file, cwd)}:${f.line}: ${f.severity}: ${f.message} [${f.rule}]`);
-}
-
-export function formatJson(report: LintReport, cwd: string): string {
-  return JSON.stringify(
-    {
-      mapfiles: report.mapfiles.map((f) => displayPath(f, cwd)),
-      sideFiles: report.sideFiles.map((f) => displayPath(f, cwd)),
-      errors: report.errors,
-      warnings: report.warnings,
-      mapserver: report.mapserver,
-      findings: report.findings.map((f) => ({ ...f, file: displayPath(f.file, cwd) })),
-    },
-    null,
-    2,
-  );
-}
-
-export function summaryLine(report: LintReport): string {
-  const files = `${report.mapfiles.length} mapfile${report.mapfiles.length === 1 ? '' : 's'}`;
-  const side = report.sideFiles.length > 0 ? ` and ${report.sideFiles.length} side file${report.sideFiles.length === 1 ? '' : 's'}` : '';
-  const ms = report.mapserver.checked ? 'MapServer checked each mapfile' : `MapServer's check skipped: ${report.mapserver.skipped}`;
-  return `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'} in ${files}${side}; ${ms}`;
-}
-
-export type { SecretSpan };

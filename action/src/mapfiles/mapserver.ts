@@ -13,8 +13,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { statementsOf, type MapfileDocument, type SourceToken } from './document.js';
-import type { Finding, SecretSpan } from './rules.js';
+import { statementsOf, type SourceToken } from './blocks.js';
+import type { MapfileDocument } from './document.js';
+import { isContainerPath, localPathOf } from './folder.js';
+import { redactSecrets, type Finding, type SecretSpan } from './findings.js';
 
 export interface MapServerTool {
   /** Absolute path of map2img or shp2img. */
@@ -111,7 +113,7 @@ export async function makeWorkingCopy(doc: MapfileDocument, options: WorkingCopy
       for (const keyword of ['DATA', 'CONNECTION', 'TILEINDEX', 'SHAPEPATH']) {
         for (const statement of statementsOf(doc.root, keyword)) {
           const value = statement.args[0];
-          if (value && /^\/mapfiles(\/|$)/.test(value.value)) replaceValue(value, localPath(value.value, mainDir, options.localRoot));
+          if (value && isContainerPath(value.value)) replaceValue(value, localPath(value.value, mainDir, options.localRoot));
         }
       }
     }
@@ -132,7 +134,7 @@ export async function makeWorkingCopy(doc: MapfileDocument, options: WorkingCopy
 }
 
 function localPath(value: string, mainDir: string, localRoot: string | undefined): string {
-  if (localRoot && /^\/mapfiles(\/|$)/.test(value)) return join(localRoot, value.slice('/mapfiles'.length));
+  if (localRoot && isContainerPath(value)) return localPathOf(value, localRoot);
   if (isAbsolute(value)) return value;
   return resolve(mainDir, value) + (value.endsWith('/') ? '/' : '');
 }
@@ -168,8 +170,7 @@ export function cleanMessage(message: string, copy: WorkingCopy, secrets: readon
   let out = message;
   for (const [copyPath, original] of copy.originals) out = out.split(copyPath).join(original);
   out = out.split(copy.dir).join('<working copy>');
-  for (const secret of secrets) if (secret.value.length >= 4) out = out.split(secret.value).join('***');
-  return out;
+  return redactSecrets(out, secrets);
 }
 
 export interface SyntaxCheck {
@@ -178,14 +179,19 @@ export interface SyntaxCheck {
   output: string;
 }
 
+/** A MapServer config file in the working copy that sends errors to stderr, as the image's does. */
+export async function writeStderrConfig(copy: WorkingCopy): Promise<string> {
+  const config = join(copy.dir, 'mapserver.conf');
+  await writeFile(config, 'CONFIG\n  ENV\n    MS_ERRORFILE "stderr"\n  END\nEND\n');
+  return config;
+}
+
 const LOAD_CONFIG_NOTICE = /^msLoadConfig\(\): Unable to access file/;
 
 export async function checkWithMapServer(tool: MapServerTool, doc: MapfileDocument, secrets: readonly SecretSpan[], env: NodeJS.ProcessEnv): Promise<SyntaxCheck> {
   const copy = await makeWorkingCopy(doc, { secrets });
   try {
-    const config = join(copy.dir, 'mapserver.conf');
-    // Like the image: errors to stderr.
-    await writeFile(config, 'CONFIG\n  ENV\n    MS_ERRORFILE "stderr"\n  END\nEND\n');
+    const config = await writeStderrConfig(copy);
     const sentinel = `mapserver_ecs_lint_${randomBytes(6).toString('hex')}`;
     const args = ['-m', copy.mainPath, '-o', '/dev/null', '-l', sentinel];
     if (tool.name === 'map2img') args.push('-conf', config);

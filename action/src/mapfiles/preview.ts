@@ -4,14 +4,16 @@
 // (mapserver-ecs:local) renders it exactly as the service would, with the folder mounted at
 // /mapfiles and MapServer's CGI answering a map request.
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { execa } from 'execa';
 import { StepFailure } from '../errors.js';
 import { run } from '../process.js';
 import type { Reporter } from '../reporter.js';
-import { blocksOf, loadMapfile, statementIn, type MapfileDocument } from './document.js';
-import { containerPathOf } from './lint.js';
-import { cleanMessage, findMapServerTool, makeWorkingCopy, type MapServerTool } from './mapserver.js';
+import { blocksOf, statementIn } from './blocks.js';
+import { loadMapfile, type MapfileDocument } from './document.js';
+import { redactSecrets, type SecretSpan } from './findings.js';
+import { CONTAINER_ROOT, containerPathOf, localRootFor } from './folder.js';
+import { cleanMessage, findMapServerTool, makeWorkingCopy, writeStderrConfig, type MapServerTool } from './mapserver.js';
 import { runRules } from './rules.js';
 import { imageMapPattern, posixPatternToRegExp } from './served.js';
 
@@ -56,8 +58,7 @@ export async function renderPreview(options: PreviewOptions): Promise<PreviewRes
   const mapfile = resolve(options.cwd, options.mapfile);
   const output = resolve(options.cwd, options.output);
   const mapfilesDir = resolve(options.cwd, options.mapfilesDir);
-  const rel = relative(mapfilesDir, mapfile);
-  const root = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? mapfilesDir : dirname(mapfile);
+  const root = localRootFor(mapfile, mapfilesDir, dirname(mapfile));
   const doc = await loadMapfile(mapfile, { containerRoot: root });
   const { secrets } = runRules({ doc, root, containerPath: containerPathOf(mapfile, root), mapPattern: posixPatternToRegExp(imageMapPattern(options.projectRoot)) });
   // Whatever MapServer prints (it may quote a connection string) leaves no secret in the log.
@@ -95,18 +96,17 @@ async function finish(renderer: string, output: string): Promise<PreviewResult> 
 
 async function renderOnHost(
   tool: MapServerTool,
-  doc: Awaited<ReturnType<typeof loadMapfile>>,
+  doc: MapfileDocument,
   root: string,
   output: string,
-  secrets: ReturnType<typeof runRules>['secrets'],
+  secrets: readonly SecretSpan[],
   options: PreviewOptions,
 ): Promise<string> {
   // The working copy keeps credentials (the data may need them) but anchors relative and
   // /mapfiles/ paths to the local folder, and sends MS_ERRORFILE to stderr.
   const copy = await makeWorkingCopy(doc, { secrets: [], localRoot: root, anchorData: true });
   try {
-    const config = join(copy.dir, 'mapserver.conf');
-    await writeFile(config, 'CONFIG\n  ENV\n    MS_ERRORFILE "stderr"\n  END\nEND\n');
+    const config = await writeStderrConfig(copy);
     const args = ['-m', copy.mainPath, '-o', output, '-i', 'png'];
     if (tool.name === 'map2img') args.push('-conf', config);
     try {
@@ -136,10 +136,10 @@ async function renderInImage(
   root: string,
   output: string,
   options: PreviewOptions,
-  secrets: ReturnType<typeof runRules>['secrets'],
+  secrets: readonly SecretSpan[],
   layers: readonly string[],
 ): Promise<string> {
-  const containerPath = `/mapfiles/${relative(root, mapfile).split(sep).join('/')}`;
+  const containerPath = containerPathOf(mapfile, root);
   const pattern = posixPatternToRegExp(imageMapPattern(options.projectRoot));
   if (!pattern.test(containerPath)) {
     throw new StepFailure(`The image refuses ${containerPath} (MS_MAP_PATTERN ${pattern.source}); rename the mapfile`, { state: 'no file was written' });
@@ -149,7 +149,7 @@ async function renderInImage(
     'run',
     '--rm',
     '--volume',
-    `${root}:/mapfiles:ro`,
+    `${root}:${CONTAINER_ROOT}:ro`,
     '--env',
     // mode=map draws the whole map as the mapfile describes it; map.imagetype asks for PNG whatever its IMAGETYPE.
     `QUERY_STRING=map=${containerPath}&mode=map&map.imagetype=png${layers.length > 0 ? `&layers=${layers.map(encodeURIComponent).join('+')}` : ''}`,
@@ -162,13 +162,12 @@ async function renderInImage(
   options.reporter.info(`rendering ${containerPath} with MapServer in ${PREVIEW_IMAGE}`);
   const result = await execa('docker', args, { env: options.env, extendEnv: false, encoding: 'buffer', reject: false, timeout: 300_000 });
   const stdout = Buffer.from(result.stdout as Uint8Array);
-  const redact = (text: string): string => secrets.reduce((out, s) => (s.value.length >= 4 ? out.split(s.value).join('***') : out), text);
-  const stderr = redact(Buffer.from(result.stderr as Uint8Array).toString('utf8').trim());
+  const stderr = redactSecrets(Buffer.from(result.stderr as Uint8Array).toString('utf8').trim(), secrets);
   const split = stdout.indexOf('\r\n\r\n');
   const headers = split >= 0 ? stdout.subarray(0, split).toString('latin1') : '';
   const body = split >= 0 ? stdout.subarray(split + 4) : stdout;
   if (result.exitCode !== 0 || !/^Content-Type:\s*image\/png/im.test(headers) || !pngSize(body)) {
-    const said = redact(body.toString('utf8').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()).slice(0, 600);
+    const said = redactSecrets(body.toString('utf8').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim(), secrets).slice(0, 600);
     throw new StepFailure(
       `MapServer in ${PREVIEW_IMAGE} did not return a PNG for ${containerPath} (exit code ${result.exitCode ?? 'none'}${headers ? `, ${headers.split('\r\n')[0]}` : ''}): ${said || stderr || 'no output'}`,
       { state: 'no file was written' },
@@ -178,10 +177,6 @@ async function renderInImage(
   return `${PREVIEW_IMAGE} (mapserv)`;
 }
 
-/** The mapfile to preview: the mapfile input, else the first path argument. */
-export function previewTarget(mapfile: string | undefined, paths: readonly string[]): string | undefined {
-  return mapfile ?? paths[0];
-}
 
 export async function isFile(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isFile() ?? false;

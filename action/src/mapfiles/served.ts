@@ -1,13 +1,11 @@
-// What the MapServer image serves, as the image itself defines it (docker/): the folder mapfiles
-// are mounted at, MS_MAP_PATTERN from its MapServer config file, the URL forms its web server
-// routes, and the error files it prepares. The pattern is read from docker/mapserver/mapserver.conf
-// when the project's files are at hand; the copy below is what the image ships (a test keeps them equal).
+// What the MapServer image serves, as the image itself defines it (docker/): MS_MAP_PATTERN from
+// its MapServer config file, the URL forms its web server routes, and the error files it prepares.
+// The pattern is read from docker/mapserver/mapserver.conf when the project's files are at hand;
+// the copy below is what the image ships (a test keeps them equal).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseBlocks, type SourceToken } from './document.js';
+import { pairsOf, parseBlocks, type SourceToken } from './blocks.js';
 import { tokenize } from './lexer.js';
-
-export const CONTAINER_ROOT = '/mapfiles';
 
 /** MapServer's worker in the image: Debian's www-data (the mount's MOUNT_UID/MOUNT_GID default too). */
 export const WORKER_UID = 33;
@@ -28,13 +26,21 @@ export function mapPatternFromConfig(text: string): string | undefined {
   const { root } = parseBlocks(tokens);
   for (const config of root.children.filter((b) => b.type === 'CONFIG')) {
     for (const env of config.children.filter((b) => b.type === 'ENV')) {
-      for (let i = 0; i + 1 < env.items.length; i += 2) {
-        const key = env.items[i];
-        if (key && key.value.toUpperCase() === 'MS_MAP_PATTERN') return env.items[i + 1]?.value;
+      for (const [key, value] of pairsOf(env)) {
+        if (value && key.value.toUpperCase() === 'MS_MAP_PATTERN') return value.value;
       }
     }
   }
   return undefined;
+}
+
+/** The project checkout when the command runs in one; outside one (the bundled action) reading root throws. */
+export function checkoutRoot(project: { readonly root: string }): string | undefined {
+  try {
+    return project.root;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The image's pattern, from the checkout when it is there. */

@@ -1,26 +1,12 @@
-// sync-mapfiles: the folder of mapfiles and side files mirrored into bucket/prefix. Objects carry
-// the metadata s3fs reads as owner and mode (x-amz-meta-uid/gid/mode/mtime), so they are readable
-// by MapServer's worker even on a mount without uid/gid options, and an MD5 checksum
-// (x-amz-meta-md5chksum, as rclone writes it) so multipart uploads can be compared too.
+// sync-mapfiles' plan: the folder of mapfiles and side files compared with the objects under
+// bucket/prefix. Objects carry the metadata s3fs reads as owner and mode (x-amz-meta-uid/gid/mode/
+// mtime), so they are readable by MapServer's worker even on a mount without uid/gid options, and
+// an MD5 checksum (x-amz-meta-md5chksum, as rclone writes it) so multipart uploads compare too.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectsCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  UploadPartCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { StepFailure } from '../errors.js';
-import type { Reporter } from '../reporter.js';
-import { walkFiles } from './lint.js';
+import { walkFiles } from './folder.js';
 import { WORKER_GID, WORKER_UID } from './served.js';
 
 export interface LocalFile {
@@ -61,7 +47,7 @@ export interface SyncPlan {
 export const FILE_MODE = 0o100644;
 /** Folder, rwxr-xr-x. */
 export const FOLDER_MODE = 0o40755;
-const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
+export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 const FOLDER_CONTENT_TYPE = 'application/x-directory';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -185,41 +171,6 @@ export async function scanLocal(dir: string): Promise<LocalFile[]> {
   return [...folders.values(), ...files];
 }
 
-export async function listRemote(s3: S3Client, bucket: string, prefix: string): Promise<Map<string, RemoteObject>> {
-  const objects = new Map<string, RemoteObject>();
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) {
-      if (!o.Key) continue;
-      objects.set(o.Key, { key: o.Key, size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, '') });
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return objects;
-}
-
-/** Reads the metadata of the objects a local file maps to (needed to compare multipart objects and s3fs headers). */
-export async function readMetadata(s3: S3Client, bucket: string, keys: readonly string[], remote: Map<string, RemoteObject>): Promise<void> {
-  await inParallel(keys, 8, async (key) => {
-    const object = remote.get(key);
-    if (!object) return;
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    object.metadata = head.Metadata ?? {};
-  });
-}
-
-export async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(workers);
-}
-
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
@@ -227,7 +178,8 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024 / 1024).toFixed(2)} GiB`;
 }
 
-export function describeAction(action: SyncAction, bucket: string): string {
+/** One line for the log: what an action does (or would do) to which object. */
+export function formatAction(action: SyncAction, bucket: string): string {
   switch (action.kind) {
     case 'upload':
       if (action.file.folder) return `create folder object s3://${bucket}/${action.key} (${action.reason === 'new' ? 'owner and mode for s3fs' : 'changed'})`;
@@ -239,101 +191,25 @@ export function describeAction(action: SyncAction, bucket: string): string {
   }
 }
 
-/** Objects from this size are uploaded in parts, with progress lines. */
-export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
-const MIN_PART_SIZE = 8 * 1024 * 1024;
-const MAX_PARTS = 10_000;
-
-export interface Uploader {
-  s3: S3Client;
-  bucket: string;
-  reporter: Reporter;
-  /** Milliseconds between progress lines of one large upload. */
-  progressIntervalMs?: number;
+export function countKind(actions: readonly SyncAction[], kind: SyncAction['kind']): number {
+  return actions.filter((a) => a.kind === kind).length;
 }
 
-export async function uploadFile(up: Uploader, file: LocalFile, key: string): Promise<void> {
-  const common = { Bucket: up.bucket, Key: key, ContentType: contentTypeFor(file.relPath), Metadata: objectMetadata(file) };
-  if (file.folder) {
-    await up.s3.send(new PutObjectCommand({ ...common, Body: Buffer.alloc(0), ContentMD5: md5Base64(EMPTY_MD5) }));
-    return;
-  }
-  if (file.size < MULTIPART_THRESHOLD) {
-    const handle = await open(file.absPath, 'r');
-    let body: Buffer;
-    try {
-      body = await handle.readFile();
-    } finally {
-      await handle.close();
-    }
-    if (createHash('md5').update(body).digest('hex') !== file.md5) {
-      throw new StepFailure(`${file.relPath} changed while it was being synced; run the sync again`);
-    }
-    // Content-MD5 makes S3 refuse a body that arrived damaged.
-    await up.s3.send(new PutObjectCommand({ ...common, Body: body, ContentMD5: md5Base64(file.md5) }));
-    return;
-  }
-  await uploadMultipart(up, file, common);
+/** Files among the actions (the synced-files output): folder objects are bookkeeping for s3fs. */
+export function syncedFileCount(actions: readonly SyncAction[]): number {
+  return actions.filter((a) => (a.kind === 'delete' ? !a.key.endsWith('/') : !a.file.folder)).length;
 }
 
-async function uploadMultipart(up: Uploader, file: LocalFile, common: { Bucket: string; Key: string; ContentType: string; Metadata: Record<string, string> }): Promise<void> {
-  const partSize = Math.max(MIN_PART_SIZE, Math.ceil(file.size / MAX_PARTS));
-  const created = await up.s3.send(new CreateMultipartUploadCommand(common));
-  const uploadId = created.UploadId;
-  if (!uploadId) throw new StepFailure(`S3 returned no upload id for ${common.Key}`);
-  const handle = await open(file.absPath, 'r');
-  const startedAt = Date.now();
-  let lastProgress = 0;
-  const interval = up.progressIntervalMs ?? 5000;
-  try {
-    const parts: Array<{ ETag: string; PartNumber: number }> = [];
-    let sent = 0;
-    for (let partNumber = 1; sent < file.size; partNumber++) {
-      const length = Math.min(partSize, file.size - sent);
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, sent);
-      if (bytesRead !== length) throw new StepFailure(`${file.relPath} changed while it was being synced; run the sync again`);
-      const md5 = createHash('md5').update(buffer).digest('base64');
-      const result = await up.s3.send(new UploadPartCommand({ Bucket: common.Bucket, Key: common.Key, UploadId: uploadId, PartNumber: partNumber, Body: buffer, ContentMD5: md5 }));
-      parts.push({ ETag: result.ETag ?? '', PartNumber: partNumber });
-      sent += length;
-      if (Date.now() - lastProgress >= interval || sent === file.size) {
-        lastProgress = Date.now();
-        const percent = Math.floor((sent / file.size) * 100);
-        up.reporter.progress(`upload of ${file.relPath}`, startedAt, `${formatBytes(sent)} of ${formatBytes(file.size)} (${percent}%)`);
-      }
-    }
-    await up.s3.send(new CompleteMultipartUploadCommand({ Bucket: common.Bucket, Key: common.Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
-  } catch (error) {
-    // Leave no half-finished upload behind to be billed for.
-    await up.s3.send(new AbortMultipartUploadCommand({ Bucket: common.Bucket, Key: common.Key, UploadId: uploadId })).catch(() => undefined);
-    throw error;
-  } finally {
-    await handle.close();
-  }
-}
-
-export async function refreshMetadata(up: Uploader, file: LocalFile, key: string): Promise<void> {
-  const source = `${up.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  await up.s3.send(
-    new CopyObjectCommand({
-      Bucket: up.bucket,
-      Key: key,
-      CopySource: source,
-      MetadataDirective: 'REPLACE',
-      ContentType: contentTypeFor(file.relPath),
-      Metadata: objectMetadata(file),
-    }),
+export function formatPlanSummary(local: readonly LocalFile[], remoteObjects: number, plan: SyncPlan): string {
+  const files = local.filter((f) => !f.folder).length;
+  const folders = local.length - files;
+  const { actions } = plan;
+  return (
+    `${files} local file${files === 1 ? '' : 's'} in ${folders} subfolder${folders === 1 ? '' : 's'}, ${remoteObjects} object${remoteObjects === 1 ? '' : 's'} under the prefix: ` +
+    `${countKind(actions, 'upload')} to upload, ${countKind(actions, 'metadata')} to fix headers, ${countKind(actions, 'delete')} to delete, ${plan.unchanged} unchanged`
   );
 }
 
-export async function deleteObjects(up: Uploader, keys: readonly string[]): Promise<void> {
-  for (let i = 0; i < keys.length; i += 1000) {
-    const batch = keys.slice(i, i + 1000);
-    const result = await up.s3.send(new DeleteObjectsCommand({ Bucket: up.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-    const failed = result.Errors ?? [];
-    if (failed.length > 0) {
-      throw new StepFailure(`could not delete ${failed.length} object(s): ${failed.slice(0, 5).map((e) => `${e.Key} (${e.Code})`).join(', ')}`);
-    }
-  }
+export function formatSyncResult(done: readonly SyncAction[], unchanged: number): string {
+  return `${countKind(done, 'upload')} uploaded, ${countKind(done, 'metadata')} headers fixed, ${countKind(done, 'delete')} deleted, ${unchanged} unchanged`;
 }

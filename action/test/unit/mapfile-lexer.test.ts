@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { blocksOf, loadMapfile, pairsOf, parseBlocks, statementsOf, type SourceToken } from '../../src/mapfiles/document.js';
+import { blocksOf, pairsOf, parseBlocks, statementsOf, type SourceToken } from '../../src/mapfiles/blocks.js';
+import { loadMapfile } from '../../src/mapfiles/document.js';
 import { tokenize, type TokenKind } from '../../src/mapfiles/lexer.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'mapfiles');

@@ -5,8 +5,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatJson, formatText, lintMapfiles, summaryLine, type LintReport } from '../../src/mapfiles/lint.js';
-import { onlineResourceProblem } from '../../src/mapfiles/rules.js';
+import { lintMapfiles, type LintReport } from '../../src/mapfiles/lint.js';
+import { formatJson, formatText, summaryLine } from '../../src/mapfiles/lint-output.js';
+import { onlineResourceProblem } from '../../src/mapfiles/rules-serving.js';
 import { IMAGE_MAP_PATTERN, imageMapPattern, mapPatternFromConfig, posixPatternToRegExp, PREPARED_ERROR_FILES } from '../../src/mapfiles/served.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -24,13 +24,13 @@ import {
   FOLDER_MODE,
   hasWorkerMetadata,
   md5Base64,
-  MULTIPART_THRESHOLD,
   objectMetadata,
   planSync,
   scanLocal,
   type LocalFile,
   type RemoteObject,
 } from '../../src/mapfiles/sync.js';
+import { MULTIPART_THRESHOLD } from '../../src/mapfiles/sync-bucket.js';
 import { testContext } from '../../../scripts/support/command-context.js';
 
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
