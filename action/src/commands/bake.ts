@@ -1,6 +1,6 @@
 import { resolveBaseAmi } from '../steps/base-ami.js';
 import { bakeAmi, decideBake, emulatorEndpoint } from '../steps/bake.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function bakeCommand(context: CommandContext): Promise<void> {
   const { reporter } = context;

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { deployService } from '../steps/deploy.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function deployCommand(ctx: CommandContext): Promise<void> {
   const image = ctx.settings.image;

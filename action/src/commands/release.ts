@@ -10,7 +10,7 @@ import { cleanupAmis } from '../steps/cleanup.js';
 import { decideDeploy, deployService, revisionName } from '../steps/deploy.js';
 import { buildAndPushImage, decideImage } from '../steps/image.js';
 import { decideRoll, rollInstances } from '../steps/roll.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export interface ReleasePlan {
   run: ReadonlySet<ReleaseStep>;

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { rollInstances } from '../steps/roll.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function rollCommand(ctx: CommandContext): Promise<void> {
   const amiId = ctx.settings.amiId;

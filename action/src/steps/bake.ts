@@ -4,7 +4,7 @@
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { InputError, StepFailure, type InputProblem } from '../errors.js';
 import { run } from '../process.js';
 import { render, RenderError } from '../render.js';

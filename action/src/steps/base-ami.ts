@@ -2,7 +2,7 @@
 // recommended one per architecture as a public SSM parameter; a given base-ami-id wins.
 import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import type { Architecture } from '../settings.js';
 

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { isAwsError } from '../aws/errors.js';
 import { findLaunchTemplate, launchTemplateData } from '../aws/launch-template.js';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { resolveBaseAmi } from './base-ami.js';
 import { describeService, registerTaskDefinition, serviceDefinition } from './deploy.js';

@@ -3,7 +3,7 @@
 // template's default or latest version, or any instance that is not terminated is always kept.
 import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand, type Image } from '@aws-sdk/client-ec2';
 import { findLaunchTemplate, launchTemplateVersions } from '../aws/launch-template.js';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { describeAutoScalingGroup, groupLaunchTemplate } from './roll.js';
 

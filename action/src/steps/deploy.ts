@@ -17,7 +17,7 @@ import {
 import { createHash } from 'node:crypto';
 import { isAwsError } from '../aws/errors.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { poll } from '../wait.js';
 import { CONTAINER_NAME, CONTAINER_PORT, loadTaskDefinition } from './task-definition.js';

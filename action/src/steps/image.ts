@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-ecr';
 import { DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { PNG } from 'pngjs';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { run, type RunOptions, type RunResult } from '../process.js';
 import type { Reporter } from '../reporter.js';

@@ -6,7 +6,7 @@ import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigu
 import { CreateTopicCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand, SetTopicAttributesCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
 import { DeleteQueueCommand, GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { MIRROR_NOTIFICATION_ID, MIRROR_QUEUE_PREFIX, mirrorTopicName } from '../mirror/naming.js';
 
 export const MIRROR_EVENTS: NonNullable<TopicConfiguration['Events']> = ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'];

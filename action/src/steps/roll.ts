@@ -14,7 +14,7 @@ import { CreateLaunchTemplateVersionCommand, ModifyLaunchTemplateCommand, type L
 import { DescribeCapacityProvidersCommand } from '@aws-sdk/client-ecs';
 import { findLaunchTemplate, launchTemplateData, launchTemplateVersions, METADATA_OPTIONS } from '../aws/launch-template.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { poll } from '../wait.js';
 import { loadUserData, toBase64 } from './user-data.js';

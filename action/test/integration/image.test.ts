@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClients } from '../../src/aws/clients.js';
-import type { CommandContext } from '../../src/commands/context.js';
+import type { CommandContext } from '../../src/context.js';
 import { imageCommand } from '../../src/commands/image.js';
 import { TerminalReporter } from '../../src/reporter.js';
 import { parseSettings } from '../../src/settings.js';

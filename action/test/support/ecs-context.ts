@@ -2,7 +2,7 @@
 // whose lines the test can read, and the project's real templates.
 import { Writable } from 'node:stream';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
-import type { CommandContext } from '../../src/commands/context.js';
+import type { CommandContext } from '../../src/context.js';
 import type { InputName } from '../../src/inputs.js';
 import { TerminalReporter } from '../../src/reporter.js';
 import { parseSettings } from '../../src/settings.js';

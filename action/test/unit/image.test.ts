@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { PNG } from 'pngjs';
 import { createClients } from '../../src/aws/clients.js';
-import type { CommandContext } from '../../src/commands/context.js';
+import type { CommandContext } from '../../src/context.js';
 import { InputError, StepFailure } from '../../src/errors.js';
 import { TerminalReporter } from '../../src/reporter.js';
 import type { RunOptions, RunResult } from '../../src/process.js';
