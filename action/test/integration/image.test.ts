@@ -12,7 +12,8 @@ import { imageCommand } from '../../src/commands/image.js';
 import { TerminalReporter } from '../../src/reporter.js';
 import { parseSettings } from '../../src/settings.js';
 import { GetLifecyclePolicyCommand, DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
-import { buildAndPushImage, ensureRepository, lifecyclePolicy } from '../../src/steps/image.js';
+import { ensureRepository, lifecyclePolicy } from '../../src/aws/ecr.js';
+import { buildAndPushImage } from '../../src/steps/image.js';
 import { freePort, startEmulator } from '../support/emulator.js';
 import { ensureImage, exec, execOk, REPO_ROOT } from '../support/image.js';
 
