@@ -154,9 +154,15 @@ async function runSteps(ctx: CommandContext, plan: ReleasePlan, lines: StepPlan,
   const steps: Steps = { attempt, done, planned };
   if (decisions.baseAmiId) reporter.setOutput('base-ami-id', decisions.baseAmiId);
   done('base-ami', planned('base-ami'));
-  const amiId = await bakeStep(ctx, decisions, steps);
+  const amiId = await reuseOrMake('bake', decisions.bake, ctx.settings.amiId, async (bake) => {
+    const baked = await attempt('bake', 'Bake the AMI', () => bakeAmi(ctx, decisions.baseAmiId ?? '', { fingerprint: bake.fingerprint }));
+    return { made: baked.amiId, verb: 'baked' };
+  }, steps);
   if (amiId) reporter.setOutput('ami-id', amiId);
-  const imageUri = await imageStep(ctx, decisions.image, steps);
+  const imageUri = await reuseOrMake('image', decisions.image, ctx.settings.image, async (image) => {
+    const pushed = await attempt('image', 'Build and push the image', () => buildAndPushImage(ctx, undefined, image.fingerprint));
+    return { made: pushed.imageUri, verb: 'pushed' };
+  }, steps);
   if (imageUri) reporter.setOutput('image-uri', imageUri);
   await deployStep(ctx, decisions.deploy, imageUri, steps);
   await rollStep(ctx, decisions.roll, amiId, steps);
@@ -175,34 +181,25 @@ interface Steps {
   planned(step: ReleaseStep): string;
 }
 
-/** The AMI to roll: reused, baked now, or the ami-id input. */
-async function bakeStep(ctx: CommandContext, { bake, baseAmiId }: Decisions, { attempt, done, planned }: Steps): Promise<string | undefined> {
-  if (bake?.reuse) {
-    done('bake', bake.reason);
-    return bake.reuse;
+/** What bake and image make (the AMI, the image): reused when unchanged, made now, or given as an input. */
+async function reuseOrMake<D extends { reuse?: string; reason: string }>(
+  step: 'bake' | 'image',
+  decision: D | undefined,
+  given: string | undefined,
+  make: (decision: D) => Promise<{ made: string; verb: string }>,
+  { done, planned }: Steps,
+): Promise<string | undefined> {
+  if (decision?.reuse) {
+    done(step, decision.reason);
+    return decision.reuse;
   }
-  if (!bake) {
-    done('bake', planned('bake'));
-    return ctx.settings.amiId;
+  if (!decision) {
+    done(step, planned(step));
+    return given;
   }
-  const { amiId } = await attempt('bake', 'Bake the AMI', () => bakeAmi(ctx, baseAmiId ?? '', { fingerprint: bake.fingerprint }));
-  done('bake', `baked ${amiId}: ${bake.reason}`);
-  return amiId;
-}
-
-/** The image to deploy: reused, built and pushed now, or the image input. */
-async function imageStep(ctx: CommandContext, image: ImageDecision | undefined, { attempt, done, planned }: Steps): Promise<string | undefined> {
-  if (image?.reuse) {
-    done('image', image.reason);
-    return image.reuse;
-  }
-  if (!image) {
-    done('image', planned('image'));
-    return ctx.settings.image;
-  }
-  const { imageUri } = await attempt('image', 'Build and push the image', () => buildAndPushImage(ctx, undefined, image.fingerprint));
-  done('image', `pushed ${imageUri}: ${image.reason}`);
-  return imageUri;
+  const { made, verb } = await make(decision);
+  done(step, `${verb} ${made}: ${decision.reason}`);
+  return made;
 }
 
 async function deployStep(ctx: CommandContext, deploy: DeployDecision | undefined, imageUri: string | undefined, { attempt, done, planned }: Steps): Promise<void> {
