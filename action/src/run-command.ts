@@ -2,7 +2,7 @@
 import { createClients, type AwsClients } from './aws/clients.js';
 import { requireCredentials } from './aws/credentials.js';
 import { COMMAND_HANDLERS } from './commands/index.js';
-import type { CommandContext } from './commands/context.js';
+import type { CommandContext } from './context.js';
 import { projectRoot } from './project.js';
 import type { Reporter } from './reporter.js';
 import { callsAws, type Settings } from './settings.js';

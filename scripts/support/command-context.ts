@@ -2,7 +2,7 @@
 // inputs like the action does, a reporter whose lines the caller can read, the real templates.
 import { Writable } from 'node:stream';
 import { createClients, type AwsClients } from '../../action/src/aws/clients.js';
-import type { CommandContext } from '../../action/src/commands/context.js';
+import type { CommandContext } from '../../action/src/context.js';
 import type { InputName } from '../../action/src/inputs.js';
 import { TerminalReporter } from '../../action/src/reporter.js';
 import { parseSettings } from '../../action/src/settings.js';

@@ -9,6 +9,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { endpointOverride } from '../endpoint.js';
 
 export interface AwsClients {
   readonly ec2: EC2Client;
@@ -24,11 +25,6 @@ export interface AwsClients {
 
 /** Standard-mode retries with a few more attempts than the default 3: deploys wait through throttling. */
 const MAX_ATTEMPTS = 6;
-
-/** True when an endpoint override is configured (an emulator or an S3-compatible store). */
-export function customEndpoint(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
-}
 
 export function createClients(region: string, env: NodeJS.ProcessEnv = process.env): AwsClients {
   const common = { region, maxAttempts: MAX_ATTEMPTS, retryMode: 'standard' as const };
@@ -49,7 +45,7 @@ export function createClients(region: string, env: NodeJS.ProcessEnv = process.e
   const ssm = lazy(() => new SSMClient(common));
   const ecr = lazy(() => new ECRClient(common));
   // Custom S3 endpoints (emulators, S3-compatible stores) are addressed by path, not by bucket host name.
-  const s3 = lazy(() => new S3Client({ ...common, forcePathStyle: customEndpoint(env) !== undefined }));
+  const s3 = lazy(() => new S3Client({ ...common, forcePathStyle: endpointOverride(env, 'S3') !== undefined }));
   const sns = lazy(() => new SNSClient(common));
   const sqs = lazy(() => new SQSClient(common));
   return {

@@ -1,6 +1,7 @@
+import { endpointOverride } from '../endpoint.js';
+import { bakeAmi, decideBake } from '../steps/bake.js';
 import { resolveBaseAmi } from '../steps/base-ami.js';
-import { bakeAmi, decideBake, emulatorEndpoint } from '../steps/bake.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function bakeCommand(context: CommandContext): Promise<void> {
   const { reporter } = context;
@@ -21,6 +22,6 @@ export async function bakeCommand(context: CommandContext): Promise<void> {
   }
   const { amiId } = await bakeAmi(context, baseAmiId, { fingerprint: decision.fingerprint });
   reporter.setOutput('ami-id', amiId);
-  const emulated = emulatorEndpoint(context.env) ? ' (emulator: not provisioned)' : '';
+  const emulated = endpointOverride(context.env, 'EC2') ? ' (emulator: not provisioned)' : '';
   reporter.summaryRow('bake', `${amiId} with ${context.settings.mountDriver}${emulated}: ${decision.reason}`);
 }

@@ -1,5 +1,5 @@
 import { bootstrap } from '../steps/bootstrap.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function bootstrapCommand(ctx: CommandContext): Promise<void> {
   const result = await ctx.reporter.group('Bootstrap the cluster', () => bootstrap(ctx));

@@ -1,6 +1,6 @@
 import { cleanupAmis } from '../steps/cleanup.js';
 import { sweepMirrorQueues } from '../steps/mirror-events.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function cleanupCommand(ctx: CommandContext): Promise<void> {
   const { deregistered } = await ctx.reporter.group('Clean up old AMIs', () => cleanupAmis(ctx));

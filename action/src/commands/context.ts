@@ -1,17 +1,4 @@
-import type { AwsClients } from '../aws/clients.js';
-import type { Reporter } from '../reporter.js';
-import type { Settings } from '../settings.js';
-
-/** Everything a command needs; commands never read inputs or the environment's inputs directly. */
-export interface CommandContext {
-  readonly settings: Settings;
-  readonly reporter: Reporter;
-  /** Created on first use, so commands that make no AWS call need no region or credentials. */
-  readonly clients: AwsClients;
-  /** The repository checkout holding packer/, docker/ and ecs/. */
-  readonly root: string;
-  /** The process environment, for tools run as child processes (Packer, Docker, s3fs). */
-  readonly env: NodeJS.ProcessEnv;
-}
+// The shape of a command handler; the context it is given lives in ../context.ts, below the steps.
+import type { CommandContext } from '../context.js';
 
 export type Command = (context: CommandContext) => Promise<void>;

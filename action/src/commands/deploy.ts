@@ -1,14 +1,10 @@
-import { InputError } from '../errors.js';
 import { deployService } from '../steps/deploy.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function deployCommand(ctx: CommandContext): Promise<void> {
+  // The settings require an image by digest for deploy before any command runs.
   const image = ctx.settings.image;
-  if (!image || !image.includes('@sha256:')) {
-    throw new InputError([
-      { input: 'image', message: `is required by the deploy command: expected an image by digest (repository@sha256:<64 hex>)${image ? `, got ${JSON.stringify(image)}` : ''}` },
-    ]);
-  }
+  if (!image) throw new Error('bug: the deploy command started without an image');
   const { taskDefinitionArn, unchanged } = await ctx.reporter.group('Deploy the service', () => deployService(ctx, image));
   ctx.reporter.setOutput('image-uri', image);
   ctx.reporter.setOutput('task-definition-arn', taskDefinitionArn);

@@ -1,5 +1,5 @@
 import { buildAndPushImage, decideImage } from '../steps/image.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function imageCommand(context: CommandContext): Promise<void> {
   const { reporter } = context;

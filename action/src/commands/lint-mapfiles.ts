@@ -4,7 +4,7 @@ import { StepFailure } from '../errors.js';
 import { lintInputPaths } from '../mapfiles/lint.js';
 import { annotateFindings, formatJson, formatText, summaryLine } from '../mapfiles/lint-output.js';
 import { checkoutRoot } from '../mapfiles/served.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function lintMapfilesCommand(context: CommandContext): Promise<void> {
   const { settings, reporter, env } = context;

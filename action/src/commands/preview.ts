@@ -2,7 +2,7 @@
 import { InputError } from '../errors.js';
 import { isFile, renderPreview } from '../mapfiles/preview.js';
 import { checkoutRoot } from '../mapfiles/served.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function previewCommand(context: CommandContext): Promise<void> {
   const { settings, reporter, env } = context;

@@ -1,10 +1,10 @@
-import { InputError } from '../errors.js';
 import { rollInstances } from '../steps/roll.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function rollCommand(ctx: CommandContext): Promise<void> {
+  // The settings require ami-id for roll before any command runs.
   const amiId = ctx.settings.amiId;
-  if (!amiId) throw new InputError([{ input: 'ami-id', message: 'is required by the roll command: expected the AMI to roll out (ami-...)' }]);
+  if (!amiId) throw new Error('bug: the roll command started without ami-id');
   const rolled = await ctx.reporter.group('Roll the instances', () => rollInstances(ctx, amiId));
   ctx.reporter.setOutput('ami-id', amiId);
   ctx.reporter.setOutput('launch-template-version', rolled.launchTemplateVersion);

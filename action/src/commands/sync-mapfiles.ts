@@ -9,7 +9,7 @@ import { annotateFindings, formatText, summaryLine } from '../mapfiles/lint-outp
 import { checkoutRoot } from '../mapfiles/served.js';
 import { formatAction, formatBytes, formatPlanSummary, formatSyncResult, planSync, scanLocal, syncedFileCount, type SyncPlan } from '../mapfiles/sync.js';
 import { applySyncPlan, readRemote } from '../mapfiles/sync-bucket.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../context.js';
 
 export async function syncMapfilesCommand(context: CommandContext): Promise<void> {
   const { settings, reporter } = context;

@@ -2,10 +2,9 @@
 // them are mapfiles, and where each one sits under /mapfiles once the bucket is mounted there.
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { MAPFILES_CONTAINER_PATH } from '../container.js';
 import { hasMapExtension, MAP_EXTENSION } from '../values.js';
 
-/** Where the image mounts the bucket: mapfiles name their files as /mapfiles/... */
-export const CONTAINER_ROOT = '/mapfiles';
 
 /** Folders and files never linted or synced: version control, editor and OS litter. */
 export function isIgnoredName(name: string): boolean {
@@ -55,20 +54,20 @@ export function localRootFor(file: string, mapfilesDir: string, otherwise: strin
 
 /** A local file's path in the container, such as /mapfiles/roads/roads.map. */
 export function containerPathOf(file: string, localRoot: string): string {
-  return `${CONTAINER_ROOT}/${relative(localRoot, file).split(sep).join('/')}`;
+  return `${MAPFILES_CONTAINER_PATH}/${relative(localRoot, file).split(sep).join('/')}`;
 }
 
 /** Whether a path names /mapfiles or something below it. */
 export function isContainerPath(path: string): boolean {
-  return path === CONTAINER_ROOT || path.startsWith(`${CONTAINER_ROOT}/`);
+  return path === MAPFILES_CONTAINER_PATH || path.startsWith(`${MAPFILES_CONTAINER_PATH}/`);
 }
 
 /** A /mapfiles/... path as a path in the local folder that is /mapfiles. */
 export function localPathOf(containerPath: string, localRoot: string): string {
-  return join(localRoot, containerPath.slice(CONTAINER_ROOT.length));
+  return join(localRoot, containerPath.slice(MAPFILES_CONTAINER_PATH.length));
 }
 
 /** A /mapfiles/... path without the /mapfiles/ in front: the name the image's /maps/ alias uses. */
 export function pathInContainerRoot(containerPath: string): string {
-  return containerPath.startsWith(`${CONTAINER_ROOT}/`) ? containerPath.slice(CONTAINER_ROOT.length + 1) : containerPath;
+  return containerPath.startsWith(`${MAPFILES_CONTAINER_PATH}/`) ? containerPath.slice(MAPFILES_CONTAINER_PATH.length + 1) : containerPath;
 }

@@ -12,7 +12,8 @@ import type { Reporter } from '../reporter.js';
 import { blocksOf, statementIn } from './blocks.js';
 import { loadMapfile, type MapfileDocument } from './document.js';
 import { redactSecrets, type SecretSpan } from './findings.js';
-import { CONTAINER_ROOT, containerPathOf, localRootFor } from './folder.js';
+import { MAPFILES_CONTAINER_PATH } from '../container.js';
+import { containerPathOf, localRootFor } from './folder.js';
 import { cleanMessage, findMapServerTool, makeWorkingCopy, writeStderrConfig, type MapServerTool } from './mapserver.js';
 import { runRules } from './rules.js';
 import { imageMapPattern, posixPatternToRegExp } from './served.js';
@@ -149,7 +150,7 @@ async function renderInImage(
     'run',
     '--rm',
     '--volume',
-    `${root}:${CONTAINER_ROOT}:ro`,
+    `${root}:${MAPFILES_CONTAINER_PATH}:ro`,
     '--env',
     // mode=map draws the whole map as the mapfile describes it; map.imagetype asks for PNG whatever its IMAGETYPE.
     `QUERY_STRING=map=${containerPath}&mode=map&map.imagetype=png${layers.length > 0 ? `&layers=${layers.map(encodeURIComponent).join('+')}` : ''}`,

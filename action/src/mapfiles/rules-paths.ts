@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { blocksOf, statementIn, statementsOf, type SourceToken } from './blocks.js';
 import { finding, type Finding, type RuleContext, type Severity } from './findings.js';
-import { CONTAINER_ROOT, isContainerPath } from './folder.js';
+import { MAPFILES_CONTAINER_PATH } from '../container.js';
+import { isContainerPath } from './folder.js';
 
 type PathRole = 'data' | 'folder' | 'side-file' | 'template';
 
@@ -94,7 +95,7 @@ function pathProblem(context: RuleContext, value: string, baseDir: string, role:
   // Driver-prefixed data sources (PG:, GPKG:file:layer, NETCDF:...) are not plain paths.
   if (/^[A-Za-z][A-Za-z0-9_]*:/.test(value)) return undefined;
 
-  const containerPath = posix.normalize(posix.isAbsolute(value) ? value : posix.join(baseDir.startsWith('/') ? baseDir : posix.join(CONTAINER_ROOT, baseDir), value));
+  const containerPath = posix.normalize(posix.isAbsolute(value) ? value : posix.join(baseDir.startsWith('/') ? baseDir : posix.join(MAPFILES_CONTAINER_PATH, baseDir), value));
   if (REMOTE_VSI.test(containerPath)) return undefined;
   if (!isContainerPath(containerPath)) {
     const how = posix.isAbsolute(value) ? 'is an absolute path outside /mapfiles' : `resolves to ${containerPath}, outside /mapfiles`;
@@ -104,7 +105,7 @@ function pathProblem(context: RuleContext, value: string, baseDir: string, role:
     };
   }
   if (role === 'template') return undefined;
-  const local = posix.join(context.root.split('\\').join('/'), posix.relative(CONTAINER_ROOT, containerPath));
+  const local = posix.join(context.root.split('\\').join('/'), posix.relative(MAPFILES_CONTAINER_PATH, containerPath));
   const exists = context.exists ?? existsSync;
   const candidates = role === 'data' && posix.extname(local) === '' ? [local, `${local}.shp`, `${local}.SHP`] : [local];
   if (!candidates.some((c) => exists(c))) {

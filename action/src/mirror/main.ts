@@ -11,6 +11,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { readFile } from 'node:fs/promises';
+import { endpointOverride } from '../endpoint.js';
 import { dropSdkNodeVersionWarning } from '../node-warnings.js';
 import { readMirrorConfig, readMirrorRoot, paths, MirrorConfigError, type MirrorConfig } from './config.js';
 import { MirrorDaemon, unhealthy, type MirrorStatus } from './daemon.js';
@@ -27,7 +28,7 @@ async function run(config: MirrorConfig): Promise<void> {
   const location = paths(config.root);
   const common = { region: config.region, maxAttempts: 3 };
   // An emulator or S3-compatible store (AWS_ENDPOINT_URL) is addressed by path.
-  const s3 = new S3Client({ ...common, forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL) });
+  const s3 = new S3Client({ ...common, forcePathStyle: endpointOverride(process.env, 'S3') !== undefined });
   const source = new S3ObjectSource(s3, config.bucket);
   const tree = new LocalTree({ root: location.data, staging: location.staging, uid: config.uid, gid: config.gid, umask: config.umask });
   await tree.prepare();

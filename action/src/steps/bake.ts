@@ -2,192 +2,18 @@
 // step only renders their variables file, copies everything into a build folder a person can run
 // `packer build .` in, runs Packer there (init, validate, build) and reads the manifest.
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { CommandContext } from '../commands/context.js';
-import { InputError, StepFailure, type InputProblem } from '../errors.js';
-import { run } from '../process.js';
-import { render, RenderError } from '../render.js';
-import type { Architecture, MountDriver, Settings } from '../settings.js';
-import { instanceArchitecture } from '../values.js';
+import { endpointOverride } from '../endpoint.js';
 import { findLaunchTemplate, launchTemplateVersions } from '../aws/launch-template.js';
+import { MANAGED_TAG } from '../aws/tags.js';
+import type { CommandContext } from '../context.js';
+import { StepFailure } from '../errors.js';
+import { gitIn, headRevision, revisionFromEnv } from '../git.js';
+import { run } from '../process.js';
 import { bakeFingerprint, INPUTS_HASH_TAG, listBriefly, manifestChanges, manifestFromTags, manifestTags, type Fingerprint } from './fingerprint.js';
-
-export { instanceArchitecture };
-
-/** What the variables template needs; each value names the input it came from. */
-export interface PackerVariables {
-  region: string;
-  sourceAmi: string;
-  architecture: Architecture;
-  instanceType: string;
-  amiNamePrefix: string;
-  mountDriver: MountDriver;
-  gitRevision: string;
-  /** EC2 endpoint of an API emulator; provisioners cannot run against it. */
-  emulatorEndpoint?: string;
-  /** The input hash and manifest tags (fingerprint.ts); none when rendered by hand. */
-  inputTags?: Array<{ key: string; value: string }>;
-}
-
-/** Where each template value comes from, so a refused value names its input. */
-const VARIABLE_INPUTS: Record<keyof PackerVariables, string> = {
-  region: 'aws-region',
-  sourceAmi: 'base-ami-id',
-  architecture: 'architecture',
-  instanceType: 'instance-type',
-  amiNamePrefix: 'ami-name-prefix',
-  mountDriver: 'mount-driver',
-  gitRevision: 'GITHUB_SHA',
-  emulatorEndpoint: 'AWS_ENDPOINT_URL',
-  inputTags: 'bake',
-};
-
-export const VARIABLES_TEMPLATE = 'packer/templates/mapserver-ecs.auto.pkrvars.hcl.hbs';
-export const VARIABLES_FILE = 'mapserver-ecs.auto.pkrvars.hcl';
-const MANIFEST_FILE = 'manifest.json';
-
-const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
-const AMI_ID = /^ami-([0-9a-f]{8}|[0-9a-f]{17})$/;
-const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
-const AMI_NAME_PREFIX = /^[A-Za-z0-9()[\]./_-]{3,100}$/;
-const GIT_REVISION = /^[0-9a-f]{7,40}$/;
-const ENDPOINT = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/;
-
-
-/** The EC2 endpoint override, when an emulator stands in for AWS. */
-export function emulatorEndpoint(env: NodeJS.ProcessEnv): string | undefined {
-  return env.AWS_ENDPOINT_URL_EC2 || env.AWS_ENDPOINT_URL || undefined;
-}
-
-/**
- * Checks every value the variables file will hold, before anything runs. Settings were validated
- * already; this guards the values that come from elsewhere (SSM, the environment) and the
- * relation between instance type and architecture, which Packer would only find out at launch.
- */
-export function packerVariables(settings: Settings, baseAmiId: string, gitRevision: string | undefined, endpoint: string | undefined): PackerVariables {
-  const problems: InputProblem[] = [];
-  const expect = (ok: boolean, input: string, message: string): void => {
-    if (!ok) problems.push({ input, message });
-  };
-  expect(REGION.test(settings.region), 'aws-region', `expected an AWS region such as us-east-1, got ${JSON.stringify(settings.region)}`);
-  expect(AMI_ID.test(baseAmiId), 'base-ami-id', `expected an AMI id such as ami-0123456789abcdef0, got ${JSON.stringify(baseAmiId)}`);
-  expect(
-    settings.architecture === 'x86_64' || settings.architecture === 'arm64',
-    'architecture',
-    `expected one of x86_64, arm64, got ${JSON.stringify(settings.architecture)}`,
-  );
-  if (INSTANCE_TYPE.test(settings.instanceType)) {
-    const actual = instanceArchitecture(settings.instanceType);
-    expect(
-      actual === settings.architecture,
-      'instance-type',
-      `${settings.instanceType} is an ${actual} instance type, but architecture is ${settings.architecture} (use for example ${settings.architecture === 'arm64' ? 't4g.small' : 't3.small'})`,
-    );
-  } else {
-    problems.push({ input: 'instance-type', message: `expected an EC2 instance type such as t3.small, got ${JSON.stringify(settings.instanceType)}` });
-  }
-  expect(AMI_NAME_PREFIX.test(settings.amiNamePrefix), 'ami-name-prefix', `expected 3 to 100 letters, digits and ()[]./_- characters, got ${JSON.stringify(settings.amiNamePrefix)}`);
-  expect(['s3fs', 'mountpoint', 'mirror'].includes(settings.mountDriver), 'mount-driver', `expected one of s3fs, mountpoint, mirror, got ${JSON.stringify(settings.mountDriver)}`);
-  if (endpoint !== undefined) {
-    expect(ENDPOINT.test(endpoint), 'AWS_ENDPOINT_URL', `expected http(s)://host[:port] of an emulator, got ${JSON.stringify(endpoint)}`);
-  }
-  if (problems.length > 0) throw new InputError(problems);
-  return {
-    region: settings.region,
-    sourceAmi: baseAmiId,
-    architecture: settings.architecture,
-    instanceType: settings.instanceType,
-    amiNamePrefix: settings.amiNamePrefix,
-    mountDriver: settings.mountDriver,
-    gitRevision: gitRevision && GIT_REVISION.test(gitRevision) ? gitRevision : 'unknown',
-    ...(endpoint ? { emulatorEndpoint: endpoint.replace(/\/$/, '') } : {}),
-  };
-}
-
-/** Renders the variables file; a value that cannot be written as HCL is refused, naming its input. */
-export function renderPackerVariables(template: string, variables: PackerVariables): string {
-  try {
-    return render(template, { inputTags: [], ...variables }, VARIABLES_TEMPLATE);
-  } catch (error) {
-    if (!(error instanceof RenderError)) throw error;
-    const name = Object.keys(VARIABLE_INPUTS).find((key) => error.message.includes(`{{${key}}}`)) as keyof PackerVariables | undefined;
-    const input = name ? VARIABLE_INPUTS[name] : 'bake';
-    throw new InputError([{ input, message: `cannot be written into the Packer variables file: ${error.message}` }]);
-  }
-}
-
-export interface PackerVersion {
-  major: number;
-  minor: number;
-  patch: number;
-  text: string;
-}
-
-export function parsePackerVersion(output: string): PackerVersion {
-  const match = /Packer v?(\d+)\.(\d+)\.(\d+)/.exec(output) ?? /^v?(\d+)\.(\d+)\.(\d+)/m.exec(output.trim());
-  if (!match) throw new StepFailure(`Cannot read the Packer version from ${JSON.stringify(output.trim().slice(0, 200))}`);
-  return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]), text: `${match[1]}.${match[2]}.${match[3]}` };
-}
-
-/** Packer 1.7 introduced `packer init` and `required_plugins`; older releases bundle their builders. */
-export function supportsRequiredPlugins(version: PackerVersion): boolean {
-  return version.major > 1 || (version.major === 1 && version.minor >= 7);
-}
-
-/**
- * Writes the build folder: the templates, scripts and overlay from packer/, and the rendered
- * variables file. For Packer older than 1.7 the versions file is left out (it cannot parse it)
- * and legacy/source.pkr.hcl replaces source.pkr.hcl.
- */
-export function writeBuildFolder(packerDir: string, buildDir: string, variables: string, legacy: boolean): string[] {
-  rmSync(buildDir, { recursive: true, force: true });
-  mkdirSync(buildDir, { recursive: true });
-  const written: string[] = [];
-  for (const entry of readdirSync(packerDir, { withFileTypes: true })) {
-    if (entry.isFile() && entry.name.endsWith('.pkr.hcl')) {
-      if (legacy && (entry.name === 'versions.pkr.hcl' || entry.name === 'source.pkr.hcl')) continue;
-      cpSync(join(packerDir, entry.name), join(buildDir, entry.name));
-      written.push(entry.name);
-    }
-  }
-  if (legacy) {
-    cpSync(join(packerDir, 'legacy', 'source.pkr.hcl'), join(buildDir, 'source.pkr.hcl'));
-    written.push('source.pkr.hcl');
-  }
-  for (const folder of ['files', 'scripts']) {
-    // Modes are kept: the mount script and the provisioners stay executable.
-    cpSync(join(packerDir, folder), join(buildDir, folder), { recursive: true });
-    written.push(`${folder}/`);
-  }
-  writeFileSync(join(buildDir, VARIABLES_FILE), variables, { mode: 0o644 });
-  written.push(VARIABLES_FILE);
-  return written.sort();
-}
-
-export interface ManifestArtifact {
-  amiId: string;
-  region: string;
-}
-
-/** Reads the AMI id from Packer's manifest post-processor output (the last run, in our region). */
-export function parseManifest(text: string, region: string): ManifestArtifact {
-  let manifest: { builds?: Array<{ artifact_id?: string; packer_run_uuid?: string }>; last_run_uuid?: string };
-  try {
-    manifest = JSON.parse(text) as typeof manifest;
-  } catch (error) {
-    throw new StepFailure(`Packer's manifest is not JSON: ${(error as Error).message}`);
-  }
-  const builds = manifest.builds ?? [];
-  const build = builds.filter((b) => b.packer_run_uuid === manifest.last_run_uuid).at(-1) ?? builds.at(-1);
-  const artifacts = (build?.artifact_id ?? '').split(',').map((pair) => {
-    const [artifactRegion, amiId] = pair.split(':');
-    return { region: artifactRegion ?? '', amiId: amiId ?? '' };
-  });
-  const artifact = artifacts.find((a) => a.region === region && AMI_ID.test(a.amiId));
-  if (!artifact) throw new StepFailure(`Packer's manifest names no AMI in ${region} (artifact_id ${JSON.stringify(build?.artifact_id ?? '')})`);
-  return artifact;
-}
+import { MANIFEST_FILE, packerVersion, parseManifest, supportsRequiredPlugins, writeBuildFolder } from './packer.js';
+import { packerVariables, renderPackerVariables, VARIABLES_TEMPLATE } from './packer-variables.js';
 
 export interface BakeOptions {
   /** Build folder; defaults to $MAPSERVER_ECS_BUILD_DIR or .build/packer in the working directory. */
@@ -203,10 +29,11 @@ export async function bakeAmi(ctx: CommandContext, baseAmiId: string, options: B
   const packer = options.packer ?? env.PACKER ?? 'packer';
   const packerDir = join(ctx.root, 'packer');
   const buildDir = resolve(options.buildDir ?? env.MAPSERVER_ECS_BUILD_DIR ?? join(process.cwd(), '.build', 'packer'));
-  const endpoint = emulatorEndpoint(env);
+  const endpoint = endpointOverride(env, 'EC2');
 
-  // Everything that can be checked is checked before Packer runs.
-  const variables = packerVariables(settings, baseAmiId, env.GITHUB_SHA || (await gitRevision(ctx)), endpoint);
+  // Everything that can be checked is checked before Packer runs; without a revision the AMI is tagged "unknown".
+  const revision = revisionFromEnv(env) ?? (await headRevision(gitIn(reporter, ctx.root)).catch(() => undefined));
+  const variables = packerVariables(settings, baseAmiId, revision, endpoint);
   const fingerprint = options.fingerprint ?? bakeFingerprint(ctx.root, settings, baseAmiId, endpoint !== undefined);
   const rendered = renderPackerVariables(readFileSync(join(ctx.root, VARIABLES_TEMPLATE), 'utf8'), { ...variables, inputTags: manifestTags(fingerprint) });
   const version = await packerVersion(ctx, packer);
@@ -284,8 +111,9 @@ export async function findBakedAmi(ctx: CommandContext, hash: string): Promise<I
  */
 export async function decideBake(ctx: CommandContext, baseAmiId: string): Promise<BakeDecision> {
   const { settings } = ctx;
-  packerVariables(settings, baseAmiId, undefined, emulatorEndpoint(ctx.env));
-  const fingerprint = bakeFingerprint(ctx.root, settings, baseAmiId, emulatorEndpoint(ctx.env) !== undefined);
+  const endpoint = endpointOverride(ctx.env, 'EC2');
+  packerVariables(settings, baseAmiId, undefined, endpoint);
+  const fingerprint = bakeFingerprint(ctx.root, settings, baseAmiId, endpoint !== undefined);
   if (settings.force) return { fingerprint, reason: 'bake (force)' };
   const found = await findBakedAmi(ctx, fingerprint.hash);
   if (found?.ImageId) return { fingerprint, reuse: found.ImageId, reason: `reuse ${found.ImageId} (inputs unchanged)` };
@@ -297,7 +125,7 @@ async function whyBake(ctx: CommandContext, fingerprint: Fingerprint, baseAmiId:
   if (!running?.ImageId) return 'no AMI baked from these inputs yet';
   const tags = running.Tags ?? [];
   // Bootstrap can start the instances on the base AMI itself: there is no bake to compare with.
-  if (!tags.some((t) => t.Key === 'mapserver-ecs:managed' && t.Value === 'true')) return `${running.ImageId}, which the instances run, was not baked by this pipeline`;
+  if (!tags.some((t) => t.Key === MANAGED_TAG && t.Value === 'true')) return `${running.ImageId}, which the instances run, was not baked by this pipeline`;
   const reasons: string[] = [];
   const source = tags.find((t) => t.Key === 'mapserver-ecs:source-ami')?.Value;
   if (source !== baseAmiId) {
@@ -327,27 +155,6 @@ async function runningImage(ctx: CommandContext): Promise<Image | undefined> {
   } catch {
     // Deregistered by hand: there is nothing to compare with.
     return { ImageId: amiId };
-  }
-}
-
-async function packerVersion(ctx: CommandContext, packer: string): Promise<PackerVersion> {
-  try {
-    const result = await run(ctx.reporter, packer, ['version'], { env: { ...ctx.env, CHECKPOINT_DISABLE: '1' }, stream: false });
-    return parsePackerVersion(result.stdout);
-  } catch (error) {
-    if (error instanceof StepFailure && /ENOENT/.test(error.message)) {
-      throw new StepFailure(`Packer is not installed (no ${packer} on PATH); bake needs Packer 1.7 or later`, { state: 'nothing was changed' });
-    }
-    throw error;
-  }
-}
-
-async function gitRevision(ctx: CommandContext): Promise<string | undefined> {
-  try {
-    const result = await run(ctx.reporter, 'git', ['rev-parse', 'HEAD'], { cwd: ctx.root, stream: false });
-    return result.stdout.trim();
-  } catch {
-    return undefined;
   }
 }
 

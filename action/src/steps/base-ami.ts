@@ -2,16 +2,15 @@
 // recommended one per architecture as a public SSM parameter; a given base-ami-id wins.
 import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import type { Architecture } from '../settings.js';
+import { AMI_ID } from '../values.js';
 
 export const BASE_AMI_PARAMETERS: Record<Architecture, string> = {
   x86_64: '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id',
   arm64: '/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id',
 };
-
-const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
 
 export async function resolveBaseAmi(ctx: CommandContext): Promise<string> {
   const { settings, reporter } = ctx;

@@ -2,12 +2,11 @@
 // snapshots. An AMI still referenced by the Auto Scaling group's launch template versions, the
 // template's default or latest version, or any instance that is not terminated is always kept.
 import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand, type Image } from '@aws-sdk/client-ec2';
+import { describeAutoScalingGroup, groupLaunchTemplate } from '../aws/auto-scaling.js';
 import { findLaunchTemplate, launchTemplateVersions } from '../aws/launch-template.js';
-import type { CommandContext } from '../commands/context.js';
+import { MANAGED_TAG } from '../aws/tags.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
-import { describeAutoScalingGroup, groupLaunchTemplate } from './roll.js';
-
-export const MANAGED_TAG = 'mapserver-ecs:managed';
 
 export async function managedImages(ctx: CommandContext): Promise<Image[]> {
   const images: Image[] = [];

@@ -2,88 +2,22 @@
 // on, and wait for that very deployment to report rolloutState COMPLETED. A rollback by the circuit
 // breaker is a failure, even though the service ends up stable again (waitUntilServicesStable would
 // call that a success, so the deployment is tracked by its id instead).
+import { CreateServiceCommand, UpdateServiceCommand, type Deployment, type Service } from '@aws-sdk/client-ecs';
 import {
-  CreateServiceCommand,
-  DescribeServicesCommand,
-  DescribeTaskDefinitionCommand,
-  RegisterTaskDefinitionCommand,
-  UpdateServiceCommand,
-  type CreateServiceCommandInput,
-  type Deployment,
-  type DeploymentConfiguration,
-  type RegisterTaskDefinitionCommandInput,
-  type Service,
-} from '@aws-sdk/client-ecs';
-import { createHash } from 'node:crypto';
-import { isAwsError } from '../aws/errors.js';
+  definitionDigest,
+  DEPLOYMENT_CONFIGURATION,
+  describeService,
+  latestRevision,
+  registerTaskDefinition,
+  revisionName,
+  sameLatestRevision,
+  serviceDefinition,
+} from '../aws/ecs.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { poll } from '../wait.js';
-import { CONTAINER_NAME, CONTAINER_PORT, loadTaskDefinition } from './task-definition.js';
-
-/** Circuit breaker with rollback; launch the new tasks before stopping the old ones. */
-export const DEPLOYMENT_CONFIGURATION: DeploymentConfiguration = {
-  deploymentCircuitBreaker: { enable: true, rollback: true },
-  minimumHealthyPercent: 100,
-  maximumPercent: 200,
-};
-
-export function serviceDefinition(ctx: CommandContext, taskDefinitionArn: string): CreateServiceCommandInput {
-  const { settings } = ctx;
-  return {
-    cluster: settings.cluster,
-    serviceName: settings.service,
-    taskDefinition: taskDefinitionArn,
-    desiredCount: settings.desiredCount,
-    capacityProviderStrategy: [{ capacityProvider: settings.capacityProvider, weight: 1, base: 0 }],
-    deploymentConfiguration: DEPLOYMENT_CONFIGURATION,
-    placementStrategy: [
-      { type: 'spread', field: 'attribute:ecs.availability-zone' },
-      { type: 'spread', field: 'instanceId' },
-    ],
-    schedulingStrategy: 'REPLICA',
-    enableECSManagedTags: true,
-    propagateTags: 'SERVICE',
-    ...(settings.targetGroupArn
-      ? {
-          loadBalancers: [{ targetGroupArn: settings.targetGroupArn, containerName: CONTAINER_NAME, containerPort: CONTAINER_PORT }],
-          healthCheckGracePeriodSeconds: 60,
-        }
-      : {}),
-  };
-}
-
-export async function describeService(ctx: CommandContext): Promise<Service | undefined> {
-  const { settings } = ctx;
-  let response;
-  try {
-    response = await ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: settings.cluster, services: [settings.service] }));
-  } catch (error) {
-    if (isAwsError(error, 'ClusterNotFoundException')) {
-      throw new StepFailure(`ECS cluster ${settings.cluster} does not exist; run the bootstrap command first`, { state: 'nothing changed', cause: error });
-    }
-    throw error;
-  }
-  const service = response.services?.find((s) => s.serviceName === settings.service);
-  return service && service.status !== 'INACTIVE' ? service : undefined;
-}
-
-/** Tag holding the hash of the input a task definition revision was registered from. */
-export const DEFINITION_HASH_TAG = 'mapserver-ecs:definition-hash';
-
-/** The latest revision of the family when it was registered from exactly this input. */
-async function sameLatestRevision(ctx: CommandContext, input: RegisterTaskDefinitionCommandInput, digest: string) {
-  const latest = await latestRevision(ctx, input.family ?? '');
-  const latestArn = latest?.taskDefinition?.taskDefinitionArn;
-  const same = latestArn && latest?.taskDefinition?.status === 'ACTIVE' && latest.tags?.some((t) => t.key === DEFINITION_HASH_TAG && t.value === digest);
-  return { latestArn, reuse: same ? latestArn : undefined, latestRevision: latest?.taskDefinition?.revision };
-}
-
-export const definitionDigest = (input: RegisterTaskDefinitionCommandInput): string => createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 32);
-
-/** "mapserver:12" of a task definition ARN. */
-export const revisionName = (arn: string | undefined): string => (arn ?? '').split('/').pop() ?? '';
+import { loadTaskDefinition } from './task-definition.js';
 
 /** A service that runs this revision at the desired count, with no other deployment going on. */
 function settledOn(service: Service | undefined, taskDefinitionArn: string, desiredCount: number): boolean {
@@ -123,39 +57,11 @@ export async function decideDeploy(ctx: CommandContext, imageUri: string | undef
   return { unchanged: false, reason: `${from}:${(revision ?? 0) + 1} (definition changed)` };
 }
 
-export async function registerTaskDefinition(ctx: CommandContext, imageUri: string): Promise<string> {
-  const input = await loadTaskDefinition(ctx.root, ctx.settings, imageUri);
-  // A run that was interrupted after registering (or whose answer was lost) and is run again reuses
-  // that revision instead of adding an identical one: each revision carries the hash of its input.
-  const digest = definitionDigest(input);
-  const { reuse: latestArn } = await sameLatestRevision(ctx, input, digest);
-  if (latestArn) {
-    ctx.reporter.info(`Reusing ${latestArn}: it was registered from the same definition`);
-    return latestArn;
-  }
-  const registered = await ctx.clients.ecs.send(new RegisterTaskDefinitionCommand({ ...input, tags: [...(input.tags ?? []), { key: DEFINITION_HASH_TAG, value: digest }] }));
-  const arn = registered.taskDefinition?.taskDefinitionArn;
-  if (!arn) throw new StepFailure('RegisterTaskDefinition returned no task definition ARN', { state: 'unknown: check the task definition family' });
-  ctx.reporter.info(`Registered ${arn}`);
-  return arn;
-}
-
-async function latestRevision(ctx: CommandContext, family: string) {
-  if (!family) return undefined;
-  try {
-    return await ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ['TAGS'] }));
-  } catch (error) {
-    // No revision of the family yet.
-    if (isAwsError(error, 'ClientException', 'InvalidParameterException')) return undefined;
-    throw error;
-  }
-}
-
 export async function deployService(ctx: CommandContext, imageUri: string, timing?: WaitTiming): Promise<{ taskDefinitionArn: string; unchanged?: boolean }> {
   const { settings, reporter } = ctx;
   // The cluster is checked (and the template rendered) before anything is registered.
   const existing = await describeService(ctx);
-  const taskDefinitionArn = await registerTaskDefinition(ctx, imageUri);
+  const taskDefinitionArn = await registerTaskDefinition(ctx, await loadTaskDefinition(ctx.root, settings, imageUri));
   // The same revision, settled: another UpdateService would only start a deployment of the same tasks.
   if (settledOn(existing, taskDefinitionArn, settings.desiredCount)) {
     reporter.info(`Service ${settings.service} already runs ${taskDefinitionArn}: nothing to deploy`);
@@ -186,7 +92,7 @@ export async function deployService(ctx: CommandContext, imageUri: string, timin
   return { taskDefinitionArn };
 }
 
-function describeDeployment(d: Deployment): string {
+function formatDeployment(d: Deployment): string {
   // ECS's plain "... in progress." adds nothing; anything else (why tasks cannot be placed) does.
   const reason = d.rolloutStateReason && !/in progress\.?$/i.test(d.rolloutStateReason) ? ` (${d.rolloutStateReason})` : '';
   return `${d.rolloutState ?? 'unknown'}: ${d.runningCount ?? 0}/${d.desiredCount ?? 0} running, ${d.pendingCount ?? 0} pending, ${d.failedTasks ?? 0} failed${reason}`;
@@ -221,8 +127,8 @@ export async function waitForDeployment(ctx: CommandContext, taskDefinitionArn: 
           { state: rolledBackTo ? `service ${settings.service} rolled back to ${rolledBackTo}` : `service ${settings.service} deployment ${ours.id ?? ''} failed` },
         );
       }
-      if (ours.rolloutState === 'COMPLETED' && ours.status === 'PRIMARY') return { done: true, state: describeDeployment(ours) };
-      return { state: describeDeployment(ours) };
+      if (ours.rolloutState === 'COMPLETED' && ours.status === 'PRIMARY') return { done: true, state: formatDeployment(ours) };
+      return { state: formatDeployment(ours) };
     },
     {
       awaited,

@@ -6,7 +6,8 @@ import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigu
 import { CreateTopicCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand, SetTopicAttributesCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
 import { DeleteQueueCommand, GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import type { CommandContext } from '../commands/context.js';
+import { MANAGED_TAG } from '../aws/tags.js';
+import type { CommandContext } from '../context.js';
 import { MIRROR_NOTIFICATION_ID, MIRROR_QUEUE_PREFIX, mirrorTopicName } from '../mirror/naming.js';
 
 export const MIRROR_EVENTS: NonNullable<TopicConfiguration['Events']> = ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'];
@@ -65,7 +66,7 @@ export async function ensureMirrorEvents(ctx: CommandContext): Promise<MirrorEve
   const created = arn === undefined;
   if (!settings.dryRun) {
     // CreateTopic is idempotent and returns the ARN; the policy is set every time (cheap, no drift).
-    arn = (await clients.sns.send(new CreateTopicCommand({ Name: name, Tags: [{ Key: 'mapserver-ecs:managed', Value: 'true' }] }))).TopicArn;
+    arn = (await clients.sns.send(new CreateTopicCommand({ Name: name, Tags: [{ Key: MANAGED_TAG, Value: 'true' }] }))).TopicArn;
     if (!arn) throw new Error(`SNS gave no ARN for topic ${name}`);
     await clients.sns.send(new SetTopicAttributesCommand({ TopicArn: arn, AttributeName: 'Policy', AttributeValue: JSON.stringify(topicPolicy(arn, bucket)) }));
   }

@@ -1,20 +1,19 @@
 // Roll: a new launch template version with the new AMI and freshly rendered user data, made default,
 // then an instance refresh that launches before it terminates and rolls back on failure.
-import {
-  DescribeAutoScalingGroupsCommand,
-  DescribeInstanceRefreshesCommand,
-  StartInstanceRefreshCommand,
-  UpdateAutoScalingGroupCommand,
-  type AutoScalingGroup,
-  type InstanceRefresh,
-  type ScaleInProtectedInstances,
-} from '@aws-sdk/client-auto-scaling';
+import { StartInstanceRefreshCommand, type AutoScalingGroup, type InstanceRefresh, type ScaleInProtectedInstances } from '@aws-sdk/client-auto-scaling';
 import { createHash } from 'node:crypto';
-import { CreateLaunchTemplateVersionCommand, ModifyLaunchTemplateCommand, type LaunchTemplateVersion, type RequestLaunchTemplateData } from '@aws-sdk/client-ec2';
-import { DescribeCapacityProvidersCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateLaunchTemplateVersionCommand,
+  ModifyLaunchTemplateCommand,
+  type LaunchTemplate,
+  type LaunchTemplateVersion,
+  type RequestLaunchTemplateData,
+} from '@aws-sdk/client-ec2';
+import { describeAutoScalingGroup, describeInstanceRefreshes, groupLaunchTemplate, pinGroup } from '../aws/auto-scaling.js';
+import { describeCapacityProvider } from '../aws/ecs.js';
 import { findLaunchTemplate, launchTemplateData, launchTemplateVersions, METADATA_OPTIONS } from '../aws/launch-template.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
-import type { CommandContext } from '../commands/context.js';
+import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { poll } from '../wait.js';
 import { loadUserData, toBase64 } from './user-data.js';
@@ -23,28 +22,8 @@ import { loadUserData, toBase64 } from './user-data.js';
 export const ACTIVE_REFRESH_STATES = new Set(['Pending', 'InProgress', 'Cancelling', 'RollbackInProgress', 'Baking']);
 const FAILED_REFRESH_STATES = new Set(['Failed', 'Cancelled', 'RollbackSuccessful', 'RollbackFailed']);
 
-export async function describeAutoScalingGroup(ctx: CommandContext): Promise<AutoScalingGroup | undefined> {
-  const response = await ctx.clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [ctx.settings.autoScalingGroup] }));
-  return response.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === ctx.settings.autoScalingGroup);
-}
-
-/** The launch template reference of a group, whether plain or inside a mixed instances policy. */
-export function groupLaunchTemplate(group: AutoScalingGroup): { id?: string; name?: string; version?: string } | undefined {
-  const spec = group.LaunchTemplate ?? group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
-  if (!spec) return undefined;
-  return { id: spec.LaunchTemplateId, name: spec.LaunchTemplateName, version: spec.Version };
-}
-
-async function refreshes(ctx: CommandContext, ids?: string[]): Promise<InstanceRefresh[]> {
-  const response = await ctx.clients.autoScaling.send(
-    new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: ctx.settings.autoScalingGroup, ...(ids ? { InstanceRefreshIds: ids } : {}) }),
-  );
-  return response.InstanceRefreshes ?? [];
-}
-
 async function scaleInProtection(ctx: CommandContext, group: AutoScalingGroup): Promise<ScaleInProtectedInstances> {
-  const response = await ctx.clients.ecs.send(new DescribeCapacityProvidersCommand({ capacityProviders: [ctx.settings.capacityProvider] }));
-  const provider = response.capacityProviders?.find((p) => p.name === ctx.settings.capacityProvider);
+  const provider = await describeCapacityProvider(ctx);
   const managed = provider?.autoScalingGroupProvider?.managedTerminationProtection === 'ENABLED';
   const protectedInstances = group.NewInstancesProtectedFromScaleIn === true || (group.Instances ?? []).some((i) => i.ProtectedFromScaleIn);
   // Protected instances are skipped by a refresh unless it is told to replace them.
@@ -102,7 +81,7 @@ export async function decideRoll(ctx: CommandContext, amiId: string | undefined)
   const { settings } = ctx;
   const group = await describeAutoScalingGroup(ctx);
   if (!group) return { unchanged: false, blocked: true, reason: `cannot roll: Auto Scaling group ${settings.autoScalingGroup} does not exist (run bootstrap first)` };
-  const running = (await refreshes(ctx)).find((r) => ACTIVE_REFRESH_STATES.has(r.Status ?? ''));
+  const running = (await describeInstanceRefreshes(ctx)).find((r) => ACTIVE_REFRESH_STATES.has(r.Status ?? ''));
   if (running) return { unchanged: false, blocked: true, reason: `cannot roll yet: instance refresh ${running.InstanceRefreshId ?? '?'} is ${running.Status ?? 'running'}` };
   const template = await findLaunchTemplate(ctx.clients.ec2, settings.launchTemplate);
   if (!template?.LaunchTemplateId) return { unchanged: false, blocked: true, reason: `cannot roll: launch template ${settings.launchTemplate} does not exist (run bootstrap first)` };
@@ -121,33 +100,16 @@ export async function decideRoll(ctx: CommandContext, amiId: string | undefined)
   return { unchanged: false, reason: `${plural(all)} to replace (new launch template version: ${what})` };
 }
 
-export async function rollInstances(ctx: CommandContext, amiId: string, timing?: WaitTiming): Promise<{ launchTemplateVersion: string; instanceRefreshId: string; unchanged?: boolean }> {
-  const { settings, reporter } = ctx;
-  const ec2 = ctx.clients.ec2;
-  const autoScaling = ctx.clients.autoScaling;
+export interface RollResult {
+  launchTemplateVersion: string;
+  instanceRefreshId: string;
+  unchanged?: boolean;
+}
 
-  // Everything that could refuse the roll is checked before anything changes.
-  const group = await describeAutoScalingGroup(ctx);
-  if (!group) throw new StepFailure(`Auto Scaling group ${settings.autoScalingGroup} does not exist; run the bootstrap command first`, { state: 'nothing changed' });
-  const running = (await refreshes(ctx)).find((r) => ACTIVE_REFRESH_STATES.has(r.Status ?? ''));
-  if (running) {
-    throw new StepFailure(
-      `Instance refresh ${running.InstanceRefreshId ?? '?'} of ${settings.autoScalingGroup} is ${running.Status ?? 'running'} (${running.PercentageComplete ?? 0}% done); wait for it or cancel it before rolling again`,
-      { state: 'nothing changed' },
-    );
-  }
-  const template = await findLaunchTemplate(ec2, settings.launchTemplate);
-  if (!template?.LaunchTemplateId) {
-    throw new StepFailure(`Launch template ${settings.launchTemplate} does not exist; run the bootstrap command first`, { state: 'nothing changed' });
-  }
-  const reference = groupLaunchTemplate(group);
-  if (reference && reference.id !== template.LaunchTemplateId && reference.name !== settings.launchTemplate) {
-    throw new StepFailure(
-      `Auto Scaling group ${settings.autoScalingGroup} uses launch template ${reference.name ?? reference.id ?? '?'}, not ${settings.launchTemplate}`,
-      { state: 'nothing changed' },
-    );
-  }
-  const [current] = await launchTemplateVersions(ec2, template.LaunchTemplateId, ['$Default']);
+export async function rollInstances(ctx: CommandContext, amiId: string, timing?: WaitTiming): Promise<RollResult> {
+  const { settings, reporter } = ctx;
+  const { group, template, pinned } = await checkRollCanStart(ctx);
+  const [current] = await launchTemplateVersions(ctx.clients.ec2, template.LaunchTemplateId, ['$Default']);
   const { data, description } = await desiredVersion(ctx, amiId, current);
   // Already rolled: the default version holds this very data and every instance runs it.
   if (current?.VersionDescription === description && current.VersionNumber !== undefined && rolledOnto(group, String(current.VersionNumber))) {
@@ -156,37 +118,80 @@ export async function rollInstances(ctx: CommandContext, amiId: string, timing?:
     return { launchTemplateVersion: version, instanceRefreshId: '', unchanged: true };
   }
   const protection = await scaleInProtection(ctx, group);
-  const [latest] = await launchTemplateVersions(ec2, template.LaunchTemplateId, ['$Latest']);
+  const launchTemplateVersion = await makeDefaultVersion(ctx, template.LaunchTemplateId, data, description);
+  reporter.info(`Launch template ${settings.launchTemplate} version ${launchTemplateVersion} (${amiId}) is now the default`);
+  // AutoRollback needs the group on a numbered version, not $Latest/$Default.
+  const previousDefault = current?.VersionNumber ?? template.DefaultVersionNumber;
+  if (!pinned) await pinGroupForRollback(ctx, group, template.LaunchTemplateId, String(previousDefault ?? launchTemplateVersion));
+
+  const leftIfRefreshFails = `launch template ${settings.launchTemplate} default version ${launchTemplateVersion}; Auto Scaling group ${settings.autoScalingGroup} kept its previous version`;
+  const instanceRefreshId = await startRefresh(ctx, template.LaunchTemplateId, launchTemplateVersion, protection, leftIfRefreshFails);
+  const finished = await waitForRefresh(ctx, instanceRefreshId, leftIfRefreshFails, timing);
+  if (finished.Status !== 'Successful') {
+    const left = await restoreDefaultVersion(ctx, template.LaunchTemplateId, previousDefault, launchTemplateVersion, leftIfRefreshFails);
+    const status = finished.Status ?? 'unknown';
+    throw new StepFailure(`Instance refresh ${instanceRefreshId} of ${settings.autoScalingGroup} ended ${status}: ${finished.StatusReason ?? 'no reason given'}`, {
+      state: status.startsWith('Rollback') ? `${left}; instances rolled back` : left,
+    });
+  }
+  await pinGroupAfterRefresh(ctx, template.LaunchTemplateId, launchTemplateVersion);
+  reporter.info(`Instance refresh ${instanceRefreshId} ${finished.Status ?? 'finished'}`);
+  return { launchTemplateVersion, instanceRefreshId };
+}
+
+/** Everything that could refuse the roll, checked before anything changes. */
+async function checkRollCanStart(ctx: CommandContext): Promise<{ group: AutoScalingGroup; template: LaunchTemplate & { LaunchTemplateId: string }; pinned: boolean }> {
+  const { settings } = ctx;
+  const unchanged = { state: 'nothing changed' };
+  const group = await describeAutoScalingGroup(ctx);
+  if (!group) throw new StepFailure(`Auto Scaling group ${settings.autoScalingGroup} does not exist; run the bootstrap command first`, unchanged);
+  const running = (await describeInstanceRefreshes(ctx)).find((r) => ACTIVE_REFRESH_STATES.has(r.Status ?? ''));
+  if (running) {
+    throw new StepFailure(
+      `Instance refresh ${running.InstanceRefreshId ?? '?'} of ${settings.autoScalingGroup} is ${running.Status ?? 'running'} (${running.PercentageComplete ?? 0}% done); wait for it or cancel it before rolling again`,
+      unchanged,
+    );
+  }
+  const template = await findLaunchTemplate(ctx.clients.ec2, settings.launchTemplate);
+  const templateId = template?.LaunchTemplateId;
+  if (!template || !templateId) throw new StepFailure(`Launch template ${settings.launchTemplate} does not exist; run the bootstrap command first`, unchanged);
+  const reference = groupLaunchTemplate(group);
+  if (reference && reference.id !== templateId && reference.name !== settings.launchTemplate) {
+    throw new StepFailure(`Auto Scaling group ${settings.autoScalingGroup} uses launch template ${reference.name ?? reference.id ?? '?'}, not ${settings.launchTemplate}`, unchanged);
+  }
+  return { group, template: { ...template, LaunchTemplateId: templateId }, pinned: pinnedVersion(reference?.version) };
+}
+
+/** A launch template version with this data (the latest, when it holds it already), made the default. */
+async function makeDefaultVersion(ctx: CommandContext, launchTemplateId: string, data: RequestLaunchTemplateData, description: string): Promise<string> {
+  const { settings, reporter } = ctx;
+  const ec2 = ctx.clients.ec2;
+  const [latest] = await launchTemplateVersions(ec2, launchTemplateId, ['$Latest']);
   const reused = latest?.VersionDescription === description ? latest : undefined;
   if (reused) reporter.info(`Reusing launch template ${settings.launchTemplate} version ${reused.VersionNumber ?? '?'}: it holds the same data`);
   const created = reused
     ? { LaunchTemplateVersion: reused }
-    : await ec2.send(
-        new CreateLaunchTemplateVersionCommand({
-          LaunchTemplateId: template.LaunchTemplateId,
-          VersionDescription: description,
-          LaunchTemplateData: data,
-        }),
-      );
+    : await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: launchTemplateId, VersionDescription: description, LaunchTemplateData: data }));
   const version = created.LaunchTemplateVersion?.VersionNumber;
   if (version === undefined) throw new StepFailure('CreateLaunchTemplateVersion returned no version number', { state: `launch template ${settings.launchTemplate} may have a new version` });
-  const launchTemplateVersion = String(version);
-  await ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: template.LaunchTemplateId, DefaultVersion: launchTemplateVersion }));
-  reporter.info(`Launch template ${settings.launchTemplate} version ${launchTemplateVersion} (${amiId}) is now the default`);
+  await ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: launchTemplateId, DefaultVersion: String(version) }));
+  return String(version);
+}
 
-  // AutoRollback needs the group on a numbered version, not $Latest/$Default.
-  if (!pinnedVersion(reference?.version)) {
-    const previous = String(current?.VersionNumber ?? template.DefaultVersionNumber ?? version);
-    await pinGroup(ctx, group, template.LaunchTemplateId, previous);
-    reporter.info(`Pinned ${settings.autoScalingGroup} to launch template version ${previous} (was ${reference?.version ?? 'unset'}) so the refresh can roll back`);
-  }
+async function pinGroupForRollback(ctx: CommandContext, group: AutoScalingGroup, launchTemplateId: string, previous: string): Promise<void> {
+  await pinGroup(ctx, group, launchTemplateId, previous);
+  const was = groupLaunchTemplate(group)?.version ?? 'unset';
+  ctx.reporter.info(`Pinned ${ctx.settings.autoScalingGroup} to launch template version ${previous} (was ${was}) so the refresh can roll back`);
+}
 
-  const leftIfRefreshFails = `launch template ${settings.launchTemplate} default version ${launchTemplateVersion}; Auto Scaling group ${settings.autoScalingGroup} kept its previous version`;
-  const started = await autoScaling.send(
+/** A rolling refresh that launches before it terminates and rolls back on failure. */
+async function startRefresh(ctx: CommandContext, launchTemplateId: string, version: string, protection: ScaleInProtectedInstances, leftIfRefreshFails: string): Promise<string> {
+  const { settings } = ctx;
+  const started = await ctx.clients.autoScaling.send(
     new StartInstanceRefreshCommand({
       AutoScalingGroupName: settings.autoScalingGroup,
       Strategy: 'Rolling',
-      DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: template.LaunchTemplateId, Version: launchTemplateVersion } },
+      DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: launchTemplateId, Version: version } },
       Preferences: {
         MinHealthyPercentage: settings.minHealthyPercentage,
         MaxHealthyPercentage: settings.maxHealthyPercentage,
@@ -200,14 +205,18 @@ export async function rollInstances(ctx: CommandContext, amiId: string, timing?:
   );
   const instanceRefreshId = started.InstanceRefreshId;
   if (!instanceRefreshId) throw new StepFailure('StartInstanceRefresh returned no refresh id', { state: leftIfRefreshFails });
-  reporter.info(
+  ctx.reporter.info(
     `Started instance refresh ${instanceRefreshId} (healthy ${settings.minHealthyPercentage}-${settings.maxHealthyPercentage}%, warmup ${settings.instanceWarmup}s, protected instances: ${protection})`,
   );
+  return instanceRefreshId;
+}
 
-  const finished = await poll<InstanceRefresh>(
-    reporter,
+async function waitForRefresh(ctx: CommandContext, instanceRefreshId: string, leftIfRefreshFails: string, timing?: WaitTiming): Promise<InstanceRefresh> {
+  const { settings } = ctx;
+  return poll<InstanceRefresh>(
+    ctx.reporter,
     async () => {
-      const refresh = (await refreshes(ctx, [instanceRefreshId])).find((r) => r.InstanceRefreshId === instanceRefreshId);
+      const refresh = (await describeInstanceRefreshes(ctx, [instanceRefreshId])).find((r) => r.InstanceRefreshId === instanceRefreshId);
       if (!refresh) return { state: 'not listed yet' };
       const status = refresh.Status ?? 'unknown';
       const state = `${status}, ${refresh.PercentageComplete ?? 0}% complete, ${refresh.InstancesToUpdate ?? '?'} instance(s) to update${refresh.StatusReason ? ` (${refresh.StatusReason})` : ''}`;
@@ -221,48 +230,30 @@ export async function rollInstances(ctx: CommandContext, amiId: string, timing?:
       stateOnTimeout: `instance refresh ${instanceRefreshId} is still running and continues on its own; ${leftIfRefreshFails}`,
     },
   );
-
-  const status = finished.Status ?? 'unknown';
-  if (status !== 'Successful') {
-    // The group kept (or went back to) the previous version: make that the default again, so the
-    // template does not point new launches at an AMI that just failed.
-    const previousDefault = current?.VersionNumber ?? template.DefaultVersionNumber;
-    let left = leftIfRefreshFails;
-    if (previousDefault !== undefined) {
-      try {
-        await ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: template.LaunchTemplateId, DefaultVersion: String(previousDefault) }));
-        left = `launch template ${settings.launchTemplate} default version back to ${previousDefault} (version ${launchTemplateVersion} kept, not default); Auto Scaling group ${settings.autoScalingGroup} kept its previous version`;
-      } catch (error) {
-        reporter.warn(`Could not make launch template version ${previousDefault} the default again: ${(error as Error).message}`);
-      }
-    }
-    throw new StepFailure(`Instance refresh ${instanceRefreshId} of ${settings.autoScalingGroup} ended ${status}: ${finished.StatusReason ?? 'no reason given'}`, {
-      state: status.startsWith('Rollback') ? `${left}; instances rolled back` : left,
-    });
-  }
-
-  // A successful refresh applies the desired configuration to the group; make sure it is pinned there.
-  const after = await describeAutoScalingGroup(ctx);
-  const afterVersion = after ? groupLaunchTemplate(after)?.version : undefined;
-  if (after && afterVersion !== launchTemplateVersion) {
-    await pinGroup(ctx, after, template.LaunchTemplateId, launchTemplateVersion);
-    reporter.info(`Pinned ${settings.autoScalingGroup} to launch template version ${launchTemplateVersion}`);
-  }
-  reporter.info(`Instance refresh ${instanceRefreshId} ${finished.Status ?? 'finished'}`);
-  return { launchTemplateVersion, instanceRefreshId };
 }
 
-async function pinGroup(ctx: CommandContext, group: AutoScalingGroup, launchTemplateId: string, version: string): Promise<void> {
-  const spec = { LaunchTemplateId: launchTemplateId, Version: version };
-  const mixed = group.MixedInstancesPolicy;
-  await ctx.clients.autoScaling.send(
-    new UpdateAutoScalingGroupCommand(
-      mixed?.LaunchTemplate
-        ? {
-            AutoScalingGroupName: ctx.settings.autoScalingGroup,
-            MixedInstancesPolicy: { ...mixed, LaunchTemplate: { ...mixed.LaunchTemplate, LaunchTemplateSpecification: spec } },
-          }
-        : { AutoScalingGroupName: ctx.settings.autoScalingGroup, LaunchTemplate: spec },
-    ),
-  );
+/**
+ * After a failed refresh the group kept (or went back to) the previous version: make that the
+ * default again, so the template does not point new launches at an AMI that just failed. Returns
+ * what is left.
+ */
+async function restoreDefaultVersion(ctx: CommandContext, launchTemplateId: string, previousDefault: number | undefined, failedVersion: string, leftIfRefreshFails: string): Promise<string> {
+  const { settings } = ctx;
+  if (previousDefault === undefined) return leftIfRefreshFails;
+  try {
+    await ctx.clients.ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: launchTemplateId, DefaultVersion: String(previousDefault) }));
+    return `launch template ${settings.launchTemplate} default version back to ${previousDefault} (version ${failedVersion} kept, not default); Auto Scaling group ${settings.autoScalingGroup} kept its previous version`;
+  } catch (error) {
+    ctx.reporter.warn(`Could not make launch template version ${previousDefault} the default again: ${(error as Error).message}`);
+    return leftIfRefreshFails;
+  }
+}
+
+/** A successful refresh applies the desired configuration to the group; make sure it is pinned there. */
+async function pinGroupAfterRefresh(ctx: CommandContext, launchTemplateId: string, version: string): Promise<void> {
+  const after = await describeAutoScalingGroup(ctx);
+  if (after && groupLaunchTemplate(after)?.version !== version) {
+    await pinGroup(ctx, after, launchTemplateId, version);
+    ctx.reporter.info(`Pinned ${ctx.settings.autoScalingGroup} to launch template version ${version}`);
+  }
 }

@@ -4,16 +4,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs';
+import { CONTAINER_NAME, CONTAINER_PORT, MAPFILES_CONTAINER_PATH, MAPFILES_HOST_PATH } from '../container.js';
 import { StepFailure } from '../errors.js';
 import { render } from '../render.js';
 import type { Settings } from '../settings.js';
+import { isImageByDigest } from '../values.js';
 
-export const CONTAINER_NAME = 'mapserver';
-export const CONTAINER_PORT = 8080;
-export const MAPFILES_HOST_PATH = '/mnt/mapfiles';
-export const MAPFILES_CONTAINER_PATH = '/mapfiles';
 export const MOUNT_READY_CONSTRAINT = 'attribute:mapserver-ecs.mount == ready';
-const IMAGE_BY_DIGEST = /^[^\s@]+@sha256:[0-9a-f]{64}$/;
 
 export type TaskDefinitionSettings = Pick<
   Settings,
@@ -38,7 +35,7 @@ export function taskDefinitionData(settings: TaskDefinitionSettings, imageUri: s
 
 /** Renders and validates; pure apart from nothing: the template text is passed in. */
 export function renderTaskDefinition(template: string, settings: TaskDefinitionSettings, imageUri: string): RegisterTaskDefinitionCommandInput {
-  if (!IMAGE_BY_DIGEST.test(imageUri)) {
+  if (!isImageByDigest(imageUri)) {
     throw new StepFailure(`The task definition needs an image by digest (repository@sha256:<64 hex>), got ${JSON.stringify(imageUri)}`, {
       state: 'nothing registered',
     });

@@ -65,7 +65,7 @@ beforeAll(async () => {
   if (!source) throw new Error('the emulator lists no Amazon Linux image to bake from');
   const subnet = subnets[0]?.SubnetId ?? '';
   // Three old AMIs, the one bootstrap starts with, and the one roll moves to (oldest first).
-  for (const [i, day] of ['01', '02', '03', '04', '05'].entries()) amis.push(await managedAmi(`mapserver-ecs-2026-11-${day}`, `2026-11-${day}T10:00:00Z`, source, subnet));
+  for (const day of ['01', '02', '03', '04', '05']) amis.push(await managedAmi(`mapserver-ecs-2026-11-${day}`, `2026-11-${day}T10:00:00Z`, source, subnet));
   inputs = {
     command: 'bootstrap',
     bucket: 'maps-bucket',

@@ -6,19 +6,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, StepFailure } from '../../src/errors.js';
-import {
-  bakeAmi,
-  instanceArchitecture,
-  packerVariables,
-  parseManifest,
-  parsePackerVersion,
-  renderPackerVariables,
-  supportsRequiredPlugins,
-  VARIABLES_FILE,
-  VARIABLES_TEMPLATE,
-  writeBuildFolder,
-  type PackerVariables,
-} from '../../src/steps/bake.js';
+import { bakeAmi } from '../../src/steps/bake.js';
+import { parseManifest, parsePackerVersion, supportsRequiredPlugins, writeBuildFolder } from '../../src/steps/packer.js';
+import { packerVariables, renderPackerVariables, VARIABLES_FILE, VARIABLES_TEMPLATE, type PackerVariables } from '../../src/steps/packer-variables.js';
+import { instanceArchitecture } from '../../src/values.js';
 import type { InputName } from '../../src/inputs.js';
 import { parseSettings } from '../../src/settings.js';
 import { testContext } from '../../../scripts/support/command-context.js';

@@ -12,7 +12,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { deployCommand } from '../../src/commands/deploy.js';
 import { InputError, StepFailure } from '../../src/errors.js';
-import { DEPLOYMENT_CONFIGURATION, deployService } from '../../src/steps/deploy.js';
+import { DEPLOYMENT_CONFIGURATION } from '../../src/aws/ecs.js';
+import { deployService } from '../../src/steps/deploy.js';
 import { DIGEST_IMAGE, testContext } from '../../../scripts/support/command-context.js';
 import { fakeClock, scriptedHandler } from '../support/ecs-context.js';
 

@@ -13,23 +13,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { PNG } from 'pngjs';
 import { createClients } from '../../src/aws/clients.js';
-import type { CommandContext } from '../../src/commands/context.js';
+import type { CommandContext } from '../../src/context.js';
 import { InputError, StepFailure } from '../../src/errors.js';
 import { TerminalReporter } from '../../src/reporter.js';
 import type { RunOptions, RunResult } from '../../src/process.js';
 import { parseSettings } from '../../src/settings.js';
-import {
-  buildAndPushImage,
-  decodePng,
-  ensureRepository,
-  imageTag,
-  lifecyclePolicy,
-  pixel,
-  platformFor,
-  pushedDigest,
-  type DockerCli,
-  type SmokeResult,
-} from '../../src/steps/image.js';
+import { ensureRepository, lifecyclePolicy } from '../../src/aws/ecr.js';
+import type { DockerCli } from '../../src/docker.js';
+import { buildAndPushImage, imageTag, platformFor, pushedDigest } from '../../src/steps/image.js';
+import { decodePng, pixel, type SmokeResult } from '../../src/steps/image-smoke.js';
 
 const REVISION = '0123456789abcdef0123456789abcdef01234567';
 const DIGEST = `sha256:${'ab'.repeat(32)}`;

@@ -2,7 +2,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
 import { readFileSync } from 'node:fs';
-import { CONTAINER_PORT, MAPFILES_CONTAINER_PATH, renderTaskDefinition } from '../../src/steps/task-definition.js';
+import { CONTAINER_PORT, MAPFILES_CONTAINER_PATH } from '../../src/container.js';
+import { renderTaskDefinition } from '../../src/steps/task-definition.js';
 import { shellQuote, translateTaskDefinition, TranslationError, type TranslateOptions } from '../../../scripts/local-stack/task-to-docker.js';
 
 const options: TranslateOptions = {

@@ -25,7 +25,8 @@ import { formatPlan, releaseCommand } from '../../src/commands/release.js';
 import { GitHubReporter } from '../../src/reporter.js';
 import { parseSettings } from '../../src/settings.js';
 import { decideBake } from '../../src/steps/bake.js';
-import { decideDeploy, definitionDigest, DEFINITION_HASH_TAG } from '../../src/steps/deploy.js';
+import { definitionDigest, DEFINITION_HASH_TAG } from '../../src/aws/ecs.js';
+import { decideDeploy } from '../../src/steps/deploy.js';
 import {
   bakeFingerprint,
   contentTag,
@@ -37,7 +38,8 @@ import {
   manifestFromTags,
   manifestTags,
 } from '../../src/steps/fingerprint.js';
-import { decideImage, imageFingerprintFor, registryDigest } from '../../src/steps/image.js';
+import { registryDigest } from '../../src/registry.js';
+import { decideImage, imageFingerprintFor } from '../../src/steps/image.js';
 import { decideRoll, desiredVersion, rollInstances } from '../../src/steps/roll.js';
 import { bakeCommand } from '../../src/commands/bake.js';
 import { imageCommand } from '../../src/commands/image.js';

@@ -61,9 +61,14 @@ describe('planRelease', () => {
     [{ 'skip-steps': 'bake' }, 'ami-id: is required when the bake step is skipped and roll runs (or skip roll too)'],
     [{ 'skip-steps': 'image' }, 'image: is required when the image step is skipped and deploy runs (or skip deploy too)'],
     [{ 'skip-steps': 'base-ami' }, 'base-ami-id: is required when the base-ami step is skipped and bake runs'],
-    [{ image: 'mapserver:latest' }, 'image: expected an image by digest (repository@sha256:<64 hex>) to deploy, got "mapserver:latest"'],
   ] as Array<[Partial<Record<InputName, string>>, string]>)('refuses %j before anything runs', (values, message) => {
     expect(problems(values)).toEqual([message]);
+  });
+
+  it('never sees an image that is not by digest when deploy runs: the settings refuse it first', () => {
+    expect(() => testContext({ command: 'release', bucket: 'maps-bucket', image: 'mapserver:latest' })).toThrow(
+      'image: expected an image by digest (repository@sha256:<64 hex>) to deploy, got "mapserver:latest"',
+    );
   });
 });
 

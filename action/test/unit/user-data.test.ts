@@ -4,7 +4,7 @@ import { parseSettings } from '../../src/settings.js';
 import { MOUNT_SERVICE, renderUserData, toBase64, type UserDataSettings } from '../../src/steps/user-data.js';
 
 const template = readFileSync('ecs/user-data.sh.hbs', 'utf8');
-const base = parseSettings((name) => ({ command: 'roll', bucket: 'maps-bucket', 'bucket-prefix': 'maps/' })[name as 'command'] ?? '', [], { AWS_REGION: 'eu-west-1' });
+const base = parseSettings((name) => ({ command: 'roll', bucket: 'maps-bucket', 'bucket-prefix': 'maps/', 'ami-id': 'ami-0123456789abcdef0' })[name as 'command'] ?? '', [], { AWS_REGION: 'eu-west-1' });
 
 function settings(over: Partial<UserDataSettings> = {}): UserDataSettings {
   return { ...base, ...over };
