@@ -20,7 +20,7 @@ function walkUp(start: string): string | undefined {
   }
 }
 
-export function projectRoot(env: NodeJS.ProcessEnv = process.env): string {
+export function projectRoot(env: NodeJS.ProcessEnv): string {
   const candidates = [env.MAPSERVER_ECS_ROOT, process.argv[1] ? dirname(resolve(process.argv[1])) : undefined, process.cwd()];
   for (const candidate of candidates) {
     if (!candidate) continue;

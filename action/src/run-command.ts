@@ -7,7 +7,7 @@ import { projectRoot } from './project.js';
 import type { Reporter } from './reporter.js';
 import { callsAws, type Settings } from './settings.js';
 
-export async function runCommand(settings: Settings, reporter: Reporter, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runCommand(settings: Settings, reporter: Reporter, env: NodeJS.ProcessEnv): Promise<void> {
   let clients: AwsClients | undefined;
   let root: string | undefined;
   const context: CommandContext = {

@@ -113,7 +113,7 @@ export function callsAws(command: CommandName, registry: string | undefined): bo
   return !LOCAL_COMMANDS.has(command) && !(command === 'image' && registry);
 }
 
-export function parseSettings(read: InputSource, paths: string[] = [], env: NodeJS.ProcessEnv = process.env): Settings {
+export function parseSettings(read: InputSource, paths: string[], env: NodeJS.ProcessEnv): Settings {
   const reader = new InputReader(read);
   const command = readCommand(reader);
   const settings = readFields(reader, command, readRegion(reader, command, env), paths);

@@ -26,7 +26,7 @@ import { mirrorQueueName, mirrorTopicName } from '../../action/src/mirror/naming
 import { registerMountedInstance } from '../emulator/instances.js';
 
 const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-const clients = createClients(region);
+const clients = createClients(region, process.env);
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {

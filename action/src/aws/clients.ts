@@ -26,7 +26,7 @@ export interface AwsClients {
 /** Standard-mode retries with a few more attempts than the default 3: deploys wait through throttling. */
 const MAX_ATTEMPTS = 6;
 
-export function createClients(region: string, env: NodeJS.ProcessEnv = process.env): AwsClients {
+export function createClients(region: string, env: NodeJS.ProcessEnv): AwsClients {
   const common = { region, maxAttempts: MAX_ATTEMPTS, retryMode: 'standard' as const };
   const made: Array<{ destroy(): void }> = [];
   const lazy = <T extends { destroy(): void }>(make: () => T): (() => T) => {

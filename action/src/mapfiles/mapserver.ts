@@ -25,7 +25,7 @@ export interface MapServerTool {
 }
 
 /** The first map2img (MapServer 8) or shp2img (MapServer 7) on PATH. */
-export function findMapServerTool(env: NodeJS.ProcessEnv = process.env): MapServerTool | undefined {
+export function findMapServerTool(env: NodeJS.ProcessEnv): MapServerTool | undefined {
   const dirs = (env.PATH ?? '').split(delimiter).filter(Boolean);
   for (const name of ['map2img', 'shp2img'] as const) {
     for (const dir of dirs) {
