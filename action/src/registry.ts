@@ -1,5 +1,6 @@
 // A container registry's v2 API, for the `registry` input: the digest a tag names and an image's
 // config (its labels). Plain HTTP on loopback only, as Docker allows.
+import { isImageDigest } from './values.js';
 
 /** Image manifests and indexes, OCI and Docker, in the order a registry is asked for them. */
 export const MANIFEST_TYPES = [
@@ -30,7 +31,7 @@ export async function registryDigest(registry: string, repository: string, tag: 
       signal: AbortSignal.timeout(10_000),
     });
     const digest = response.headers.get('docker-content-digest') ?? '';
-    return response.ok && /^sha256:[0-9a-f]{64}$/.test(digest) ? `${registry}/${repository}@${digest}` : undefined;
+    return response.ok && isImageDigest(digest) ? `${registry}/${repository}@${digest}` : undefined;
   } catch {
     // Unreachable or refusing: build, which then reports the registry's own error if pushing fails too.
     return undefined;

@@ -25,11 +25,27 @@ const KEY_PREFIX = /^[A-Za-z0-9!_.*'()/-]+$/;
 /** repository[:tag][@sha256:digest]; a registry host has a dot or a port, or is localhost (Docker's rule). */
 export const IMAGE_REFERENCE =
   /^(?:(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?|[A-Za-z0-9-]+:\d+|localhost)\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
-const IMAGE_BY_DIGEST = /^[^\s@]+@sha256:[0-9a-f]{64}$/;
+const DIGEST = 'sha256:[0-9a-f]{64}';
+const IMAGE_DIGEST = new RegExp(`^${DIGEST}$`);
+/** host/repository@digest: the host, the repository and the digest of an image by digest. */
+const IMAGE_BY_DIGEST = new RegExp(`^(?:([^/\\s@]+)/)?([^\\s@]+)@(${DIGEST})$`);
+
+/** A content digest as registries report it: sha256:<64 hex>. */
+export function isImageDigest(digest: string): boolean {
+  return IMAGE_DIGEST.test(digest);
+}
 
 /** Tasks run images by digest, so a moved tag cannot change what a running service pulls. */
 export function isImageByDigest(reference: string): boolean {
   return IMAGE_BY_DIGEST.test(reference);
+}
+
+/** The parts of an image by digest; undefined for any other reference. */
+export function imageByDigestParts(reference: string): { host: string | undefined; repository: string; digest: string } | undefined {
+  const match = IMAGE_BY_DIGEST.exec(reference);
+  if (!match) return undefined;
+  const [, host, repository = '', digest = ''] = match;
+  return { host, repository, digest };
 }
 
 export const MAP_EXTENSION = /\.map$/i;

@@ -5,7 +5,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { EcsDeployments } from './ecs-deployments.js';
 import { InstanceRefreshes } from './instance-refresh.js';
 import type { EmulatorProxy, Interceptor, ProxyOptions, ProxyRequest, ProxyResponse, RefreshFailure } from './types.js';
-import { describeRequest, jsonResponse } from './wire.js';
+import { readProxyRequest, jsonResponse } from './wire.js';
 
 export const CONTROL_PREFIX = '/_emulator/';
 
@@ -92,7 +92,7 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
         }
         return;
       }
-      dispatch(0, describeRequest(req.method ?? 'GET', url, req.headers, body)).then(
+      dispatch(0, readProxyRequest(req.method ?? 'GET', url, req.headers, body)).then(
         (answer) => respond(req, res, answer),
         (error: unknown) => respond(req, res, { status: 502, headers: { 'content-type': 'text/plain' }, body: `emulator proxy: ${(error as Error).message}` }),
       );

@@ -10,7 +10,8 @@ export function xmlEscape(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] ?? c);
 }
 
-export function describeRequest(method: string, url: string, headers: IncomingHttpHeaders, body: Buffer): ProxyRequest {
+/** An incoming HTTP request as the interceptors see it: the service and operation read from it. */
+export function readProxyRequest(method: string, url: string, headers: IncomingHttpHeaders, body: Buffer): ProxyRequest {
   const scope = /Credential=[^/]+\/\d+\/[^/]+\/([^/]+)\//.exec(String(headers.authorization ?? ''));
   const target = String(headers['x-amz-target'] ?? '');
   const contentType = String(headers['content-type'] ?? '');
@@ -26,7 +27,7 @@ export function internalRequest(service: string, action: string, body: string, t
     'content-type': target ? 'application/x-amz-json-1.1' : 'application/x-www-form-urlencoded; charset=utf-8',
     ...(target ? { 'x-amz-target': target } : {}),
   };
-  return describeRequest('POST', '/', headers, Buffer.from(body));
+  return readProxyRequest('POST', '/', headers, Buffer.from(body));
 }
 
 export function queryXml(action: string, result: string): ProxyResponse {

@@ -12,6 +12,7 @@ import { dockerCli, type DockerCli } from '../docker.js';
 import { StepFailure } from '../errors.js';
 import { gitIn, headRevision, isGitRevision, revisionFromEnv, type Git } from '../git.js';
 import { registryDigest, registryImageConfig, type ImageConfig } from '../registry.js';
+import { imageByDigestParts, isImageDigest } from '../values.js';
 import { CONTENT_LABEL, contentTag, decodeManifest, encodeManifest, imageFingerprint, listBriefly, MANIFEST_LABEL, manifestChanges, type Fingerprint, type Manifest } from './fingerprint.js';
 import { smokeTest, type SmokeResult } from './image-smoke.js';
 
@@ -106,9 +107,9 @@ async function runningImageManifest(ctx: CommandContext, fetcher: typeof fetch):
 
 /** An image's config (its labels), by digest, from the registry input's v2 API or from ECR. */
 async function imageConfig(ctx: CommandContext, image: string, fetcher: typeof fetch): Promise<ImageConfig | undefined> {
-  const match = /^([^/]+)\/(.+)@(sha256:[0-9a-f]{64})$/.exec(image);
-  if (!match) return undefined;
-  const [, host = '', repository = '', digest = ''] = match;
+  const parts = imageByDigestParts(image);
+  if (!parts?.host) return undefined;
+  const { host, repository, digest } = parts;
   const { settings } = ctx;
   if (settings.registry === host) return registryImageConfig(host, repository, digest, settings.architecture === 'arm64' ? 'arm64' : 'amd64', fetcher);
   // With a registry input the images live there: ECR is not asked.
@@ -220,7 +221,7 @@ export async function pushedDigest(docker: DockerCli, image: string, repository:
   }
   const found = digests.find((d) => d.startsWith(`${repository}@sha256:`));
   const digest = found?.slice(repository.length + 1);
-  if (!digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
+  if (!digest || !isImageDigest(digest)) {
     throw new StepFailure(`The registry did not report a digest for ${image} (RepoDigests: ${digests.join(', ') || 'none'})`, { state: `${image} pushed` });
   }
   return digest;
