@@ -1,3 +1,4 @@
+// bootstrap: create whatever is missing around the service and say what was created or left alone.
 import { bootstrap } from '../steps/bootstrap.js';
 import type { CommandContext } from '../context.js';
 

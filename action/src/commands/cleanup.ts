@@ -1,3 +1,5 @@
+// cleanup: deregister old AMIs beyond keep-amis and, for the mirror driver, delete the event queues of
+// instances that have ended.
 import { cleanupAmis } from '../steps/cleanup.js';
 import { sweepMirrorQueues } from '../steps/mirror-events.js';
 import type { CommandContext } from '../context.js';

@@ -1,3 +1,4 @@
+// deploy: register the task definition for an image by digest and roll the service onto it.
 import { deployService } from '../steps/deploy.js';
 import type { CommandContext } from '../context.js';
 

@@ -1,3 +1,4 @@
+// Every command's handler, by the name given on the command line or in the `command` input.
 import type { CommandName } from '../inputs.js';
 import { bakeCommand } from './bake.js';
 import { bootstrapCommand } from './bootstrap.js';

@@ -1,3 +1,4 @@
+// roll: move the Auto Scaling group onto an AMI with a new launch template version and an instance refresh.
 import { rollInstances } from '../steps/roll.js';
 import type { CommandContext } from '../context.js';
 
