@@ -23,6 +23,6 @@ locals {
   }
 
   # With the hash of the bake's inputs and their manifest: release reuses an AMI baked from the same
-  # inputs, and names what changed when it bakes.
-  image_tags = merge(var.input_tags, local.ami_tags)
+  # inputs, and names what changed when it bakes. The provenance tags name the run that baked it.
+  image_tags = merge(var.input_tags, var.provenance_tags, local.ami_tags)
 }

@@ -106,6 +106,12 @@ variable "input_tags" {
   description = "Tags the action adds to the AMI: the hash of the bake's inputs and their manifest, so a release with the same inputs reuses the AMI and a changed one names what changed."
 }
 
+variable "provenance_tags" {
+  type        = map(string)
+  default     = {}
+  description = "Tags the action adds to the AMI when it runs in a GitHub Actions workflow: the repository, commit and run that baked it. Not part of the bake's inputs."
+}
+
 variable "volume_size" {
   type        = number
   default     = 30

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { CONTAINER_NAME, CONTAINER_PORT } from '../container.js';
 import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
+import { provenanceTags, readProvenance } from '../provenance.js';
 import { isAwsError } from './errors.js';
 
 /** Circuit breaker with rollback; launch the new tasks before stopping the old ones. */
@@ -116,7 +117,10 @@ export async function registerTaskDefinition(ctx: CommandContext, input: Registe
     ctx.reporter.info(`Reusing ${latestArn}: it was registered from the same definition`);
     return latestArn;
   }
-  const registered = await ctx.clients.ecs.send(new RegisterTaskDefinitionCommand({ ...input, tags: [...(input.tags ?? []), { key: DEFINITION_HASH_TAG, value: digest }] }));
+  // The run that registers it is named in tags of its own, outside the digest: the same definition
+  // from another run is the same revision.
+  const tags = [...(input.tags ?? []), ...provenanceTags(readProvenance(ctx.env)), { key: DEFINITION_HASH_TAG, value: digest }];
+  const registered = await ctx.clients.ecs.send(new RegisterTaskDefinitionCommand({ ...input, tags }));
   const arn = registered.taskDefinition?.taskDefinitionArn;
   if (!arn) throw new StepFailure('RegisterTaskDefinition returned no task definition ARN', { state: 'unknown: check the task definition family' });
   ctx.reporter.info(`Registered ${arn}`);

@@ -11,6 +11,7 @@ import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { gitIn, headRevision, revisionFromEnv } from '../git.js';
 import { run } from '../process.js';
+import { provenanceTags, readProvenance } from '../provenance.js';
 import { bakeFingerprint, INPUTS_HASH_TAG, listBriefly, manifestChanges, manifestFromTags, manifestTags, type Fingerprint } from './fingerprint.js';
 import { MANIFEST_FILE, packerVersion, parseManifest, supportsRequiredPlugins, writeBuildFolder } from './packer.js';
 import { packerVariables, renderPackerVariables, VARIABLES_TEMPLATE } from './packer-variables.js';
@@ -35,7 +36,9 @@ export async function bakeAmi(ctx: CommandContext, baseAmiId: string, options: B
   const revision = revisionFromEnv(env) ?? (await headRevision(gitIn(reporter, ctx.root)).catch(() => undefined));
   const variables = packerVariables(settings, baseAmiId, revision, endpoint);
   const fingerprint = options.fingerprint ?? bakeFingerprint(ctx.root, settings, baseAmiId, endpoint !== undefined);
-  const rendered = renderPackerVariables(readFileSync(join(ctx.root, VARIABLES_TEMPLATE), 'utf8'), { ...variables, inputTags: manifestTags(fingerprint) });
+  // Provenance tags name the run that bakes; they stay out of the fingerprint, which decides whether to bake.
+  const tags = { inputTags: manifestTags(fingerprint), provenanceTags: provenanceTags(readProvenance(env)) };
+  const rendered = renderPackerVariables(readFileSync(join(ctx.root, VARIABLES_TEMPLATE), 'utf8'), { ...variables, ...tags });
   const version = await packerVersion(ctx, packer);
   const legacy = !supportsRequiredPlugins(version);
   if (legacy && !endpoint) {

@@ -11,6 +11,7 @@ import type { CommandContext } from '../context.js';
 import { dockerCli, type DockerCli } from '../docker.js';
 import { StepFailure } from '../errors.js';
 import { gitIn, headRevision, isGitRevision, revisionFromEnv, type Git } from '../git.js';
+import { provenanceLabels, readProvenance } from '../provenance.js';
 import { registryDigest, registryImageConfig, type ImageConfig } from '../registry.js';
 import { imageByDigestParts, isImageDigest } from '../values.js';
 import { CONTENT_LABEL, contentTag, decodeManifest, encodeManifest, imageFingerprint, listBriefly, MANIFEST_LABEL, manifestChanges, type Fingerprint, type Manifest } from './fingerprint.js';
@@ -200,11 +201,15 @@ async function pushImage(docker: DockerCli, { repository, tag, fingerprint, logi
   return { imageUri: `${repository}@${digest}`, taggedImage, pushed: true };
 }
 
+/**
+ * Build arguments and labels that say where the image came from. None is in the content hash: an
+ * image built from the same context by another run or commit is reused. In a workflow run the
+ * provenance labels (source, revision, run) are set with --label, over the Dockerfile's own.
+ */
 function buildArgs(ctx: CommandContext, tag: string): string[] {
-  const source = ctx.env.GITHUB_SERVER_URL && ctx.env.GITHUB_REPOSITORY ? `${ctx.env.GITHUB_SERVER_URL}/${ctx.env.GITHUB_REPOSITORY}` : '';
   const revision = tag.replace(/-dirty$/, '');
   const args = ['--build-arg', `REVISION=${isGitRevision(revision) ? revision : ''}`, '--build-arg', `VERSION=${tag}`];
-  if (source) args.push('--build-arg', `SOURCE=${source}`);
+  for (const [name, value] of Object.entries(provenanceLabels(readProvenance(ctx.env)))) args.push('--label', `${name}=${value}`);
   // Lets BuildKit builders (where present) reuse this image as a cache source next time.
   args.push('--build-arg', 'BUILDKIT_INLINE_CACHE=1');
   return args;

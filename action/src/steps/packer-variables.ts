@@ -20,6 +20,8 @@ export interface PackerVariables {
   emulatorEndpoint?: string;
   /** The input hash and manifest tags (fingerprint.ts); none when rendered by hand. */
   inputTags?: Array<{ key: string; value: string }>;
+  /** The workflow run that bakes (provenance.ts); none outside GitHub Actions. Not an input of the bake. */
+  provenanceTags?: Array<{ key: string; value: string }>;
 }
 
 /** Where each template value comes from, so a refused value names its input. */
@@ -33,6 +35,7 @@ const VARIABLE_INPUTS: Record<keyof PackerVariables, string> = {
   gitRevision: 'GITHUB_SHA',
   emulatorEndpoint: 'AWS_ENDPOINT_URL',
   inputTags: 'bake',
+  provenanceTags: 'GITHUB_REPOSITORY',
 };
 
 export const VARIABLES_TEMPLATE = 'packer/templates/mapserver-ecs.auto.pkrvars.hcl.hbs';
@@ -85,7 +88,7 @@ export function packerVariables(settings: Settings, baseAmiId: string, gitRevisi
 /** Renders the variables file; a value that cannot be written as HCL is refused, naming its input. */
 export function renderPackerVariables(template: string, variables: PackerVariables): string {
   try {
-    return render(template, { inputTags: [], ...variables }, VARIABLES_TEMPLATE);
+    return render(template, { inputTags: [], provenanceTags: [], ...variables }, VARIABLES_TEMPLATE);
   } catch (error) {
     if (!(error instanceof RenderError)) throw error;
     const name = Object.keys(VARIABLE_INPUTS).find((key) => error.message.includes(`{{${key}}}`)) as keyof PackerVariables | undefined;

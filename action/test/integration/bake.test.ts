@@ -54,7 +54,8 @@ afterAll(async () => {
 describe('bake through the emulator', () => {
   it('bakes an AMI with real Packer and tags it with its source AMI, driver, revision and build time', async () => {
     const buildDir = join(scratch, 'x86');
-    const ctx = contextFor({}, buildDir);
+    const run = { GITHUB_ACTIONS: 'true', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/maps', GITHUB_RUN_ID: '42', GITHUB_RUN_ATTEMPT: '2' };
+    const ctx = contextFor({}, buildDir, { ...emulator.env, ...run });
     const started = new Date();
     await bakeCommand(ctx);
 
@@ -80,6 +81,10 @@ describe('bake through the emulator', () => {
       // The input hash and its manifest, by which release reuses this AMI and names what changed.
       'mapserver-ecs:inputs-hash': expect.stringMatching(/^[0-9a-f]{64}$/),
       'mapserver-ecs:inputs-1': expect.stringContaining('@mount-driver=mirror'),
+      // The GitHub Actions run that baked it.
+      'mapserver-ecs:repository': 'https://github.com/acme/maps',
+      'mapserver-ecs:commit': SHA,
+      'mapserver-ecs:run': 'https://github.com/acme/maps/actions/runs/42/attempts/2',
     });
     expect(image?.Name).toMatch(/^mapserver-ecs-\d{8}-\d{6}$/);
     expect(tags.Name).toBe(image?.Name);
@@ -110,6 +115,8 @@ describe('bake through the emulator', () => {
       'mapserver-ecs:mount-driver-version': 'al2023-repository',
       'mapserver-ecs:architecture': 'arm64',
     });
+    // Outside a workflow run there is no provenance.
+    expect(Object.keys(tagsOf(image ?? {})).filter((key) => ['mapserver-ecs:repository', 'mapserver-ecs:commit', 'mapserver-ecs:run'].includes(key))).toEqual([]);
     const base = (await ec2.send(new DescribeImagesCommand({ ImageIds: [ctx.reporter.outputs().get('base-ami-id') as string] }))).Images?.[0];
     expect(base?.Architecture).toBe('arm64');
     expect(image?.Name).toMatch(/^maps-arm-/);

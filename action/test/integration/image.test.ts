@@ -25,7 +25,7 @@ let registry: ChildProcess;
 let registryHost: string;
 let scratch: string;
 
-function context(inputs: Record<string, string>, root = REPO_ROOT): CommandContext & { log(): string } {
+function context(inputs: Record<string, string>, root = REPO_ROOT, runEnv: NodeJS.ProcessEnv = {}): CommandContext & { log(): string } {
   const chunks: string[] = [];
   const out = new Writable({
     write(chunk, _encoding, done) {
@@ -35,7 +35,7 @@ function context(inputs: Record<string, string>, root = REPO_ROOT): CommandConte
   });
   const settings = parseSettings((name) => inputs[name] ?? '', [], { AWS_REGION: 'us-east-1' });
   // No AWS endpoint or credentials: pushing to the registry input must not need AWS at all.
-  const env = { ...process.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
+  const env = { ...process.env, ...runEnv, AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
   return { settings, reporter: new TerminalReporter(out), clients: createClients('us-east-1', env), root, env, log: () => chunks.join('') };
 }
 
@@ -77,7 +77,8 @@ afterAll(async () => {
 
 describe('the image command against a local registry', () => {
   it('builds, smoke-tests, pushes and outputs the image by its registry digest', async () => {
-    const ctx = context({ command: 'image', registry: registryHost, 'image-tag': 'itest' });
+    const run = { GITHUB_ACTIONS: 'true', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/maps', GITHUB_SHA: 'c0ffee'.repeat(6) + 'c0ff', GITHUB_RUN_ID: '42', GITHUB_RUN_ATTEMPT: '1' };
+    const ctx = context({ command: 'image', registry: registryHost, 'image-tag': 'itest' }, REPO_ROOT, run);
     const outputs = new Map<string, string>();
     const setOutput = ctx.reporter.setOutput.bind(ctx.reporter);
     ctx.reporter.setOutput = (name, value) => {
@@ -91,9 +92,14 @@ describe('the image command against a local registry', () => {
     expect(await registryDigest('mapserver', 'latest')).toBe(imageUri.split('@')[1]);
     expect(ctx.log()).toMatch(/Smoke test passed: GetCapabilities lists .*square/);
 
-    // The labels carry the version; the smoke-test container is gone.
+    // The labels carry the version and the run that built it (over the Dockerfile's empty source and revision); the smoke-test container is gone.
     const labels = JSON.parse(await execOk('docker', ['image', 'inspect', '--format', '{{json .Config.Labels}}', `${registryHost}/mapserver:itest`])) as Record<string, string>;
-    expect(labels['org.opencontainers.image.version']).toBe('itest');
+    expect(labels).toMatchObject({
+      'org.opencontainers.image.version': 'itest',
+      'org.opencontainers.image.source': 'https://github.com/acme/maps',
+      'org.opencontainers.image.revision': run.GITHUB_SHA,
+      'mapserver-ecs.run': 'https://github.com/acme/maps/actions/runs/42',
+    });
     expect((await execOk('docker', ['ps', '--all', '--quiet', '--filter', 'name=mapserver-ecs-smoke-'])).trim()).toBe('');
 
     // The pushed image runs from the registry by digest.

@@ -45,13 +45,22 @@ function mutations(): Record<string, number> {
   return Object.fromEntries(MUTATIONS.map((op) => [op, calls[op] ?? 0]));
 }
 
+/** Each release comes from a new workflow run: provenance differs, and must not make a change. */
+let runId = 100;
+
 async function release(args: string[] = []): Promise<CliRun & { calls: Record<string, number> }> {
   calls = {};
+  runId += 1;
   const run = await runCliFromSource(['release', ...common, ...args], {
     ...emulator.env,
     MAPSERVER_ECS_ROOT: root,
     MAPSERVER_ECS_BUILD_DIR: join(work, 'packer-build'),
     GITHUB_SHA: 'feedc0de'.repeat(5),
+    GITHUB_ACTIONS: 'true',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_REPOSITORY: 'acme/maps',
+    GITHUB_RUN_ID: String(runId),
+    GITHUB_RUN_ATTEMPT: '1',
   });
   if (run.code !== 0) throw new Error(`release exited with ${run.code}:\n${run.stderr.slice(-5000)}`);
   return { ...run, calls };
@@ -107,6 +116,9 @@ describe('release reuses what did not change', () => {
     // Bootstrap started the instances on the base AMI itself.
     expect(first.stderr).toMatch(/bake: baked ami-[0-9a-f]+: bake \(ami-[0-9a-f]+, which the instances run, was not baked by this pipeline\)/);
     expect(await registryTags()).toEqual(expect.arrayContaining([expect.stringMatching(/^content-[0-9a-f]{64}$/), 'latest']));
+    const amiId = /^ami-id=(.*)$/m.exec(first.stdout)?.[1] ?? '';
+    const ami = (await clients.ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }))).Images?.[0];
+    expect(ami?.Tags).toEqual(expect.arrayContaining([{ Key: 'mapserver-ecs:run', Value: `https://github.com/acme/maps/actions/runs/${runId}` }]));
     await registerInstances();
   });
 

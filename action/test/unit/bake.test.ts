@@ -2,7 +2,7 @@
 // the checks that run before Packer, the build folder, the manifest and the Packer version rules.
 import { describe, expect, it } from '@jest/globals';
 import { parse } from '@cdktf/hcl2json';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, StepFailure } from '../../src/errors.js';
@@ -63,6 +63,20 @@ describe('the Packer variables file', () => {
     const text = renderPackerVariables(TEMPLATE, { ...BASE, inputTags });
     expect((await parseHcl(VARIABLES_FILE, text)).input_tags).toEqual({ 'mapserver-ecs:inputs-hash': 'ab'.repeat(32), 'mapserver-ecs:inputs-1': '@mount-driver=mirror packer/scripts/validate.sh=0123456789ab' });
     expect(text.split('\n').filter((line) => line.startsWith('input_tags = {'))).toHaveLength(1);
+  });
+
+  it('carries the run that bakes as the provenance_tags map, on one line, and nothing outside a workflow', async () => {
+    const provenanceTags = [
+      { key: 'mapserver-ecs:repository', value: 'https://github.com/acme/maps' },
+      { key: 'mapserver-ecs:run', value: 'https://github.com/acme/maps/actions/runs/42/attempts/2' },
+    ];
+    const text = renderPackerVariables(TEMPLATE, { ...BASE, provenanceTags });
+    expect((await parseHcl(VARIABLES_FILE, text)).provenance_tags).toEqual({
+      'mapserver-ecs:repository': 'https://github.com/acme/maps',
+      'mapserver-ecs:run': 'https://github.com/acme/maps/actions/runs/42/attempts/2',
+    });
+    expect(text.split('\n').filter((line) => line.startsWith('provenance_tags = {'))).toHaveLength(1);
+    expect(renderPackerVariables(TEMPLATE, { ...BASE, provenanceTags: [] })).not.toContain('provenance_tags');
   });
 
   it('switches to communicator none only when an emulator endpoint is given', async () => {
@@ -168,6 +182,38 @@ describe('checks before Packer runs', () => {
   });
 });
 
+describe('the variables file of a bake in a GitHub Actions run', () => {
+  const RUN_ENV = { GITHUB_ACTIONS: 'true', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/maps', GITHUB_RUN_ID: '42', GITHUB_RUN_ATTEMPT: '1' };
+
+  /** The variables bakeAmi writes, with a stand-in Packer that stops the build. */
+  async function bakeVariables(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
+    const dir = mkdtempSync(join(tmpdir(), 'bake-unit-'));
+    try {
+      const packer = join(dir, 'packer');
+      writeFileSync(packer, '#!/bin/sh\ncase "$1" in version) echo "Packer v1.11.2";; build) exit 3;; esac\n', { mode: 0o755 });
+      const ctx = testContext({ command: 'bake' }, { env: { AWS_REGION: 'us-east-1', GITHUB_SHA: SHA, ...env } });
+      await expect(bakeAmi(ctx, 'ami-0123456789abcdef0', { buildDir: join(dir, 'build'), packer })).rejects.toThrow(/exit|code 3/);
+      return await parseHcl(VARIABLES_FILE, readFileSync(join(dir, 'build', VARIABLES_FILE), 'utf8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('tags the AMI with the run, and keeps the input hash of a bake outside a workflow', async () => {
+    const inRun = await bakeVariables(RUN_ENV);
+    expect(inRun.provenance_tags).toEqual({
+      'mapserver-ecs:repository': 'https://github.com/acme/maps',
+      'mapserver-ecs:commit': SHA,
+      'mapserver-ecs:run': 'https://github.com/acme/maps/actions/runs/42',
+    });
+    const onLaptop = await bakeVariables({});
+    expect(onLaptop).not.toHaveProperty('provenance_tags');
+    expect(inRun.input_tags).toEqual(onLaptop.input_tags);
+    const otherRun = await bakeVariables({ ...RUN_ENV, GITHUB_RUN_ID: '43', GITHUB_RUN_ATTEMPT: '2' });
+    expect(otherRun.input_tags).toEqual(inRun.input_tags);
+  });
+});
+
 describe('instance types and Packer versions', () => {
   it.each([
     ['t3.small', 'x86_64'],
@@ -268,6 +314,11 @@ describe('the Packer templates', () => {
       'mapserver-ecs:git-revision': '${var.git_revision}',
       'mapserver-ecs:build-time': '${local.build_time}',
     });
+  });
+
+  it('tag the AMI and its snapshots with the inputs and the run that baked it, never over the tags above', async () => {
+    const locals = (await parseHcl('locals.pkr.hcl', readFileSync(join(ROOT, 'packer/locals.pkr.hcl'), 'utf8'))).locals as Array<Record<string, unknown>>;
+    expect(locals.find((block) => 'image_tags' in block)?.image_tags).toBe('${merge(var.input_tags, var.provenance_tags, local.ami_tags)}');
   });
 
   it('pin the amazon plugin in a versions file that holds nothing else', async () => {

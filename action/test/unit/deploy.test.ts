@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
   CreateServiceCommand,
   DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
   ECSClient,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
@@ -12,8 +13,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { deployCommand } from '../../src/commands/deploy.js';
 import { InputError, StepFailure } from '../../src/errors.js';
-import { DEPLOYMENT_CONFIGURATION } from '../../src/aws/ecs.js';
-import { deployService } from '../../src/steps/deploy.js';
+import { definitionDigest, DEFINITION_HASH_TAG, DEPLOYMENT_CONFIGURATION } from '../../src/aws/ecs.js';
+import { decideDeploy, deployService } from '../../src/steps/deploy.js';
+import { loadTaskDefinition } from '../../src/steps/task-definition.js';
 import { DIGEST_IMAGE, testContext } from '../../../scripts/support/command-context.js';
 import { fakeClock, scriptedHandler } from '../support/ecs-context.js';
 
@@ -160,6 +162,55 @@ describe('deployService before anything changes', () => {
     expect(error.message).toBe('ECS cluster mapserver does not exist; run the bootstrap command first');
     expect(error.state).toBe('nothing changed');
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
+  });
+});
+
+describe('deployService in a GitHub Actions run', () => {
+  const SHA = '0123456789abcdef0123456789abcdef01234567';
+  const runEnv = (runId: string): NodeJS.ProcessEnv => ({
+    AWS_REGION: 'us-east-1',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_REPOSITORY: 'acme/maps',
+    GITHUB_SHA: SHA,
+    GITHUB_RUN_ID: runId,
+    GITHUB_RUN_ATTEMPT: '1',
+  });
+
+  it('tags the revision it registers with the run, outside the definition hash', async () => {
+    const ctx = testContext(inputs, { env: runEnv('42') });
+    const done = service([deployment('d-new', NEW, 'PRIMARY', 'COMPLETED')]);
+    describeSequence(service([deployment('d-old', OLD, 'PRIMARY', 'COMPLETED')]), done);
+    ecs.on(UpdateServiceCommand).resolves({ service: done });
+    await deployService(ctx, DIGEST_IMAGE, timing());
+    const digest = definitionDigest(await loadTaskDefinition(ctx.root, ctx.settings, DIGEST_IMAGE));
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input.tags).toEqual([
+      { key: 'mapserver-ecs:repository', value: 'https://github.com/acme/maps' },
+      { key: 'mapserver-ecs:commit', value: SHA },
+      { key: 'mapserver-ecs:run', value: 'https://github.com/acme/maps/actions/runs/42' },
+      { key: DEFINITION_HASH_TAG, value: digest },
+    ]);
+  });
+
+  it('adds no provenance tag outside a workflow run', async () => {
+    const ctx = testContext(inputs);
+    const done = service([deployment('d-new', NEW, 'PRIMARY', 'COMPLETED')]);
+    describeSequence(service([deployment('d-old', OLD, 'PRIMARY', 'COMPLETED')]), done);
+    ecs.on(UpdateServiceCommand).resolves({ service: done });
+    await deployService(ctx, DIGEST_IMAGE, timing());
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input.tags?.map((t) => t.key)).toEqual([DEFINITION_HASH_TAG]);
+  });
+
+  it('is a no-op when another run registered the same definition and the service runs it', async () => {
+    const ctx = testContext(inputs, { env: runEnv('43') });
+    const digest = definitionDigest(await loadTaskDefinition(ctx.root, ctx.settings, DIGEST_IMAGE));
+    const earlierRun = [{ key: 'mapserver-ecs:run', value: 'https://github.com/acme/maps/actions/runs/42' }, { key: DEFINITION_HASH_TAG, value: digest }];
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: OLD, revision: 6, status: 'ACTIVE' }, tags: earlierRun });
+    ecs.on(DescribeServicesCommand).resolves({ services: [service([deployment('d-old', OLD, 'PRIMARY', 'COMPLETED')], { desiredCount: 1 })] });
+    await expect(decideDeploy(ctx, DIGEST_IMAGE)).resolves.toMatchObject({ unchanged: true, taskDefinitionArn: OLD });
+    await expect(deployService(ctx, DIGEST_IMAGE, timing())).resolves.toEqual({ taskDefinitionArn: OLD, unchanged: true });
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
+    expect(ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0);
   });
 });
 

@@ -20,6 +20,7 @@ import type { RunOptions, RunResult } from '../../src/process.js';
 import { parseSettings } from '../../src/settings.js';
 import { ensureRepository, lifecyclePolicy } from '../../src/aws/ecr.js';
 import type { DockerCli } from '../../src/docker.js';
+import { CONTENT_LABEL, MANIFEST_LABEL } from '../../src/steps/fingerprint.js';
 import { buildAndPushImage, imageTag, platformFor, pushedDigest } from '../../src/steps/image.js';
 import { decodePng, pixel, type SmokeResult } from '../../src/steps/image-smoke.js';
 
@@ -238,6 +239,29 @@ describe('buildAndPushImage elsewhere', () => {
     expect(calls.map((c) => c.args[0])).not.toContain('login');
     expect(ecr.calls()).toHaveLength(0);
     expect(calls.find((c) => c.args[0] === 'build')?.args).toEqual(expect.arrayContaining(['--build-arg', 'REVISION=', '--build-arg', 'VERSION=candidate']));
+  });
+
+  it('labels the image with the run that built it, outside the content hash', async () => {
+    const runEnv = { GITHUB_ACTIONS: 'true', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/maps', GITHUB_RUN_ID: '42', GITHUB_RUN_ATTEMPT: '2' };
+    const buildOf = async (env: Record<string, string>): Promise<string[]> => {
+      const { docker, calls } = fakeDocker('mapserver');
+      await buildAndPushImage(context({ 'dry-run': 'true' }, env), { docker, smokeTest: passingSmoke });
+      return calls.find((c) => c.args[0] === 'build')?.args ?? [];
+    };
+    const labels = (args: string[]) => args.flatMap((arg, i) => (args[i - 1] === '--label' ? [arg] : []));
+    const inRun = await buildOf(runEnv);
+    expect(labels(inRun)).toEqual(
+      expect.arrayContaining([
+        'org.opencontainers.image.source=https://github.com/acme/maps',
+        `org.opencontainers.image.revision=${REVISION}`,
+        'mapserver-ecs.run=https://github.com/acme/maps/actions/runs/42/attempts/2',
+      ]),
+    );
+    const onLaptop = await buildOf({});
+    expect(labels(onLaptop).map((label) => label.split('=')[0])).toEqual([CONTENT_LABEL, MANIFEST_LABEL]);
+    expect(onLaptop.some((arg) => arg.startsWith('SOURCE='))).toBe(false);
+    // The content hash (and so the content-<hash> tag a later release reuses) is the same either way.
+    expect(labels(inRun).filter((label) => label.startsWith(`${CONTENT_LABEL}=`))).toEqual(labels(onLaptop).filter((label) => label.startsWith(`${CONTENT_LABEL}=`)));
   });
 
   it('with dry-run builds and smoke-tests but touches neither ECR nor a registry', async () => {
