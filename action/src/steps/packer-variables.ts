@@ -17,7 +17,7 @@ export interface PackerVariables {
   mountDriver: MountDriver;
   gitRevision: string;
   /** EC2 endpoint of an API emulator; provisioners cannot run against it. */
-  emulatorEndpoint?: string;
+  ec2Endpoint?: string;
   /** The input hash and manifest tags (fingerprint.ts); none when rendered by hand. */
   inputTags?: Array<{ key: string; value: string }>;
   /** The workflow run that bakes (provenance.ts); none outside GitHub Actions. Not an input of the bake. */
@@ -33,7 +33,7 @@ const VARIABLE_INPUTS: Record<keyof PackerVariables, string> = {
   amiNamePrefix: 'ami-name-prefix',
   mountDriver: 'mount-driver',
   gitRevision: 'GITHUB_SHA',
-  emulatorEndpoint: 'AWS_ENDPOINT_URL',
+  ec2Endpoint: 'AWS_ENDPOINT_URL',
   inputTags: 'bake',
   provenanceTags: 'GITHUB_REPOSITORY',
 };
@@ -81,7 +81,7 @@ export function packerVariables(settings: Settings, baseAmiId: string, gitRevisi
     amiNamePrefix: settings.amiNamePrefix,
     mountDriver: settings.mountDriver,
     gitRevision: gitRevision && isGitRevision(gitRevision) ? gitRevision : 'unknown',
-    ...(endpoint ? { emulatorEndpoint: endpoint.replace(/\/$/, '') } : {}),
+    ...(endpoint ? { ec2Endpoint: endpoint.replace(/\/$/, '') } : {}),
   };
 }
 

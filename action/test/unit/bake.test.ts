@@ -80,7 +80,7 @@ describe('the Packer variables file', () => {
   });
 
   it('switches to communicator none only when an emulator endpoint is given', async () => {
-    const parsed = await parseHcl(VARIABLES_FILE, renderPackerVariables(TEMPLATE, { ...BASE, emulatorEndpoint: 'http://127.0.0.1:5000' }));
+    const parsed = await parseHcl(VARIABLES_FILE, renderPackerVariables(TEMPLATE, { ...BASE, ec2Endpoint: 'http://127.0.0.1:5000' }));
     expect(parsed).toMatchObject({ communicator: 'none', ec2_endpoint: 'http://127.0.0.1:5000' });
     expect(await parseHcl(VARIABLES_FILE, renderPackerVariables(TEMPLATE, BASE))).not.toHaveProperty('communicator');
   });
@@ -124,7 +124,7 @@ describe('the Packer variables file', () => {
 
   it('sets exactly the variables packer/variables.pkr.hcl declares, and every one without a default', async () => {
     const declared = (await parseHcl('variables.pkr.hcl', readFileSync(join(ROOT, 'packer/variables.pkr.hcl'), 'utf8'))).variable as Record<string, Array<Record<string, unknown>>>;
-    const rendered = await parseHcl(VARIABLES_FILE, renderPackerVariables(TEMPLATE, { ...BASE, emulatorEndpoint: 'http://127.0.0.1:5000' }));
+    const rendered = await parseHcl(VARIABLES_FILE, renderPackerVariables(TEMPLATE, { ...BASE, ec2Endpoint: 'http://127.0.0.1:5000' }));
     for (const name of Object.keys(rendered)) expect(Object.keys(declared)).toContain(name);
     const required = Object.entries(declared).filter(([, blocks]) => !('default' in (blocks[0] ?? {}))).map(([name]) => name);
     for (const name of required) expect(Object.keys(rendered)).toContain(name);
@@ -138,7 +138,7 @@ describe('checks before Packer runs', () => {
   it('accepts the defaults and keeps only a real git revision', () => {
     expect(packerVariables(settings, 'ami-0123456789abcdef0', SHA, undefined)).toEqual(BASE);
     expect(packerVariables(settings, 'ami-0123456789abcdef0', 'not a sha', undefined).gitRevision).toBe('unknown');
-    expect(packerVariables(settings, 'ami-0123456789abcdef0', SHA, 'http://127.0.0.1:5000/').emulatorEndpoint).toBe('http://127.0.0.1:5000');
+    expect(packerVariables(settings, 'ami-0123456789abcdef0', SHA, 'http://127.0.0.1:5000/').ec2Endpoint).toBe('http://127.0.0.1:5000');
   });
 
   it.each([
