@@ -37521,6 +37521,22 @@ var client_sns_dist_cjs = __nccwpck_require__(8797);
 var client_sqs_dist_cjs = __nccwpck_require__(8868);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
+;// CONCATENATED MODULE: ./action/src/endpoint.ts
+// The endpoint override that points AWS clients (the pipeline's, the mirror's and Packer's) at an
+// emulator or an S3-compatible store.
+/** A bare http(s)://host[:port], the only form Packer's amazon plugin takes as an endpoint. */
+const ENDPOINT = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/;
+/**
+ * AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, as the SDK reads them; undefined when AWS
+ * itself is addressed.
+ */
+function endpointOverride(env, service) {
+    return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
+}
+function isBareEndpoint(endpoint) {
+    return ENDPOINT.test(endpoint);
+}
+
 ;// CONCATENATED MODULE: ./action/src/node-warnings.ts
 // The CLI supports Node >= 20 (package.json engines); the action runs on the runner's node24. On
 // Node 20 and 21 the AWS SDK warns, once per process and over eight lines, that its releases after
@@ -38570,13 +38586,14 @@ class S3ObjectSource {
 
 
 
+
 const EXIT_BAD_SETTINGS = 2;
 const log = (line) => void process.stdout.write(`${new Date().toISOString()} mapfiles-mirror: ${line}\n`);
 async function run(config) {
     const location = paths(config.root);
     const common = { region: config.region, maxAttempts: 3 };
     // An emulator or S3-compatible store (AWS_ENDPOINT_URL) is addressed by path.
-    const s3 = new dist_cjs/* S3Client */.YxF({ ...common, forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL) });
+    const s3 = new dist_cjs/* S3Client */.YxF({ ...common, forcePathStyle: endpointOverride(process.env, 'S3') !== undefined });
     const source = new S3ObjectSource(s3, config.bucket);
     const tree = new LocalTree({ root: location.data, staging: location.staging, uid: config.uid, gid: config.gid, umask: config.umask });
     await tree.prepare();
