@@ -8,6 +8,7 @@ const shared = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform,
   testEnvironment: 'node',
+  setupFiles: ['<rootDir>/action/test/support/sdk-notice.ts'],
 };
 
 export default {

@@ -35,10 +35,11 @@ async function main(): Promise<number> {
     if (!IAM_ROLE_ARN.test(flag(name))) problems.push({ input: name, message: `expected an IAM role ARN, got ${JSON.stringify(flag(name))}` });
   }
   const cogBuckets = flag('cog-buckets').split(',').map((b) => b.trim()).filter(Boolean);
-  // The names are checked exactly as the action checks them, with the deploy command's rules.
+  // The names are checked exactly as the action checks them, under a command that needs the bucket
+  // and a region and nothing else (sync-mapfiles).
   let settings;
   try {
-    settings = parseSettings((name) => (name === 'command' ? 'roll' : (SHARED as readonly string[]).includes(name) ? flag(name) : ''), [], {});
+    settings = parseSettings((name) => (name === 'command' ? 'sync-mapfiles' : (SHARED as readonly string[]).includes(name) ? flag(name) : ''), [], {});
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
     problems.push(...error.problems);
