@@ -8,8 +8,6 @@ import { COMMANDS, RELEASE_STEPS, type CommandName, type InputName, type Release
 import * as value from './values.js';
 import { hasMapExtension, instanceArchitecture, isImageByDigest, quote, type Architecture } from './values.js';
 
-export type { Architecture } from './values.js';
-export type { InputSource } from './input-reader.js';
 export type MountDriver = 's3fs' | 'mountpoint' | 'mirror';
 export type LintFormat = 'text' | 'json';
 

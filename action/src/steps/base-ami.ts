@@ -4,7 +4,7 @@ import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
-import type { Architecture } from '../settings.js';
+import type { Architecture } from '../values.js';
 import { AMI_ID } from '../values.js';
 
 export const BASE_AMI_PARAMETERS: Record<Architecture, string> = {

@@ -4,8 +4,8 @@ import { isBareEndpoint } from '../endpoint.js';
 import { InputError, type InputProblem } from '../errors.js';
 import { isGitRevision } from '../git.js';
 import { render, RenderError } from '../render.js';
-import type { Architecture, MountDriver, Settings } from '../settings.js';
-import { AMI_ID, AMI_NAME_PREFIX, INSTANCE_TYPE, instanceArchitecture, REGION } from '../values.js';
+import type { MountDriver, Settings } from '../settings.js';
+import { AMI_ID, AMI_NAME_PREFIX, INSTANCE_TYPE, instanceArchitecture, REGION, type Architecture } from '../values.js';
 
 /** What the variables template needs; each value names the input it came from. */
 export interface PackerVariables {
