@@ -1,8 +1,9 @@
-// The emulator's HTTP proxy in front of moto: a chain of interceptors (faults first, then the
-// instance-refresh and ECS deployment simulations) ending in moto, and test controls under
-// CONTROL_PREFIX.
+// The emulator's HTTP proxy in front of moto: a chain of interceptors (the IAM request recorder when
+// asked for, faults, then the instance-refresh and ECS deployment simulations) ending in moto, and
+// test controls under CONTROL_PREFIX.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EcsDeployments } from './ecs-deployments.js';
+import { iamRecorder } from './iam-recorder.js';
 import { InstanceRefreshes } from './instance-refresh.js';
 import type { EmulatorProxy, Interceptor, ProxyOptions, ProxyRequest, ProxyResponse, RefreshFailure } from './types.js';
 import { readProxyRequest, jsonResponse } from './wire.js';
@@ -71,6 +72,10 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
   const refreshes = new InstanceRefreshes(toMoto, options.refreshSteps ?? 3);
   const deployments = new EcsDeployments(toMoto, options.deploymentSteps ?? 2);
   const chain: Interceptor[] = [...(options.faults ?? []), refreshes.interceptor, deployments.interceptor];
+  // The recorder sees every request first, whoever answers it, as AWS would authorize it.
+  if (options.iamRecordFile) {
+    chain.unshift(iamRecorder({ file: options.iamRecordFile, upstream: toMoto, ...(options.instanceProfileRoles ? { instanceProfileRoles: options.instanceProfileRoles } : {}) }));
+  }
 
   const dispatch = (index: number, request: ProxyRequest): Promise<ProxyResponse> => {
     const interceptor = chain[index];
