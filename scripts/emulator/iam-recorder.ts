@@ -36,6 +36,8 @@ export interface RecordedCheck extends IamCheck {
   service: string;
   operation: string;
   method: string;
+  /** Path and query string, as sent. */
+  url: string;
   status: number;
 }
 
@@ -86,7 +88,7 @@ export function iamRecorder(options: IamRecorderOptions): Interceptor {
     const who = actorOf(request);
     const lines = checks.map((check) => {
       const context = check.action === 'ec2:DeregisterImage' ? { ...check.context, ...tags } : check.context;
-      const line: RecordedCheck = { ...who, service: request.service ?? '', operation: request.action ?? request.method, method: request.method, status: answer.status, ...check, context };
+      const line: RecordedCheck = { ...who, service: request.service ?? '', operation: request.action ?? request.method, method: request.method, url: request.url, status: answer.status, ...check, context };
       return `${JSON.stringify(line)}\n`;
     });
     if (lines.length > 0) appendFileSync(options.file, lines.join(''));

@@ -226,8 +226,10 @@ export function iamChecks(request: ProxyRequest, facts: RequestFacts): IamCheck[
     case 'ecr':
       return checks(operation === 'GetAuthorizationToken' ? ['*'] : [`arn:aws:ecr:${facts.region}:${facts.accountId}:repository/${param('RepositoryName')}`]);
     case 'ssm':
-      // Public parameters (/aws/service/...) have no account in their ARN.
-      return checks(list(body.Names ?? body.Name).map((name) => `arn:aws:ssm:${facts.region}:${name.startsWith('/aws/') ? '' : facts.accountId}:parameter${name.startsWith('/') ? '' : '/'}${name}`));
+      // Public parameters (/aws/service/...) are documented without an account in their ARN; the
+      // caller's account is recorded (the simulator parses no ARN without one), and the pipeline
+      // policy grants both forms (":*:").
+      return checks(list(body.Names ?? body.Name).map((name) => `arn:aws:ssm:${facts.region}:${facts.accountId}:parameter${name.startsWith('/') ? '' : '/'}${name}`));
     case 'sns': {
       if (operation === 'ListTopics') return checks(['*']);
       if (operation === 'CreateTopic') return checks([`arn:aws:sns:${facts.region}:${facts.accountId}:${param('Name')}`]);

@@ -14,8 +14,10 @@ function forward(upstream: string, request: ProxyRequest): Promise<ProxyResponse
   const target = new URL(request.url, upstream);
   const headers: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(request.headers)) {
-    if (value !== undefined && !['host', 'content-length', 'transfer-encoding', 'connection'].includes(key)) headers[key] = value;
+    if (value !== undefined && !['content-length', 'transfer-encoding', 'connection'].includes(key)) headers[key] = value;
   }
+  // The client's Host header goes on to moto, which builds the URLs it answers with (SQS queue URLs)
+  // from it: the SDK then sends a queue's calls to the proxy, not around it to moto.
   headers['content-length'] = String(request.body.length);
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(target, { method: request.method, headers }, (incoming) => {
