@@ -7,6 +7,7 @@
 // generated policy of its role.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { iamPolicy, IAM_POLICIES, type IamPolicyName, type IamValues } from '../
 import { runCliFromSource, type CliRun } from '../support/cli-source.js';
 import { simulate } from '../support/iam-simulator.js';
 import { actorCredentials, EMULATED_ACCOUNT, type RecordedCheck } from '../../../scripts/emulator/iam-recorder.js';
-import { registerMountedInstance } from '../../../scripts/emulator/instances.js';
+import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 import { mountBucket, unmountAll } from '../../../scripts/support/mount.js';
 import { startRegistry } from '../../../scripts/support/registry.js';
@@ -110,7 +111,14 @@ beforeAll(async () => {
   const described = await autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['mapserver-ecs'] }));
   autoScaling.destroy();
   for (const instance of described.AutoScalingGroups?.[0]?.Instances ?? []) await registerMountedInstance(emulator.endpoint, 'mapserver', instance.InstanceId ?? '');
-  await cli('release', ['release', ...common, '--task-role-arn', values.taskRoleArn, '--execution-role-arn', values.executionRoleArn]);
+  // Older AMIs the pipeline baked, for the release's cleanup to deregister.
+  const ec2 = new EC2Client({ region: 'us-east-1', endpoint: emulator.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const source = ((await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId ?? '';
+  for (const day of ['01', '02']) {
+    await makeManagedAmi(ec2, { name: `mapserver-ecs-2026-11-${day}`, buildTime: `2026-11-${day}T10:00:00Z`, sourceAmi: source, subnet: value('subnets').split(',')[0] ?? '' });
+  }
+  ec2.destroy();
+  await cli('release', ['release', ...common, '--task-role-arn', values.taskRoleArn, '--execution-role-arn', values.executionRoleArn, '--keep-amis', '1']);
 
   const folder = join(work, 'mapfiles');
   mkdirSync(folder, { recursive: true });
@@ -168,6 +176,9 @@ describe('every request the product makes, against the policy of its role', () =
     expect(checks.some((c) => c.actor === 'mirror' && c.action === 's3:ListBucket' && c.context['s3:prefix'] === PREFIX)).toBe(true);
     expect(has('packer', 'DescribeRegions', 'ec2:DescribeRegions')).toBe(true);
     expect(checks.some((c) => c.action === 'iam:PassRole' && c.resource === values.taskRoleArn && c.context['iam:PassedToService'] === 'ecs-tasks.amazonaws.com')).toBe(true);
+    // Cleanup's deregistration carries the image's tags, which the policy's condition reads.
+    expect(checks.some((c) => c.actor === 'pipeline' && c.action === 'ec2:DeregisterImage' && c.context['ec2:ResourceTag/mapserver-ecs:managed'] === 'true')).toBe(true);
+    expect(checks.some((c) => c.actor === 'mirror' && c.action === 'sqs:ReceiveMessage')).toBe(true);
   });
 
   it('allows every one of them (0 denials), and says how many it simulated', async () => {
