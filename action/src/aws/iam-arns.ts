@@ -48,7 +48,8 @@ export function iamArns(values: IamValues) {
     repository: `arn:${p}:ecr:${at}:repository/${values.ecrRepository}`,
     // Public parameters: AWS documents their ARNs without an account and grants them as ":*:" or "::".
     ssmEcsParameters: `arn:${p}:ssm:${values.region}:*:parameter/aws/service/ecs/*`,
-    ssmPortForwardingDocument: `arn:${p}:ssm:${values.region}::document/AWS-StartPortForwardingSession`,
+    // An AWS-owned document: AWS writes its ARN without an account; ":*:" matches that form and any other.
+    ssmPortForwardingDocument: `arn:${p}:ssm:${values.region}:*:document/AWS-StartPortForwardingSession`,
     ssmSessions: `arn:${p}:ssm:${at}:session/*`,
     logGroup: `arn:${p}:logs:${at}:log-group:${values.logGroup}`,
     logStreams: `arn:${p}:logs:${at}:log-group:${values.logGroup}:log-stream:*`,

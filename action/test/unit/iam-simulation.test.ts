@@ -27,6 +27,7 @@ const values: IamValues = {
 const BUCKET = 'arn:aws:s3:::maps-bucket';
 const TOPIC = `arn:aws:sns:eu-west-1:${ACCOUNT}:mapserver-ecs-mapfiles-maps-bucket`;
 const IMAGE = 'arn:aws:ec2:eu-west-1::image/ami-0123456789abcdef0';
+const GROUP = `arn:aws:autoscaling:eu-west-1:${ACCOUNT}:autoScalingGroup:0b5d5a6e-1c2f-4a7e-9d3b-2f6c8e1a4b7d:autoScalingGroupName/mapserver-ecs`;
 const MANAGED = { 'ec2:ResourceTag/mapserver-ecs:managed': 'true' };
 type Row = [IamPolicyName, string, string, IamRequest['context']?];
 
@@ -45,6 +46,16 @@ const ALLOWED: Row[] = [
   ['pipeline', 'iam:PassRole', values.instanceRoleArn, { 'iam:PassedToService': 'ec2.amazonaws.com' }],
   ['pipeline', 'ec2:DeregisterImage', IMAGE, MANAGED],
   ['instance', 'sns:Subscribe', TOPIC],
+  // Announced calls: the launch lifecycle hook, the instance draining itself, Packer over Session Manager.
+  ['pipeline', 'autoscaling:PutLifecycleHook', GROUP],
+  ['pipeline', 'autoscaling:DescribeLifecycleHooks', '*'],
+  ['instance', 'autoscaling:CompleteLifecycleAction', GROUP],
+  ['instance', 'autoscaling:SetInstanceHealth', GROUP],
+  ['instance', 'ecs:UpdateContainerInstancesState', `arn:aws:ecs:eu-west-1:${ACCOUNT}:container-instance/mapserver/0123456789abcdef`],
+  ['pipeline', 'ssm:StartSession', `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/i-0123456789abcdef0`],
+  // The simulator parses no ARN without an account; the policy's ":*:" also matches AWS's account-less form.
+  ['pipeline', 'ssm:StartSession', `arn:aws:ssm:eu-west-1:${ACCOUNT}:document/AWS-StartPortForwardingSession`],
+  ['pipeline', 's3:GetBucketNotification', BUCKET],
 ];
 
 /** Denied whatever the prefix: what each role must never be able to do. */
@@ -74,6 +85,8 @@ const DENIED: Row[] = [
   ['pipeline', 'ec2:DeregisterImage', IMAGE],
   ['pipeline', 'ec2:DeregisterImage', IMAGE, { 'ec2:ResourceTag/mapserver-ecs:managed': 'false' }],
   ['pipeline', 'ecr:PutImage', `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/other`],
+  ['instance', 'autoscaling:CompleteLifecycleAction', GROUP.replace('mapserver-ecs', 'other')],
+  ['pipeline', 'ssm:StartSession', `arn:aws:ssm:eu-west-1:${ACCOUNT}:document/AWS-RunShellScript`],
   ['task', 's3:PutObject', `${BUCKET}/maps/roads.map`],
   ['execution', 's3:GetObject', `${BUCKET}/maps/roads.map`],
 ];
