@@ -4,6 +4,7 @@
 // Amazon S3 returns an HTTP status code 403"). moto always answers 404; this interceptor answers as
 // S3 does for such a caller, and can refuse chosen keys that do exist (a real access problem).
 import { awsError } from './faults.js';
+import { accessKeyIdOf } from './iam-recorder.js';
 import type { Interceptor, ProxyRequest } from './types.js';
 
 export interface S3AccessOptions {
@@ -11,6 +12,8 @@ export interface S3AccessOptions {
   missingKeysForbidden: boolean;
   /** "bucket/key" of existing objects whose GET and HEAD are refused with 403. */
   deniedObjects?: ReadonlySet<string>;
+  /** Only for requests signed with these access key ids (default: every caller). */
+  callers?: ReadonlySet<string>;
 }
 
 /** "bucket/key" of a path-style object request, or undefined for a bucket-level one. */
@@ -27,6 +30,7 @@ export function s3AccessInterceptor(options: S3AccessOptions): Interceptor {
   return async (request, next) => {
     const object = s3ObjectOf(request);
     if (!object || (request.method !== 'GET' && request.method !== 'HEAD')) return next();
+    if (options.callers && !options.callers.has(accessKeyIdOf(request) ?? '')) return next();
     if (options.deniedObjects?.has(object)) return denied();
     const answer = await next();
     if (answer.status === 404 && options.missingKeysForbidden) return denied();

@@ -18,7 +18,8 @@ import { promisify } from 'node:util';
 import { iamPolicy, IAM_POLICIES, type IamPolicyName, type IamValues } from '../../src/aws/iam.js';
 import { runCliFromSource, type CliRun } from '../support/cli-source.js';
 import { simulate } from '../support/iam-simulator.js';
-import { actorCredentials, EMULATED_ACCOUNT, type RecordedCheck } from '../../../scripts/emulator/iam-recorder.js';
+import { ACTORS, actorCredentials, EMULATED_ACCOUNT, type RecordedCheck } from '../../../scripts/emulator/iam-recorder.js';
+import { s3AccessInterceptor } from '../../../scripts/emulator/s3-access.js';
 import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 import { mountBucket, unmountAll } from '../../../scripts/support/mount.js';
@@ -91,7 +92,10 @@ function recorded(): RecordedCheck[] {
 }
 
 beforeAll(async () => {
-  emulator = await startEmulator({ iamRecordFile: recordFile, refreshSteps: 1, deploymentSteps: 1 });
+  // The mirror gets S3's answer to a caller without list rights for a missing key (403), which it
+  // confirms with a listing of that key: that listing is simulated too.
+  const missingKeysForbidden = s3AccessInterceptor({ missingKeysForbidden: true, callers: new Set([ACTORS.mirror.accessKeyId]) });
+  emulator = await startEmulator({ iamRecordFile: recordFile, refreshSteps: 1, deploymentSteps: 1, faults: [missingKeysForbidden] });
   registry = await startRegistry(work);
   // The test's own fixtures sign as `testing`: recorded without a role, never simulated.
   fixtures = new S3Client({ region: 'us-east-1', endpoint: emulator.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
@@ -179,6 +183,9 @@ describe('every request the product makes, against the policy of its role', () =
     // Cleanup's deregistration carries the image's tags, which the policy's condition reads.
     expect(checks.some((c) => c.actor === 'pipeline' && c.action === 'ec2:DeregisterImage' && c.context['ec2:ResourceTag/mapserver-ecs:managed'] === 'true')).toBe(true);
     expect(checks.some((c) => c.actor === 'mirror' && c.action === 'sqs:ReceiveMessage')).toBe(true);
+    // The deleted key answered 403, and the mirror confirmed it with a listing of that one key.
+    expect(checks.some((c) => c.actor === 'mirror' && c.action === 's3:GetObject' && c.resource.endsWith('/maps/rivers.map') && c.status === 403)).toBe(true);
+    expect(checks.some((c) => c.actor === 'mirror' && c.action === 's3:ListBucket' && c.context['s3:prefix'] === `${PREFIX}rivers.map`)).toBe(true);
   });
 
   it('allows every one of them (0 denials), and says how many it simulated', async () => {
