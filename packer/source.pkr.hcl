@@ -17,8 +17,9 @@ source "amazon-ebs" "ecs" {
   # Only this machine may reach the temporary SSH port.
   temporary_security_group_source_public_ip = true
 
-  custom_endpoint_ec2        = var.ec2_endpoint
-  skip_region_validation     = local.emulated
+  custom_endpoint_ec2 = var.ec2_endpoint
+  # The region is checked (ec2:DescribeRegions) against the emulator too, as on AWS.
+  skip_region_validation     = false
   skip_credential_validation = local.emulated
   skip_metadata_api_check    = local.emulated
 

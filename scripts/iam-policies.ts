@@ -1,21 +1,22 @@
-// Writes the four IAM policy documents (ecs/iam/*.json.hbs) for an account, with the same names
-// the action runs with, ready for `aws iam put-role-policy` or infrastructure code.
+// Writes the four IAM policy documents (action/src/aws/iam-statements.ts) for an account, with the
+// same names the action runs with, and the pipeline role's trust policy for the GitHub repository
+// whose workflows assume it, ready for `aws iam put-role-policy`, `aws iam create-role` or
+// infrastructure code.
 //
-// Usage: npx tsx scripts/iam-policies.ts --account-id 123456789012 --aws-region eu-west-1 \
+// Usage: npm run iam-policies -- --account-id 123456789012 --aws-region eu-west-1 \
 //          --bucket my-mapfiles --instance-role-arn ARN --task-role-arn ARN --execution-role-arn ARN \
+//          --github-repository owner/name \
 //          [--bucket-prefix maps/] [--cluster ..] [--service ..] [--auto-scaling-group ..]
 //          [--capacity-provider ..] [--launch-template ..] [--ecr-repository ..] [--log-group ..]
 //          [--cog-buckets a,b] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { IAM_POLICIES, loadIamPolicy } from '../action/src/aws/iam.js';
+import { IAM_POLICIES, iamPolicy, pipelineTrustPolicy } from '../action/src/aws/iam.js';
 import { InputError, type InputProblem } from '../action/src/errors.js';
 import { parseSettings } from '../action/src/settings.js';
-import { ACCOUNT_ID, IAM_ROLE_ARN } from '../action/src/values.js';
+import { ACCOUNT_ID, GITHUB_REPOSITORY, IAM_ROLE_ARN } from '../action/src/values.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = ['aws-region', 'bucket', 'bucket-prefix', 'cluster', 'service', 'auto-scaling-group', 'capacity-provider', 'launch-template', 'ecr-repository', 'log-group', 'task-role-arn', 'execution-role-arn'] as const;
 
 async function main(): Promise<number> {
@@ -25,6 +26,7 @@ async function main(): Promise<number> {
       'account-id': { type: 'string' },
       'instance-role-arn': { type: 'string' },
       'cog-buckets': { type: 'string' },
+      'github-repository': { type: 'string' },
       out: { type: 'string', default: 'iam-policies' },
     },
   });
@@ -33,6 +35,9 @@ async function main(): Promise<number> {
   if (!ACCOUNT_ID.test(flag('account-id'))) problems.push({ input: 'account-id', message: `expected a 12-digit AWS account id, got ${JSON.stringify(flag('account-id'))}` });
   for (const name of ['instance-role-arn', 'task-role-arn', 'execution-role-arn']) {
     if (!IAM_ROLE_ARN.test(flag(name))) problems.push({ input: name, message: `expected an IAM role ARN, got ${JSON.stringify(flag(name))}` });
+  }
+  if (!GITHUB_REPOSITORY.test(flag('github-repository'))) {
+    problems.push({ input: 'github-repository', message: `expected the GitHub repository whose workflows assume the pipeline role, as owner/name, got ${JSON.stringify(flag('github-repository'))}` });
   }
   const cogBuckets = flag('cog-buckets').split(',').map((b) => b.trim()).filter(Boolean);
   // The names are checked exactly as the action checks them, under a command that needs the bucket
@@ -48,7 +53,7 @@ async function main(): Promise<number> {
   const out = resolve(flag('out'));
   mkdirSync(out, { recursive: true });
   for (const name of IAM_POLICIES) {
-    const policy = await loadIamPolicy(root, name, {
+    const policy = iamPolicy(name, {
       region: settings.region,
       accountId: flag('account-id'),
       bucket: settings.bucket,
@@ -69,6 +74,9 @@ async function main(): Promise<number> {
     writeFileSync(file, `${JSON.stringify(policy, null, 2)}\n`);
     process.stdout.write(`${file}\n`);
   }
+  const trust = join(out, 'pipeline-trust-policy.json');
+  writeFileSync(trust, `${JSON.stringify(pipelineTrustPolicy(flag('account-id'), flag('github-repository')), null, 2)}\n`);
+  process.stdout.write(`${trust}\n`);
   return 0;
 }
 

@@ -10,6 +10,8 @@ export const SUBNET_ID = /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/;
 export const SECURITY_GROUP_ID = /^sg-([0-9a-f]{8}|[0-9a-f]{17})$/;
 export const ACCOUNT_ID = /^\d{12}$/;
 export const IAM_ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+/** A GitHub repository as owner/name (GitHub's rules: owner 1-39 letters, digits, hyphens; name letters, digits, . _ -). */
+export const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 export const INSTANCE_PROFILE = /^(arn:aws(-[a-z]+)*:iam::\d{12}:instance-profile\/)?[\w+=,.@/-]{1,128}$/;
 export const TARGET_GROUP_ARN = /^arn:aws(-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[\w-]{1,32}\/[0-9a-f]{16}$/;
 export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;

@@ -16,8 +16,9 @@ source "amazon-ebs" "ecs" {
   ssh_timeout   = "10m"
   ssh_interface = "public_ip"
 
-  custom_endpoint_ec2        = var.ec2_endpoint
-  skip_region_validation     = local.emulated
+  custom_endpoint_ec2 = var.ec2_endpoint
+  # The region is checked (ec2:DescribeRegions) against the emulator too, as on AWS.
+  skip_region_validation     = false
   skip_credential_validation = local.emulated
   skip_metadata_api_check    = local.emulated
 

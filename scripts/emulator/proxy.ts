@@ -1,8 +1,9 @@
-// The emulator's HTTP proxy in front of moto: a chain of interceptors (faults first, then the
-// instance-refresh and ECS deployment simulations) ending in moto, and test controls under
-// CONTROL_PREFIX.
+// The emulator's HTTP proxy in front of moto: a chain of interceptors (the IAM request recorder when
+// asked for, faults, then the instance-refresh and ECS deployment simulations) ending in moto, and
+// test controls under CONTROL_PREFIX.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EcsDeployments } from './ecs-deployments.js';
+import { iamRecorder } from './iam-recorder.js';
 import { InstanceRefreshes } from './instance-refresh.js';
 import type { EmulatorProxy, Interceptor, ProxyOptions, ProxyRequest, ProxyResponse, RefreshFailure } from './types.js';
 import { readProxyRequest, jsonResponse } from './wire.js';
@@ -13,8 +14,10 @@ function forward(upstream: string, request: ProxyRequest): Promise<ProxyResponse
   const target = new URL(request.url, upstream);
   const headers: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(request.headers)) {
-    if (value !== undefined && !['host', 'content-length', 'transfer-encoding', 'connection'].includes(key)) headers[key] = value;
+    if (value !== undefined && !['content-length', 'transfer-encoding', 'connection'].includes(key)) headers[key] = value;
   }
+  // The client's Host header goes on to moto, which builds the URLs it answers with (SQS queue URLs)
+  // from it: the SDK then sends a queue's calls to the proxy, not around it to moto.
   headers['content-length'] = String(request.body.length);
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(target, { method: request.method, headers }, (incoming) => {
@@ -71,6 +74,10 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
   const refreshes = new InstanceRefreshes(toMoto, options.refreshSteps ?? 3);
   const deployments = new EcsDeployments(toMoto, options.deploymentSteps ?? 2);
   const chain: Interceptor[] = [...(options.faults ?? []), refreshes.interceptor, deployments.interceptor];
+  // The recorder sees every request first, whoever answers it, as AWS would authorize it.
+  if (options.iamRecordFile) {
+    chain.unshift(iamRecorder({ file: options.iamRecordFile, upstream: toMoto, ...(options.instanceProfileRoles ? { instanceProfileRoles: options.instanceProfileRoles } : {}) }));
+  }
 
   const dispatch = (index: number, request: ProxyRequest): Promise<ProxyResponse> => {
     const interceptor = chain[index];

@@ -1,6 +1,7 @@
 // Starts the whole emulator in this process (moto_server and the proxy in front of it) on loopback
 // ports, and the environment that points AWS SDKs, s3fs, GDAL and Packer at it.
 import { freePort } from '../support/ports.js';
+import { IAM_RECORD_ENV } from './iam-recorder.js';
 import { startMoto } from './moto.js';
 import { createProxy } from './proxy.js';
 import type { EmulatorProxy, Interceptor } from './types.js';
@@ -33,6 +34,10 @@ export interface EmulatorOptions {
   refreshSteps?: number;
   /** Polls a deployment takes once its tasks can be placed (1: done at once). */
   deploymentSteps?: number;
+  /** Record every request's IAM checks to this JSONL file (default: $EMULATOR_IAM_RECORD, if set). */
+  iamRecordFile?: string;
+  /** Instance profile name -> role ARN, for the recorded iam:PassRole of a launch template. */
+  instanceProfileRoles?: Record<string, string>;
 }
 
 export function emulatorEnv(endpoint: string): Record<string, string> {
@@ -54,11 +59,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...(options.motoCommand ? { command: options.motoCommand } : {}),
     ...(options.verbose ? { verbose: true } : {}),
   });
+  const recordFile = options.iamRecordFile ?? process.env[IAM_RECORD_ENV];
   const proxy = createProxy({
     upstream: moto.endpoint,
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.refreshSteps ? { refreshSteps: options.refreshSteps } : {}),
     ...(options.deploymentSteps ? { deploymentSteps: options.deploymentSteps } : {}),
+    ...(recordFile ? { iamRecordFile: recordFile } : {}),
+    ...(options.instanceProfileRoles ? { instanceProfileRoles: options.instanceProfileRoles } : {}),
   });
   const port = await proxy.listen(options.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;

@@ -44,6 +44,10 @@ export interface ProxyOptions {
   refreshSteps?: number;
   /** Deployment polls from start to COMPLETED once tasks can be placed (default 2). */
   deploymentSteps?: number;
+  /** Append every request's IAM checks to this JSONL file (iam-recorder.ts). */
+  iamRecordFile?: string;
+  /** Instance profile name -> role ARN, for the recorded iam:PassRole of a launch template. */
+  instanceProfileRoles?: Record<string, string>;
 }
 
 export type RefreshFailure = 'Failed' | 'RollbackSuccessful' | 'Cancelled';

@@ -1,41 +1,25 @@
-// Least-privilege IAM policy documents for the roles around the pipeline (ecs/iam/*.json.hbs): the
-// GitHub OIDC role that runs the action, the container instances' role, the MapServer task role and
-// the task execution role. Rendered from the same settings the action runs with.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { MIRROR_QUEUE_PREFIX, mirrorTopicName } from '../mirror/naming.js';
-import { render } from '../render.js';
+// Least-privilege IAM policy documents for the roles around the pipeline: the GitHub OIDC role that
+// runs the action, the container instances' role, the MapServer task role and the task execution
+// role, plus the pipeline role's trust policy. One source (aws/iam-statements.ts) gives both the
+// documents and the table in ecs/iam/README.md, rendered from the same settings the action runs with.
+import { iamArns, type IamArns, type IamValues } from './iam-arns.js';
+import { IAM_STATEMENTS, type PolicyCondition, type StatementSource } from './iam-statements.js';
+
+export { iamArns, type IamArns, type IamValues } from './iam-arns.js';
+export type { PolicyCondition } from './iam-statements.js';
 
 export const IAM_POLICIES = ['pipeline', 'instance', 'task', 'execution'] as const;
 export type IamPolicyName = (typeof IAM_POLICIES)[number];
 
-export interface IamValues {
-  partition?: string;
-  region: string;
-  accountId: string;
-  bucket: string;
-  /** '' or 'maps/' as in settings. */
-  bucketPrefix: string;
-  /** Buckets whose COGs MapServer reads through /vsis3/ (defaults to the mapfile bucket). */
-  cogBuckets?: string[];
-  cluster: string;
-  service: string;
-  autoScalingGroup: string;
-  capacityProvider: string;
-  launchTemplate: string;
-  ecrRepository: string;
-  logGroup: string;
-  instanceRoleArn: string;
-  taskRoleArn: string;
-  executionRoleArn: string;
-}
 
 export interface PolicyStatement {
   Sid?: string;
   Effect: 'Allow' | 'Deny';
   Action: string | string[];
-  Resource: string | string[];
-  Condition?: Record<string, Record<string, string | string[]>>;
+  /** Absent only in a trust policy. */
+  Resource?: string | string[];
+  Condition?: PolicyCondition;
+  Principal?: Record<string, string>;
 }
 
 export interface PolicyDocument {
@@ -43,52 +27,104 @@ export interface PolicyDocument {
   Statement: PolicyStatement[];
 }
 
-/** The ARNs the templates use, built here so the templates only place values. */
-export function iamTemplateData(values: IamValues): Record<string, unknown> {
-  const p = values.partition ?? 'aws';
-  const at = `${values.region}:${values.accountId}`;
-  const prefix = values.bucketPrefix;
+function statementOf(source: StatementSource, values: IamValues, arns: IamArns): PolicyStatement {
+  const condition = source.condition?.(values, arns);
+  const resource = source.resource(arns);
   return {
-    arns: {
-      bucket: `arn:${p}:s3:::${values.bucket}`,
-      bucketObjects: `arn:${p}:s3:::${values.bucket}/${prefix}*`,
-      cogBuckets: (values.cogBuckets ?? [values.bucket]).map((b) => `arn:${p}:s3:::${b}`),
-      cogObjects: (values.cogBuckets ?? [values.bucket]).map((b) => `arn:${p}:s3:::${b}/*`),
-      cluster: `arn:${p}:ecs:${at}:cluster/${values.cluster}`,
-      service: `arn:${p}:ecs:${at}:service/${values.cluster}/${values.service}`,
-      capacityProvider: `arn:${p}:ecs:${at}:capacity-provider/${values.capacityProvider}`,
-      containerInstances: `arn:${p}:ecs:${at}:container-instance/${values.cluster}/*`,
-      taskDefinitions: `arn:${p}:ecs:${at}:task-definition/${values.service}:*`,
-      autoScalingGroup: `arn:${p}:autoscaling:${at}:autoScalingGroup:*:autoScalingGroupName/${values.autoScalingGroup}`,
-      launchTemplates: `arn:${p}:ec2:${at}:launch-template/*`,
-      ec2Any: [`arn:${p}:ec2:${at}:*`, `arn:${p}:ec2:${values.region}::image/*`, `arn:${p}:ec2:${values.region}::snapshot/*`],
-      images: `arn:${p}:ec2:${values.region}::image/*`,
-      snapshots: `arn:${p}:ec2:${values.region}::snapshot/*`,
-      repository: `arn:${p}:ecr:${at}:repository/${values.ecrRepository}`,
-      ssmEcsParameters: `arn:${p}:ssm:${values.region}::parameter/aws/service/ecs/*`,
-      logGroup: `arn:${p}:logs:${at}:log-group:${values.logGroup}`,
-      logStreams: `arn:${p}:logs:${at}:log-group:${values.logGroup}:log-stream:*`,
-      mirrorTopic: `arn:${p}:sns:${at}:${mirrorTopicName(values.bucket)}`,
-      mirrorQueues: `arn:${p}:sqs:${at}:${MIRROR_QUEUE_PREFIX}*`,
-      instanceRole: values.instanceRoleArn,
-      taskRole: values.taskRoleArn,
-      executionRole: values.executionRoleArn,
-    },
-    bucketPrefixPattern: prefix === '' ? '*' : `${prefix}*`,
-    bucketPrefixFolder: prefix === '' ? '' : prefix,
+    Sid: source.sid,
+    Effect: 'Allow',
+    Action: [...source.actions],
+    Resource: Array.isArray(resource) && resource.length === 1 ? (resource[0] ?? '') : resource,
+    ...(condition ? { Condition: condition } : {}),
   };
 }
 
-export function renderIamPolicy(template: string, values: IamValues, name: string): PolicyDocument {
-  const text = render(template, iamTemplateData(values), name);
-  const parsed = JSON.parse(text) as PolicyDocument;
-  if (parsed.Version !== '2012-10-17' || !Array.isArray(parsed.Statement)) throw new Error(`${name} is not an IAM policy document`);
-  return parsed;
+export function iamPolicy(name: IamPolicyName, values: IamValues): PolicyDocument {
+  const arns = iamArns(values);
+  return { Version: '2012-10-17', Statement: IAM_STATEMENTS[name].map((source) => statementOf(source, values, arns)) };
 }
 
-export async function loadIamPolicy(root: string, name: IamPolicyName, values: IamValues): Promise<PolicyDocument> {
-  const file = join('ecs', 'iam', `${name}-policy.json.hbs`);
-  return renderIamPolicy(await readFile(join(root, file), 'utf8'), values, file);
+/** The environment whose jobs assume the pipeline role (release.yml, rebake.yml, redeploy.yml). */
+export const PIPELINE_ENVIRONMENT = 'production';
+export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+
+/**
+ * The pipeline role's trust policy: GitHub's OIDC tokens for jobs of that repository running in the
+ * production environment, and nothing else. A job with `environment:` gets the subject
+ * repo:OWNER/NAME:environment:ENV, whatever branch or event started it, so that one subject admits
+ * every job that assumes the role and no pull request, branch or other repository.
+ */
+export function pipelineTrustPolicy(accountId: string, repository: string, partition = 'aws'): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'GitHubProductionEnvironment',
+        Effect: 'Allow',
+        Principal: { Federated: `arn:${partition}:iam::${accountId}:oidc-provider/${GITHUB_OIDC_HOST}` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: {
+          StringEquals: {
+            [`${GITHUB_OIDC_HOST}:aud`]: 'sts.amazonaws.com',
+            [`${GITHUB_OIDC_HOST}:sub`]: `repo:${repository}:environment:${PIPELINE_ENVIRONMENT}`,
+          },
+        },
+      },
+    ],
+  };
+}
+
+const TABLE_BEGIN = '<!-- iam-table:begin (generated by npm run gen from action/src/aws/iam-statements.ts) -->';
+const TABLE_END = '<!-- iam-table:end -->';
+
+/** Names in angle brackets, so the table shows what each ARN is made of. */
+const PLACEHOLDERS: IamValues = {
+  region: '<region>',
+  accountId: '<account-id>',
+  bucket: '<bucket>',
+  bucketPrefix: '<bucket-prefix>',
+  cogBuckets: ['<cog-bucket>'],
+  cluster: '<cluster>',
+  service: '<service>',
+  autoScalingGroup: '<auto-scaling-group>',
+  capacityProvider: '<capacity-provider>',
+  launchTemplate: '<launch-template>',
+  ecrRepository: '<ecr-repository>',
+  logGroup: '<log-group>',
+  instanceRoleArn: '<instance-role-arn>',
+  taskRoleArn: '<task-role-arn>',
+  executionRoleArn: '<execution-role-arn>',
+};
+
+const code = (text: string): string => `\`${text.replace(/\|/g, '\\|')}\``;
+
+function conditionText(condition: PolicyCondition | undefined): string {
+  if (!condition) return '';
+  return Object.entries(condition)
+    .flatMap(([operator, keys]) => Object.entries(keys).map(([key, value]) => `${operator} ${code(key)}: ${[value].flat().map(code).join(', ')}`))
+    .join('; ');
+}
+
+/** The table of ecs/iam/README.md: per role, each action, its resource, its condition and the step that needs it. */
+export function iamPolicyTable(): string {
+  const arns = iamArns(PLACEHOLDERS);
+  const rows = IAM_POLICIES.flatMap((role) =>
+    IAM_STATEMENTS[role].flatMap((source) =>
+      source.actions.map((action) => {
+        const resources = [source.resource(arns)].flat().map(code).join('<br>');
+        return `| ${role} | ${code(action)} | ${resources} | ${conditionText(source.condition?.(PLACEHOLDERS, arns))} | ${source.step} |`;
+      }),
+    ),
+  );
+  return [TABLE_BEGIN, '', '| Role | Action | Resource | Condition | Needed by |', '| --- | --- | --- | --- | --- |', ...rows, '', TABLE_END].join('\n');
+}
+
+/** The README with its table replaced by iamPolicyTable(). */
+export function withIamPolicyTable(readme: string): string {
+  const start = readme.indexOf(TABLE_BEGIN);
+  const end = readme.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error(`ecs/iam/README.md lacks the markers ${TABLE_BEGIN} ... ${TABLE_END}`);
+  return readme.slice(0, start) + iamPolicyTable() + readme.slice(end + TABLE_END.length);
 }
 
 /** Every Allow action of a policy, as written (wildcards kept). */

@@ -9,11 +9,11 @@ const tsx = join(repoRoot, 'node_modules/.bin/tsx');
 const role = (name: string): string => `arn:aws:iam::123456789012:role/${name}`;
 
 describe('scripts/iam-policies.ts', () => {
-  it('writes the four policy documents for an account and its names', () => {
+  it('writes the four policy documents for an account and its names, and the trust policy for the repository', () => {
     const out = mkdtempSync(join(tmpdir(), 'iam-'));
     try {
       const args = ['scripts/iam-policies.ts', '--account-id', '123456789012', '--aws-region', 'eu-west-1', '--bucket', 'team-maps', '--bucket-prefix', 'wms/',
-        '--instance-role-arn', role('instance'), '--task-role-arn', role('task'), '--execution-role-arn', role('execution'), '--out', out];
+        '--instance-role-arn', role('instance'), '--task-role-arn', role('task'), '--execution-role-arn', role('execution'), '--github-repository', 'team/maps-infra', '--out', out];
       const run = spawnSync(tsx, args, { cwd: repoRoot, encoding: 'utf8' });
       expect(run.stderr).toBe('');
       expect(run.status).toBe(0);
@@ -26,6 +26,10 @@ describe('scripts/iam-policies.ts', () => {
       expect(instance).toContain('arn:aws:s3:::team-maps/wms/*');
       expect(instance).not.toContain('s3:PutObject');
       expect(readFileSync(join(out, 'pipeline-policy.json'), 'utf8')).toContain(role('task'));
+      const trust = JSON.parse(readFileSync(join(out, 'pipeline-trust-policy.json'), 'utf8')) as { Statement: Array<{ Condition: { StringEquals: Record<string, string> } }> };
+      expect(trust.Statement).toHaveLength(1);
+      expect(Object.values(trust.Statement[0]?.Condition.StringEquals ?? {})).toEqual(['sts.amazonaws.com', 'repo:team/maps-infra:environment:production']);
+      expect(run.stdout).toContain('pipeline-trust-policy.json');
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -38,6 +42,7 @@ describe('scripts/iam-policies.ts', () => {
     expect(run.stderr).toMatch(/account-id: expected a 12-digit AWS account id/);
     expect(run.stderr).toMatch(/bucket: expected an S3 bucket name/);
     expect(run.stderr).toMatch(/task-role-arn: expected an IAM role ARN/);
+    expect(run.stderr).toMatch(/github-repository: expected the GitHub repository whose workflows assume the pipeline role, as owner\/name/);
     expect(() => readFileSync(join(out, 'pipeline-policy.json'))).toThrow();
   });
 });

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { allowedActions, iamTemplateData, loadIamPolicy, policyAllows, type IamValues, type PolicyDocument } from '../../src/aws/iam.js';
+import { allowedActions, iamArns, iamPolicy, iamPolicyTable, policyAllows, withIamPolicyTable, type IamPolicyName, type IamValues, type PolicyDocument } from '../../src/aws/iam.js';
 import { parseSettings } from '../../src/settings.js';
 import { renderTaskDefinition } from '../../src/steps/task-definition.js';
 import { DIGEST_IMAGE } from '../../../scripts/support/command-context.js';
@@ -63,6 +63,11 @@ const TOOL_ACTIONS = [
 ];
 /** Actions AWS checks on top of the API call itself (tags on create, roles handed over, first use of a service). */
 const IMPLIED_ACTIONS = ['ecs:TagResource', 'ecr:TagResource', 'autoscaling:CreateOrUpdateTags', 'sns:TagResource', 'iam:PassRole', 'iam:CreateServiceLinkedRole'];
+/**
+ * Calls announced for the pipeline and granted ahead of the code that makes them: the launch lifecycle
+ * hook (bootstrap), and Packer's connection over Session Manager (bake).
+ */
+const ANNOUNCED_ACTIONS = ['autoscaling:PutLifecycleHook', 'autoscaling:DescribeLifecycleHooks', 'ssm:StartSession', 'ssm:TerminateSession', 'ssm:ResumeSession'];
 /** The mirror runs on the instances, with the instance role: its calls are not the pipeline's. */
 const MIRROR_SOURCE = join('action', 'src', 'mirror');
 
@@ -98,8 +103,7 @@ function actionsTheCodeCalls(files = sourceFiles(join('action', 'src'), MIRROR_S
   return found;
 }
 
-const load = (name: 'pipeline' | 'instance' | 'task' | 'execution', over: Partial<IamValues> = {}): Promise<PolicyDocument> =>
-  loadIamPolicy(process.cwd(), name, { ...values, ...over });
+const load = async (name: IamPolicyName, over: Partial<IamValues> = {}): Promise<PolicyDocument> => iamPolicy(name, { ...values, ...over });
 
 describe('the pipeline (GitHub OIDC) role policy', () => {
   it('allows every AWS call the code makes', async () => {
@@ -113,7 +117,7 @@ describe('the pipeline (GitHub OIDC) role policy', () => {
 
   it('allows nothing the code or its tools do not call', async () => {
     const policy = await load('pipeline');
-    const needed = new Set([...actionsTheCodeCalls().keys(), ...TOOL_ACTIONS, ...IMPLIED_ACTIONS]);
+    const needed = new Set([...actionsTheCodeCalls().keys(), ...TOOL_ACTIONS, ...IMPLIED_ACTIONS, ...ANNOUNCED_ACTIONS]);
     const extra = allowedActions(policy).filter((action) => !needed.has(action));
     expect(extra).toEqual([]);
     expect(allowedActions(policy).some((a) => a.includes('*'))).toBe(false);
@@ -129,7 +133,8 @@ describe('the pipeline (GitHub OIDC) role policy', () => {
     expect(statement('CleanupManagedAmis')?.Condition).toEqual({ StringEquals: { 'ec2:ResourceTag/mapserver-ecs:managed': 'true' } });
     expect(statement('MirrorQueuesOfEndedInstances')?.Resource).toBe('arn:aws:sqs:eu-west-1:123456789012:mapserver-ecs-mirror-*');
     expect(statement('MirrorEventsTopic')?.Resource).toBe('arn:aws:sns:eu-west-1:123456789012:mapserver-ecs-mapfiles-maps-bucket');
-    expect(statement('PassRoles')?.Resource).toEqual([values.instanceRoleArn, values.taskRoleArn, values.executionRoleArn]);
+    expect(statement('PassInstanceRole')).toMatchObject({ Resource: values.instanceRoleArn, Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } });
+    expect(statement('PassTaskRoles')).toMatchObject({ Resource: [values.taskRoleArn, values.executionRoleArn], Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } });
   });
 });
 
@@ -163,7 +168,13 @@ describe('the instance role policy', () => {
   it('covers the whole bucket when there is no prefix', async () => {
     const policy = await load('instance', { bucketPrefix: '' });
     expect(policy.Statement.find((s) => s.Sid === 'MapfileBucketRead')?.Resource).toBe('arn:aws:s3:::maps-bucket/*');
-    expect(policy.Statement.find((s) => s.Sid === 'MapfileBucketList')?.Condition).toEqual({ StringLike: { 's3:prefix': ['*', ''] } });
+    // A listing of the whole bucket carries no s3:prefix: any condition on it would refuse the listing.
+    expect(policy.Statement.find((s) => s.Sid === 'MapfileBucketList')?.Condition).toBeUndefined();
+  });
+
+  it('under a prefix, lists only under it', async () => {
+    const policy = await load('instance');
+    expect(policy.Statement.find((s) => s.Sid === 'MapfileBucketList')?.Condition).toEqual({ StringLike: { 's3:prefix': ['maps/', 'maps/*'] } });
   });
 });
 
@@ -189,9 +200,22 @@ describe('the execution role policy', () => {
   });
 });
 
-describe('iamTemplateData', () => {
+describe('iamArns', () => {
   it('builds ARNs in another partition', () => {
-    const data = iamTemplateData({ ...values, partition: 'aws-us-gov', region: 'us-gov-west-1' }) as { arns: Record<string, unknown> };
-    expect(data.arns.cluster).toBe('arn:aws-us-gov:ecs:us-gov-west-1:123456789012:cluster/mapserver');
+    expect(iamArns({ ...values, partition: 'aws-us-gov', region: 'us-gov-west-1' }).cluster).toBe('arn:aws-us-gov:ecs:us-gov-west-1:123456789012:cluster/mapserver');
+  });
+});
+
+describe('the table in ecs/iam/README.md', () => {
+  it('is generated from the statements (run npm run gen)', () => {
+    const readme = readFileSync(join('ecs', 'iam', 'README.md'), 'utf8');
+    expect(readme).toBe(withIamPolicyTable(readme));
+  });
+
+  it('has a row per role and action, with its resource, condition and step', () => {
+    const table = iamPolicyTable();
+    expect(table).toContain('| pipeline | `ec2:DescribeRegions` | `*` |  | bake (Packer');
+    expect(table).toContain('| instance | `s3:ListBucket` | `arn:aws:s3:::<bucket>` | StringLike `s3:prefix`: `<bucket-prefix>`, `<bucket-prefix>*` | mirror, s3fs');
+    expect(table).toMatch(/\| pipeline \| `iam:PassRole` \| `<task-role-arn>`<br>`<execution-role-arn>` \| StringEquals `iam:PassedToService`: `ecs-tasks.amazonaws.com` \| deploy/);
   });
 });

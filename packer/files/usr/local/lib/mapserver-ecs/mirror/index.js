@@ -38524,6 +38524,9 @@ function queuePolicy(queueArn, topicArn) {
 ;// CONCATENATED MODULE: ./action/src/mirror/source.ts
 // The bucket as the mirror sees it: a listing with ETags, and conditional GETs by key. One GET per
 // changed key: `If-None-Match` with the ETag we hold turns a duplicate event into a 304.
+// S3 answers 403, not 404, for a missing key when the caller may not list it: a 403 is confirmed with
+// a listing of that exact key (which the instance policy grants), so a deleted key still reads as
+// missing and a real access problem is reported as one.
 
 class S3ObjectSource {
     s3;
@@ -38560,8 +38563,18 @@ class S3ObjectSource {
                 return { status: 'unchanged' };
             if (status === 404 || name === 'NoSuchKey' || name === 'NotFound')
                 return { status: 'missing' };
+            if (status === 403 && !(await this.listed(key)))
+                return { status: 'missing' };
+            if (status === 403)
+                throw new Error(`access denied reading s3://${this.bucket}/${key}, which the bucket lists: check the instance role's s3:GetObject`, { cause: error });
             throw error;
         }
+    }
+    /** Whether the key itself is in the bucket (a listing of one, under the key as prefix). */
+    async listed(key) {
+        this.requests.list += 1;
+        const page = await this.s3.send(new dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+        return (page.Contents ?? []).some((object) => object.Key === key);
     }
 }
 
