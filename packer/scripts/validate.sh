@@ -36,18 +36,31 @@ imds_refuses_v1() {
   [[ $code == 401 ]]
 }
 
+fusermount_installed() { command -v fusermount || command -v fusermount3; }
+# The instance signs its Auto Scaling and ECS calls (lifecycle hook, self-healing) with curl.
+curl_signs_requests() { curl --help all | grep -q -- '--aws-sigv4'; }
+machine_id_is_empty() { [[ -f /etc/machine-id && ! -s /etc/machine-id ]]; }
+
 case $MOUNT_DRIVER in
-  s3fs) check "s3fs $S3FS_VERSION is installed" s3fs_is_pinned ;;
-  mountpoint) check "mount-s3 is installed" mount-s3 --version ;;
+  s3fs)
+    check "s3fs $S3FS_VERSION is installed" s3fs_is_pinned
+    check "fusermount is installed (s3fs unmounts with it)" fusermount_installed
+    ;;
+  mountpoint)
+    check "mount-s3 is installed" mount-s3 --version
+    check "fusermount is installed (mount-s3 unmounts with it)" fusermount_installed
+    ;;
   mirror)
     check "node-22 is installed" node-22 --version
     # Without a subcommand the bundle prints its usage and exits 2: it loads and runs.
     check "the mirror's bundle runs on node-22" mirror_bundle_runs
     ;;
 esac
-for tool in setpriv findmnt mountpoint timeout curl; do
+for tool in setpriv findmnt mountpoint timeout curl logrotate; do
   check "$tool is installed (used by mapfiles-mount)" command -v "$tool"
 done
+check "curl signs AWS requests (--aws-sigv4)" curl_signs_requests
+check "/etc/machine-id is empty (each instance makes its own)" machine_id_is_empty
 check "/etc/fuse.conf has user_allow_other" grep -qx user_allow_other /etc/fuse.conf
 check "/dev/fuse exists" test -e /dev/fuse
 check "/usr/local/sbin/mapfiles-mount is root's, executable and valid bash" script_is_sound
