@@ -82,3 +82,17 @@ export async function launchFailures(ctx: CommandContext, since: Date): Promise<
 export function describeLaunchFailures(failures: LaunchFailure[]): string {
   return failures.map((f) => `instance ${f.instanceId} did not launch: ${f.cause}`).join('; ');
 }
+
+/**
+ * For a failed refresh's message: "; instance i-1 did not launch: <cause>", or '' when no launch
+ * failed (or the activities cannot be read: the refresh's own reason still stands).
+ */
+export async function launchFailureSuffix(ctx: CommandContext, since: Date): Promise<string> {
+  try {
+    const failures = await launchFailures(ctx, since);
+    return failures.length > 0 ? `; ${describeLaunchFailures(failures)}` : '';
+  } catch (error) {
+    ctx.reporter.warn(`Could not read which instances failed to launch: ${(error as Error).message}`);
+    return '';
+  }
+}
