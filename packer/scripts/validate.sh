@@ -72,6 +72,8 @@ for unit in mapfiles-mount mapfiles-launch mapfiles-launch-abandon mapfiles-heal
   check "$unit.service verifies" systemd-analyze verify "/etc/systemd/system/$unit.service"
 done
 check "mapfiles-mount.service is enabled" systemctl is-enabled --quiet mapfiles-mount.service
+check "docker.service starts after the mount" unit_property_has docker.service After mapfiles-mount.service
+check "multi-user.target does not wait for Docker (it waits for the mount)" unit_property_lacks multi-user.target After docker.service
 check "multi-user.target does not wait for the mount (it waits for cloud-final)" unit_property_lacks multi-user.target After mapfiles-mount.service
 check "multi-user.target does not wait for the ECS agent (ordered after cloud-final)" unit_property_lacks multi-user.target After ecs.service
 check "a failed mount abandons the launch" unit_property_has mapfiles-mount.service OnFailure mapfiles-launch-abandon.service

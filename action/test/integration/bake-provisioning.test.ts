@@ -54,7 +54,7 @@ describe('provisioning scripts in a Debian container', () => {
       cp -R /packer/files /tmp/upload && chown -R 1000:1000 /tmp/upload
       OVERLAY_DIR=/tmp/upload bash /packer/scripts/install-overlay.sh
       stat -c '%n %a %U' /usr/local/sbin/mapfiles-mount /usr/local/sbin/mapfiles-instance /etc/systemd/system/mapfiles-mount.service \\
-        /etc/systemd/system/mapfiles-health.service /etc/systemd/system/ecs.service.d/mapfiles-mount.conf \\
+        /etc/systemd/system/mapfiles-health.service /etc/systemd/system/docker.service.d/mapfiles-mount.conf /etc/systemd/system/ecs.service.d/mapfiles-mount.conf \\
         /etc/mapserver-ecs /mnt/mapfiles /usr/local/lib/mapserver-ecs/mirror /usr/local/lib/mapserver-ecs/mirror/index.js \
         /etc/logrotate.d/mapfiles-mirror
       test ! -e /tmp/upload && echo upload-removed
@@ -65,6 +65,7 @@ describe('provisioning scripts in a Debian container', () => {
       '/usr/local/sbin/mapfiles-instance 755 root',
       '/etc/systemd/system/mapfiles-mount.service 644 root',
       '/etc/systemd/system/mapfiles-health.service 644 root',
+      '/etc/systemd/system/docker.service.d/mapfiles-mount.conf 644 root',
       '/etc/systemd/system/ecs.service.d/mapfiles-mount.conf 644 root',
       '/etc/mapserver-ecs 755 root',
       '/mnt/mapfiles 755 root',
@@ -106,9 +107,9 @@ describe('AL2023 provisioning', () => {
 describe('systemd units', () => {
   const root = join(PACKER, 'files/etc/systemd/system');
 
-  it('mount the bucket once at boot, before the ECS agent, keeping the driver running, abandoning the launch on failure', () => {
+  it('mount the bucket once at boot, before Docker and the ECS agent, keeping the driver running, abandoning the launch on failure', () => {
     const service = unit(join(root, 'mapfiles-mount.service'));
-    expect(service.Unit).toMatchObject({ Before: 'ecs.service', Wants: 'network-online.target', OnFailure: 'mapfiles-launch-abandon.service' });
+    expect(service.Unit).toMatchObject({ Before: 'docker.service ecs.service', Wants: 'network-online.target', OnFailure: 'mapfiles-launch-abandon.service' });
     expect(service.Unit?.After).toContain('network-online.target');
     expect(service.Service).toMatchObject({
       Type: 'oneshot',
@@ -119,6 +120,12 @@ describe('systemd units', () => {
     });
     // Not multi-user.target: cloud-final, which writes the mount's settings, may run after it.
     expect(service.Install).toEqual({ WantedBy: 'cloud-init.target' });
+  });
+
+  it('start Docker after the mount without holding up multi-user.target', () => {
+    const docker = unit(join(root, 'docker.service.d/mapfiles-mount.conf')).Unit;
+    expect(docker).toMatchObject({ DefaultDependencies: 'no', Wants: 'mapfiles-mount.service', Requires: 'sysinit.target' });
+    expect(docker?.After).toBe('sysinit.target basic.target mapfiles-mount.service');
   });
 
   it('start the ECS agent only with the mount, advertising the ready attribute, without holding up multi-user.target', () => {
