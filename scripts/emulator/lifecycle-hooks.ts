@@ -57,6 +57,18 @@ export class LifecycleHooks {
     this.autoContinue = !manual;
   }
 
+  /** What the instance answered its launch hook, without applying any default. */
+  answered(instanceId: string): LaunchResult | undefined {
+    return this.held.get(instanceId)?.result;
+  }
+
+  /** Holds a running instance of the group as a fresh launch waiting for its hook (tests of one boot). */
+  async holdLaunch(group: string, instanceId: string): Promise<void> {
+    const hook = await this.launchHook(group);
+    if (!hook) throw new Error(`Auto Scaling group ${group} has no launching lifecycle hook`);
+    this.hold(group, [instanceId], hook);
+  }
+
   /** Instances held in Pending:Wait for a hook, not yet answered. */
   waiting(group: string): string[] {
     return [...this.held.values()].filter((l) => l.group === group && !l.result).map((l) => l.instanceId);

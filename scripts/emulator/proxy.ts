@@ -138,5 +138,11 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
     waitingLaunches(group) {
       return hooks.waiting(group);
     },
+    holdLaunch(group, instanceId) {
+      return hooks.holdLaunch(group, instanceId);
+    },
+    launchAnswer(instanceId) {
+      return hooks.answered(instanceId);
+    },
   };
 }
