@@ -136,6 +136,10 @@ async function expectAgentNeverStarted(container: string): Promise<void> {
   expect(await inside(container, 'grep -s mapserver-ecs.mount /etc/ecs/ecs.config /run/mapserver-ecs/ecs-attributes.env || echo none')).toBe('none\n');
 }
 
+/** The abandon unit ran to its end (OnFailure= of the mount). */
+const ABANDON_RAN =
+  'journalctl -b -o cat -u mapfiles-launch-abandon.service | grep -q "mapfiles-instance:" && [[ $(systemctl show -p ActiveState --value mapfiles-launch-abandon.service) != activating ]]';
+
 async function launchFailureTag(instanceId: string): Promise<string | undefined> {
   const tags = await clients.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [instanceId] }, { Name: 'key', Values: [LAUNCH_FAILURE_TAG] }] }));
   return tags.Tags?.[0]?.Value;
@@ -196,7 +200,7 @@ describe('the AMI booting under systemd', () => {
 
   it('without user data: the mount gives up, the agent never starts, and the hook is left to time out into ABANDON', async () => {
     const { container, instanceId } = await boot({ cloudFinal: 'after' });
-    await waitInside(container, 'the abandon unit to run', '[[ $(systemctl show -p ExecMainExitTimestampMonotonic --value mapfiles-launch-abandon.service) != 0 ]]');
+    await waitInside(container, 'the abandon unit to run', ABANDON_RAN);
     expect(await property(container, 'mapfiles-mount.service', 'Result')).toBe('exit-code');
     await expectAgentNeverStarted(container);
     expect(await inside(container, 'journalctl -b --no-pager -o cat -u mapfiles-launch-abandon.service')).toMatch(/cannot read the mount settings: the launch hook times out and abandons the launch/);
@@ -209,7 +213,7 @@ describe('the AMI booting under systemd', () => {
     ['a mirror that cannot sync', 'sync-fails', 'before'],
   ] as const)('%s: the mount fails, the agent never starts with the attribute, the launch is abandoned with the cause', async (_, bucket, cloudFinal) => {
     const { container, instanceId } = await boot({ bucket, cloudFinal });
-    await waitInside(container, 'the launch to be abandoned', '[[ $(systemctl show -p ExecMainExitTimestampMonotonic --value mapfiles-launch-abandon.service) != 0 ]]');
+    await waitInside(container, 'the launch to be abandoned', ABANDON_RAN);
     await expectAgentNeverStarted(container);
     expect(emulator.proxy.launchAnswer(instanceId)).toBe('ABANDON');
     expect(await launchFailureTag(instanceId)).toMatch(/first sync|mirror/);
