@@ -67,7 +67,7 @@ check "/dev/fuse exists" test -e /dev/fuse
 for script in /usr/local/sbin/mapfiles-mount /usr/local/sbin/mapfiles-instance; do
   check "$script is root's, executable and valid bash" script_is_sound "$script"
 done
-for unit in mapfiles-mount mapfiles-launch mapfiles-launch-abandon mapfiles-health; do
+for unit in mapfiles-mount mapfiles-mirror mapfiles-launch mapfiles-launch-abandon mapfiles-health; do
   check "$unit.service is installed" test -f "/etc/systemd/system/$unit.service"
   check "$unit.service verifies" systemd-analyze verify "/etc/systemd/system/$unit.service"
 done

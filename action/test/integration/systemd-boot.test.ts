@@ -196,6 +196,13 @@ describe('the AMI booting under systemd', () => {
     expect(await inside(container, 'cat /run/ecs-agent-started')).toContain('ECS_INSTANCE_ATTRIBUTES={"mapserver-ecs.mount":"ready"}');
     expect(await inside(container, '/usr/local/sbin/mapfiles-mount check && ls /mnt/mapfiles')).toBe('roads.map\n');
     expect(emulator.proxy.launchAnswer(instanceId)).toBe('CONTINUE');
+    // The mirror is a unit of its own: killed, systemd restarts it, and the bucket is served again.
+    const mirror = await property(container, 'mapfiles-mirror.service', 'MainPID');
+    expect(Number(mirror)).toBeGreaterThan(0);
+    await inside(container, `kill -KILL ${mirror}`);
+    await waitInside(container, 'systemd to restart the mirror', '[[ $(systemctl show -p NRestarts --value mapfiles-mirror.service) -ge 1 ]] && systemctl is-active --quiet mapfiles-mirror.service');
+    await waitInside(container, 'the restarted mirror to serve', '/usr/local/sbin/mapfiles-mount check');
+    expect(await property(container, 'mapfiles-mirror.service', 'MainPID')).not.toBe(mirror);
   });
 
   it('without user data: the mount gives up, the agent never starts, and the hook is left to time out into ABANDON', async () => {

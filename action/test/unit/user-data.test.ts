@@ -43,6 +43,9 @@ describe('renderUserData', () => {
     });
     // Without waiting: user data runs in cloud-final, which the agent (after the mount) waits for.
     expect(script.trimEnd().endsWith(`systemctl start --no-block '${MOUNT_SERVICE}'`)).toBe(true);
+    // The mount service may be waiting for mount.conf: it must never read half of it.
+    expect(script).toContain("cat >/etc/mapserver-ecs/mount.conf.tmp <<'MOUNT_CONF'");
+    expect(script).toContain('mv -f /etc/mapserver-ecs/mount.conf.tmp /etc/mapserver-ecs/mount.conf\n');
   });
 
   it('takes the grace period of unhealthy-grace-seconds', () => {
