@@ -22,6 +22,8 @@ export interface InstanceOptions {
   group: string;
   hook: string;
   graceSeconds?: number;
+  /** How the bucket is served (default mirror). */
+  driver?: 'mirror' | 's3fs';
   /** The emulator's credentials and region. */
   awsEnv: Record<string, string>;
 }
@@ -50,7 +52,7 @@ export function simulateInstance(options: InstanceOptions): SimulatedInstance {
     ['BUCKET', options.bucket],
     ['AWS_REGION', 'us-east-1'],
     ['MOUNT_POINT', mountPoint],
-    ['MOUNT_DRIVER', 'mirror'],
+    ['MOUNT_DRIVER', options.driver ?? 'mirror'],
     ['S3_ENDPOINT', options.endpoint],
     ['MIRROR_ROOT', join(dir, 'mirror')],
     ['MIRROR_RECONCILE_SECONDS', '5'],

@@ -11,7 +11,7 @@ import { DescribeImagesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCo
 import { DescribeContainerInstancesCommand } from '@aws-sdk/client-ecs';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { LAUNCH_HOOK_NAME } from '../../src/aws/lifecycle-hook.js';
@@ -196,6 +196,54 @@ describe('self-healing', () => {
       const replaced = (await group())?.Instances ?? [];
       expect(replaced.map((i) => i.InstanceId)).not.toContain(instanceId);
       expect(replaced).toHaveLength(1);
+    } finally {
+      watch.child.kill('SIGTERM');
+    }
+  });
+
+  /** The pid of the s3fs that serves this mount point (found by its own command line). */
+  function s3fsPid(mountPoint: string): number | undefined {
+    for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+      const args = (() => {
+        try {
+          return readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        } catch {
+          return [];
+        }
+      })();
+      if (args[0]?.endsWith('s3fs') && args.includes(mountPoint)) return Number(entry);
+    }
+    return undefined;
+  }
+
+  it('s3fs that dies is remounted; one that cannot remount has the instance drained and replaced after the grace period', async () => {
+    const instanceId = ((await group())?.Instances ?? [])[0]?.InstanceId ?? '';
+    const instance = simulateInstance({ instanceId, endpoint: emulator.endpoint, bucket: 'maps-bucket', group: GROUP, hook: LAUNCH_HOOK_NAME, graceSeconds: 5, driver: 's3fs', awsEnv: emulator.env });
+    instances.push(instance);
+    const mounted = await instance.run('mount', ['mount']);
+    expect(mounted.output).toContain('mounted s3://maps-bucket/ read-only');
+    const arn = await registerMountedInstance(emulator.endpoint, 'mapserver', instanceId);
+    await instance.registerAgent('mapserver', arn);
+    const watch = instance.watch();
+    try {
+      const first = s3fsPid(instance.mountPoint);
+      expect(first).toBeDefined();
+      process.kill(first ?? 0, 'SIGKILL');
+      await until(`s3fs to be remounted (watch said: ${watch.output()})`, () => {
+        const pid = s3fsPid(instance.mountPoint);
+        return pid !== undefined && pid !== first ? pid : undefined;
+      }).catch((error: Error) => Promise.reject(new Error(`${error.message}\nwatch: ${watch.output()}`)));
+      await until('the remount to pass its check', async () => ((await instance.run('mount', ['check'])).code === 0 ? true : undefined));
+      expect((await containerInstance(arn))?.status).toBe('ACTIVE');
+
+      // From now on the bucket cannot be reached: s3fs cannot mount it again.
+      emulator.proxy.use(async (request, next) => (request.service === 's3' && request.url.startsWith('/maps-bucket') ? { status: 503, headers: {}, body: '' } : next()));
+      process.kill(s3fsPid(instance.mountPoint) ?? 0, 'SIGKILL');
+      await expect(watch.exited).resolves.toBe(0);
+      expect(watch.output()).toMatch(/remounting/);
+      expect(watch.output()).toMatch(new RegExp(`taking ${instanceId} out of service: unhealthy for \\d+ s: .*the remount failed`));
+      expect((await containerInstance(arn))?.status).toBe('DRAINING');
+      expect(((await group())?.Instances ?? []).map((i) => i.InstanceId)).not.toContain(instanceId);
     } finally {
       watch.child.kill('SIGTERM');
     }
