@@ -94,6 +94,13 @@ export const INPUTS = [
   { name: 'mapfile', default: '', description: 'preview: the mapfile to render.' },
   { name: 'output', default: 'preview.png', description: 'preview: where to write the PNG.' },
   { name: 'dry-run', default: 'false', boolean: true, description: 'Print what would change and change nothing.' },
+  // Self-healing of the container instances.
+  {
+    name: 'unhealthy-grace-seconds',
+    default: '300',
+    description:
+      'Seconds an instance may keep failing its bucket check (the mirror stale or dead, s3fs or mount-s3 gone and not remountable) before it sets itself DRAINING in ECS and Unhealthy in its Auto Scaling group, to be replaced. A recovery within them changes nothing.',
+  },
 ] as const satisfies readonly InputSpec[];
 
 export type InputName = (typeof INPUTS)[number]['name'];

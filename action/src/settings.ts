@@ -63,6 +63,8 @@ export interface Settings {
   mapfile: string | undefined;
   output: string;
   dryRun: boolean;
+  /** Seconds an instance's bucket may stay unhealthy before the instance takes itself out of service. */
+  unhealthyGraceSeconds: number;
   /** Files and folders given after the command on the command line (lint-mapfiles, preview). */
   paths: string[];
 }
@@ -230,6 +232,7 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
     mapfile: r.path('mapfile') || (command === 'preview' ? paths[0] : undefined) || undefined,
     output: r.path('output'),
     dryRun: r.boolean('dry-run'),
+    unhealthyGraceSeconds: r.integer('unhealthy-grace-seconds', 30, 86400),
     paths,
   };
 }

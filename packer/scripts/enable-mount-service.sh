@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Enables the mount service at boot. It is ordered before docker.service and ecs.service (see the
-# drop-ins), so containers see the mount and the ECS agent starts only once it is up.
+# Enables the mount service at boot (wanted by cloud-init.target). It is ordered before ecs.service
+# (see the drop-in), so the ECS agent starts only once it is up; the agent's drop-in pulls in the
+# launch hook and health units.
 set -euo pipefail
 
 systemctl daemon-reload

@@ -10,8 +10,10 @@ set -euo pipefail
 MOUNTPOINT_VERSION=${MOUNTPOINT_VERSION:-}
 
 install_s3fs() {
-  # Runtime libraries first, marked as wanted, so removing the build tools keeps them.
-  dnf install -y fuse fuse-libs libcurl libxml2 openssl-libs mailcap
+  # Runtime libraries first, marked as wanted, so removing the build tools keeps them. No libcurl:
+  # the ECS-optimized AMI is built from the minimal image, whose libcurl-minimal conflicts with the
+  # full package and already provides what libcurl-devel and s3fs link against.
+  dnf install -y fuse fuse-libs libxml2 openssl-libs mailcap
   local build_packages=(automake autoconf gcc-c++ make fuse-devel libcurl-devel libxml2-devel openssl-devel pkgconf-pkg-config tar gzip)
   local newly_installed=()
   local package
@@ -55,8 +57,9 @@ install_mountpoint() {
   mount-s3 --version
 }
 
-# The mount script's own tools (setpriv, findmnt, mountpoint) are in util-linux, whatever the driver.
-dnf install -y util-linux
+# The mount script's own tools (setpriv, findmnt, mountpoint) are in util-linux, whatever the driver;
+# logrotate rotates the mirror's log; fusermount comes with fuse.
+dnf install -y util-linux logrotate
 
 case $MOUNT_DRIVER in
   s3fs) install_s3fs ;;

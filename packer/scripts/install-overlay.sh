@@ -8,9 +8,9 @@ set -euo pipefail
   exit 1
 }
 cp -R --no-preserve=ownership "$OVERLAY_DIR"/. /
-chown root:root /usr/local/sbin/mapfiles-mount
-chmod 0755 /usr/local/sbin/mapfiles-mount
-find /etc/systemd/system/mapfiles-mount.service /etc/systemd/system/docker.service.d /etc/systemd/system/ecs.service.d \
+chown root:root /usr/local/sbin/mapfiles-mount /usr/local/sbin/mapfiles-instance
+chmod 0755 /usr/local/sbin/mapfiles-mount /usr/local/sbin/mapfiles-instance
+find /etc/systemd/system/mapfiles-*.service /etc/systemd/system/docker.service.d /etc/systemd/system/ecs.service.d \
   /etc/logrotate.d/mapfiles-mirror /usr/local/lib/mapserver-ecs \
   -type f -exec chown root:root {} + -exec chmod 0644 {} +
 find /usr/local/lib/mapserver-ecs -type d -exec chown root:root {} + -exec chmod 0755 {} +

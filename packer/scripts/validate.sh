@@ -20,9 +20,10 @@ check() {
 
 s3fs_is_pinned() { s3fs --version 2>/dev/null | head -n1 | grep -q "V$S3FS_VERSION "; }
 script_is_sound() {
-  local script=/usr/local/sbin/mapfiles-mount
+  local script=$1
   [[ -x $script && $(stat -c %U "$script") == root ]] && bash -n "$script"
 }
+unit_property_lacks() { ! systemctl show -p "$2" "$1" | grep -q -- "$3"; }
 mirror_bundle_runs() {
   local code=0
   node-22 /usr/local/lib/mapserver-ecs/mirror/index.js >/dev/null 2>&1 || code=$?
@@ -36,25 +37,47 @@ imds_refuses_v1() {
   [[ $code == 401 ]]
 }
 
+fusermount_installed() { command -v fusermount || command -v fusermount3; }
+# The instance signs its Auto Scaling and ECS calls (lifecycle hook, self-healing) with curl.
+curl_signs_requests() { curl --help all | grep -q -- '--aws-sigv4'; }
+machine_id_is_empty() { [[ -f /etc/machine-id && ! -s /etc/machine-id ]]; }
+
 case $MOUNT_DRIVER in
-  s3fs) check "s3fs $S3FS_VERSION is installed" s3fs_is_pinned ;;
-  mountpoint) check "mount-s3 is installed" mount-s3 --version ;;
+  s3fs)
+    check "s3fs $S3FS_VERSION is installed" s3fs_is_pinned
+    check "fusermount is installed (s3fs unmounts with it)" fusermount_installed
+    ;;
+  mountpoint)
+    check "mount-s3 is installed" mount-s3 --version
+    check "fusermount is installed (mount-s3 unmounts with it)" fusermount_installed
+    ;;
   mirror)
     check "node-22 is installed" node-22 --version
     # Without a subcommand the bundle prints its usage and exits 2: it loads and runs.
     check "the mirror's bundle runs on node-22" mirror_bundle_runs
     ;;
 esac
-for tool in setpriv findmnt mountpoint timeout curl; do
+for tool in setpriv findmnt mountpoint timeout curl logrotate; do
   check "$tool is installed (used by mapfiles-mount)" command -v "$tool"
 done
+check "curl signs AWS requests (--aws-sigv4)" curl_signs_requests
+check "/etc/machine-id is empty (each instance makes its own)" machine_id_is_empty
 check "/etc/fuse.conf has user_allow_other" grep -qx user_allow_other /etc/fuse.conf
 check "/dev/fuse exists" test -e /dev/fuse
-check "/usr/local/sbin/mapfiles-mount is root's, executable and valid bash" script_is_sound
-check "mapfiles-mount.service is installed" test -f /etc/systemd/system/mapfiles-mount.service
+for script in /usr/local/sbin/mapfiles-mount /usr/local/sbin/mapfiles-instance; do
+  check "$script is root's, executable and valid bash" script_is_sound "$script"
+done
+for unit in mapfiles-mount mapfiles-mirror mapfiles-launch mapfiles-launch-abandon mapfiles-health; do
+  check "$unit.service is installed" test -f "/etc/systemd/system/$unit.service"
+  check "$unit.service verifies" systemd-analyze verify "/etc/systemd/system/$unit.service"
+done
 check "mapfiles-mount.service is enabled" systemctl is-enabled --quiet mapfiles-mount.service
-check "mapfiles-mount.service verifies" systemd-analyze verify /etc/systemd/system/mapfiles-mount.service
 check "docker.service starts after the mount" unit_property_has docker.service After mapfiles-mount.service
+check "multi-user.target does not wait for Docker (it waits for the mount)" unit_property_lacks multi-user.target After docker.service
+check "multi-user.target does not wait for the mount (it waits for cloud-final)" unit_property_lacks multi-user.target After mapfiles-mount.service
+check "multi-user.target does not wait for the ECS agent (ordered after cloud-final)" unit_property_lacks multi-user.target After ecs.service
+check "a failed mount abandons the launch" unit_property_has mapfiles-mount.service OnFailure mapfiles-launch-abandon.service
+check "ecs.service completes the launch and watches the bucket" unit_property_has ecs.service Wants mapfiles-health.service
 check "ecs.service requires the mount" unit_property_has ecs.service Requires mapfiles-mount.service
 check "ecs.service starts after the mount" unit_property_has ecs.service After mapfiles-mount.service
 check "ecs.service reads the ready attribute" unit_property_has ecs.service EnvironmentFiles /run/mapserver-ecs/ecs-attributes.env

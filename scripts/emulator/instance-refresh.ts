@@ -1,7 +1,11 @@
 // The emulator's Auto Scaling instance refreshes (moto has none): a refresh moves Pending ->
 // InProgress -> Successful over a few polls, then the group takes the desired launch template
-// version and its instances are replaced; it can be told to fail or roll back.
+// version and its instances are replaced; it can be told to fail or roll back. A group with a launch
+// lifecycle hook launches the new instances first and waits for each to complete the hook: an
+// abandoned launch fails the refresh, which rolls back (AutoRollback) keeping the old instances.
 import { randomUUID } from 'node:crypto';
+import type { LifecycleHooks } from './lifecycle-hooks.js';
+import { launchFirst, settleLaunches, type Launching } from './refresh-launches.js';
 import type { Interceptor, ProxyResponse, RefreshFailure, Upstream } from './types.js';
 import { internalRequest, queryError, queryXml, xmlEscape } from './wire.js';
 
@@ -18,6 +22,8 @@ interface Refresh {
   preferences: URLSearchParams;
   desiredTemplate: { id?: string; name?: string; version?: string } | undefined;
   failAs: string | undefined;
+  /** New instances launched and held for the group's launch hook, with what to restore on rollback. */
+  launching?: Launching;
 }
 
 const ACTIVE = new Set(['Pending', 'InProgress', 'Cancelling', 'RollbackInProgress', 'Baking']);
@@ -64,6 +70,7 @@ export class InstanceRefreshes {
   constructor(
     private readonly upstream: Upstream,
     private readonly steps: number,
+    private readonly hooks: LifecycleHooks,
   ) {}
 
   readonly interceptor: Interceptor = async (request, next) => {
@@ -152,7 +159,14 @@ export class InstanceRefreshes {
       return;
     }
     if (r.status === 'RollbackInProgress') {
-      Object.assign(r, { status: r.failAs === 'RollbackSuccessful' ? 'RollbackSuccessful' : 'RollbackFailed', ended: new Date(), percentage: 100 });
+      const rolledBack = r.failAs === 'RollbackSuccessful' || r.launching !== undefined;
+      Object.assign(r, { status: rolledBack ? 'RollbackSuccessful' : 'RollbackFailed', ended: new Date(), percentage: 100 });
+      return;
+    }
+    if (r.launching) {
+      Object.assign(r, await settleLaunches(this.upstream, this.hooks, r.launching, r.preferences.get('Preferences.AutoRollback') === 'true'));
+      if (r.status === 'Successful') Object.assign(r, { percentage: 100, toUpdate: 0 });
+      if (!ACTIVE.has(r.status)) r.ended = new Date();
       return;
     }
     r.status = 'InProgress';
@@ -164,6 +178,12 @@ export class InstanceRefreshes {
       return;
     }
     if (r.polls >= this.steps) {
+      const hook = await this.hooks.launchHook(r.group);
+      if (hook) {
+        r.launching = await launchFirst(this.upstream, this.hooks, r.group, r.desiredTemplate, hook);
+        r.reason = `Waiting for ${r.launching.newInstances.length} new instance(s) to complete lifecycle hook ${hook.name}`;
+        return;
+      }
       try {
         await this.complete(r);
         Object.assign(r, { status: 'Successful', percentage: 100, toUpdate: 0, ended: new Date() });

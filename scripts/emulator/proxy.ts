@@ -1,10 +1,11 @@
 // The emulator's HTTP proxy in front of moto: a chain of interceptors (the IAM request recorder when
-// asked for, faults, then the instance-refresh and ECS deployment simulations) ending in moto, and
-// test controls under CONTROL_PREFIX.
+// asked for, faults, then the instance-refresh, lifecycle-hook and ECS deployment simulations) ending
+// in moto, and test controls under CONTROL_PREFIX.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EcsDeployments } from './ecs-deployments.js';
 import { iamRecorder } from './iam-recorder.js';
 import { InstanceRefreshes } from './instance-refresh.js';
+import { LifecycleHooks } from './lifecycle-hooks.js';
 import type { EmulatorProxy, Interceptor, ProxyOptions, ProxyRequest, ProxyResponse, RefreshFailure } from './types.js';
 import { readProxyRequest, jsonResponse } from './wire.js';
 
@@ -40,10 +41,15 @@ function forward(upstream: string, request: ProxyRequest): Promise<ProxyResponse
 }
 
 /** Answers a test control (health, arming a failure); undefined for an unknown one. */
-function control(url: string, body: string, refreshes: InstanceRefreshes, deployments: EcsDeployments): ProxyResponse | undefined {
+function control(url: string, body: string, refreshes: InstanceRefreshes, deployments: EcsDeployments, hooks: LifecycleHooks): ProxyResponse | undefined {
   const path = url.slice(CONTROL_PREFIX.length).split('?')[0];
-  const input = body ? (JSON.parse(body) as { status?: string; reason?: string }) : {};
+  const input = body ? (JSON.parse(body) as { status?: string; reason?: string; manual?: boolean; group?: string }) : {};
   if (path === 'health') return jsonResponse(200, { ok: true });
+  if (path === 'lifecycle/manual') {
+    hooks.answerLaunchesManually(input.manual !== false);
+    return jsonResponse(200, { manual: input.manual !== false });
+  }
+  if (path === 'lifecycle/waiting') return jsonResponse(200, { instances: hooks.waiting(input.group ?? '') });
   if (path === 'instance-refresh/fail-next') {
     const status = input.status ?? 'Failed';
     if (!['Failed', 'RollbackSuccessful', 'Cancelled'].includes(status)) return jsonResponse(400, { message: `unknown status ${status}` });
@@ -71,9 +77,10 @@ function respond(req: IncomingMessage, res: ServerResponse, answer: ProxyRespons
 
 export function createProxy(options: ProxyOptions): EmulatorProxy {
   const toMoto = (request: ProxyRequest): Promise<ProxyResponse> => forward(options.upstream, request);
-  const refreshes = new InstanceRefreshes(toMoto, options.refreshSteps ?? 3);
+  const hooks = new LifecycleHooks(toMoto);
+  const refreshes = new InstanceRefreshes(toMoto, options.refreshSteps ?? 3, hooks);
   const deployments = new EcsDeployments(toMoto, options.deploymentSteps ?? 2);
-  const chain: Interceptor[] = [...(options.faults ?? []), refreshes.interceptor, deployments.interceptor];
+  const chain: Interceptor[] = [...(options.faults ?? []), refreshes.interceptor, hooks.interceptor, deployments.interceptor];
   // The recorder sees every request first, whoever answers it, as AWS would authorize it.
   if (options.iamRecordFile) {
     chain.unshift(iamRecorder({ file: options.iamRecordFile, upstream: toMoto, ...(options.instanceProfileRoles ? { instanceProfileRoles: options.instanceProfileRoles } : {}) }));
@@ -93,7 +100,7 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
       const url = req.url ?? '/';
       if (url.startsWith(CONTROL_PREFIX)) {
         try {
-          respond(req, res, control(url, body.toString(), refreshes, deployments) ?? jsonResponse(404, { message: `unknown control ${url}` }));
+          respond(req, res, control(url, body.toString(), refreshes, deployments, hooks) ?? jsonResponse(404, { message: `unknown control ${url}` }));
         } catch (error) {
           respond(req, res, jsonResponse(400, { message: (error as Error).message }));
         }
@@ -131,6 +138,18 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
     },
     failNextDeployment(reason) {
       deployments.failNext(reason);
+    },
+    answerLaunchesManually(manual) {
+      hooks.answerLaunchesManually(manual);
+    },
+    waitingLaunches(group) {
+      return hooks.waiting(group);
+    },
+    holdLaunch(group, instanceId) {
+      return hooks.holdLaunch(group, instanceId);
+    },
+    launchAnswer(instanceId) {
+      return hooks.answered(instanceId);
     },
   };
 }

@@ -62,4 +62,12 @@ export interface EmulatorProxy {
   failNextRefresh(status: RefreshFailure, reason?: string): void;
   /** Make the next ECS deployment trip the circuit breaker and roll back. */
   failNextDeployment(reason?: string): void;
+  /** Launch hooks wait for CompleteLifecycleAction (true) instead of continuing by themselves. */
+  answerLaunchesManually(manual: boolean): void;
+  /** Instances of the group held in Pending:Wait for its launch hook. */
+  waitingLaunches(group: string): string[];
+  /** Holds an instance of the group in Pending:Wait for its launch hook, as a fresh launch is. */
+  holdLaunch(group: string, instanceId: string): Promise<void>;
+  /** CONTINUE or ABANDON once the instance answered its launch hook. */
+  launchAnswer(instanceId: string): 'CONTINUE' | 'ABANDON' | undefined;
 }

@@ -15,6 +15,7 @@ import { provenanceTags, readProvenance } from '../provenance.js';
 import { bakeFingerprint, INPUTS_HASH_TAG, listBriefly, manifestChanges, manifestFromTags, manifestTags, type Fingerprint } from './fingerprint.js';
 import { MANIFEST_FILE, packerVersion, parseManifest, supportsRequiredPlugins, writeBuildFolder } from './packer.js';
 import { packerVariables, renderPackerVariables, VARIABLES_TEMPLATE } from './packer-variables.js';
+import { assertMountS3Available } from './base-ami-release.js';
 
 export interface BakeOptions {
   /** Build folder; defaults to $MAPSERVER_ECS_BUILD_DIR or .build/packer in the working directory. */
@@ -33,6 +34,7 @@ export async function bakeAmi(ctx: CommandContext, baseAmiId: string, options: B
   const endpoint = endpointOverride(env, 'EC2');
 
   // Everything that can be checked is checked before Packer runs; without a revision the AMI is tagged "unknown".
+  if (settings.mountDriver === 'mountpoint') await assertMountS3Available(ctx, baseAmiId);
   const revision = revisionFromEnv(env) ?? (await headRevision(gitIn(reporter, ctx.root)).catch(() => undefined));
   const variables = packerVariables(settings, baseAmiId, revision, endpoint);
   const fingerprint = options.fingerprint ?? bakeFingerprint(ctx.root, settings, baseAmiId, endpoint !== undefined);

@@ -4,6 +4,7 @@ import { CreateAutoScalingGroupCommand, type AutoScalingGroup } from '@aws-sdk/c
 import { CreateLaunchTemplateCommand, type LaunchTemplate } from '@aws-sdk/client-ec2';
 import { CreateCapacityProviderCommand, CreateClusterCommand, CreateServiceCommand, PutClusterCapacityProvidersCommand, type Cluster } from '@aws-sdk/client-ecs';
 import { describeAutoScalingGroup } from '../aws/auto-scaling.js';
+import { findLaunchHook, LAUNCH_HOOK, launchHookIsCurrent, putLaunchHook } from '../aws/lifecycle-hook.js';
 import { createRepository, findRepository, putLifecyclePolicy } from '../aws/ecr.js';
 import { describeCapacityProvider, describeService, findCluster, latestRevision, registerTaskDefinition, serviceDefinition } from '../aws/ecs.js';
 import { findLaunchTemplate, launchTemplateData } from '../aws/launch-template.js';
@@ -16,7 +17,7 @@ import { ensureMirrorEvents } from './mirror-events.js';
 import { loadTaskDefinition } from './task-definition.js';
 import { loadUserData, toBase64 } from './user-data.js';
 
-export type ResourceKind = 'ECR repository' | 'ECS cluster' | 'launch template' | 'Auto Scaling group' | 'capacity provider' | 'cluster capacity providers' | 'ECS service' | 'SNS topic' | 'bucket notification';
+export type ResourceKind = 'ECR repository' | 'ECS cluster' | 'launch template' | 'Auto Scaling group' | 'lifecycle hook' | 'capacity provider' | 'cluster capacity providers' | 'ECS service' | 'SNS topic' | 'bucket notification';
 
 export interface BootstrapResult {
   created: Array<{ kind: ResourceKind; name: string; detail?: string }>;
@@ -69,6 +70,7 @@ export async function bootstrap(ctx: CommandContext): Promise<BootstrapResult> {
   const cluster = await ecsCluster(run);
   const template = await launchTemplate(run);
   const group = await autoScalingGroup(run, template);
+  await launchHook(run, group);
   await capacityProvider(run, group);
   await clusterCapacityProviders(run, cluster);
   await ecsService(run, cluster);
@@ -192,6 +194,19 @@ async function autoScalingGroup(run: Bootstrap, template: LaunchTemplate | undef
     run.record('created', 'Auto Scaling group', name, `launch template version ${version}, subnets ${settings.subnets.join(', ')}`);
     return group;
   });
+}
+
+/** 4b. The group's launch lifecycle hook: an instance takes traffic only once it says it serves the bucket. */
+async function launchHook(run: Bootstrap, group: AutoScalingGroup | undefined): Promise<void> {
+  const { ctx } = run;
+  const name = `${ctx.settings.autoScalingGroup}/${LAUNCH_HOOK.LifecycleHookName}`;
+  const found = group ? await run.step(`checking lifecycle hook ${name}`, () => findLaunchHook(ctx)) : undefined;
+  if (launchHookIsCurrent(found)) return run.record('unchanged', 'lifecycle hook', name);
+  await run.step(`putting lifecycle hook ${name}`, async () => {
+    if (!ctx.settings.dryRun) await putLaunchHook(ctx);
+  });
+  const detail = `launching, ${LAUNCH_HOOK.HeartbeatTimeout}s heartbeat, default ${LAUNCH_HOOK.DefaultResult}${found ? ', replacing other settings' : ''}`;
+  run.record('created', 'lifecycle hook', name, detail);
 }
 
 /** 5. The capacity provider, with managed scaling, termination protection and draining. */

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describeAutoScalingGroup, describeInstanceRefreshes, groupLaunchTemplate, pinGroup } from '../aws/auto-scaling.js';
 import { describeCapacityProvider } from '../aws/ecs.js';
+import { launchFailureSuffix } from '../aws/lifecycle-hook.js';
 import { findLaunchTemplate, launchTemplateData, launchTemplateVersions, METADATA_OPTIONS } from '../aws/launch-template.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
 import type { CommandContext } from '../context.js';
@@ -125,12 +126,15 @@ export async function rollInstances(ctx: CommandContext, amiId: string, timing?:
   if (!pinned) await pinGroupForRollback(ctx, group, template.LaunchTemplateId, String(previousDefault ?? launchTemplateVersion));
 
   const leftIfRefreshFails = `launch template ${settings.launchTemplate} default version ${launchTemplateVersion}; Auto Scaling group ${settings.autoScalingGroup} kept its previous version`;
+  // Scaling activities from here on tell which new instance abandoned its launch.
+  const refreshStarted = new Date(Date.now() - 60_000);
   const instanceRefreshId = await startRefresh(ctx, template.LaunchTemplateId, launchTemplateVersion, protection, leftIfRefreshFails);
   const finished = await waitForRefresh(ctx, instanceRefreshId, leftIfRefreshFails, timing);
   if (finished.Status !== 'Successful') {
     const left = await restoreDefaultVersion(ctx, template.LaunchTemplateId, previousDefault, launchTemplateVersion, leftIfRefreshFails);
     const status = finished.Status ?? 'unknown';
-    throw new StepFailure(`Instance refresh ${instanceRefreshId} of ${settings.autoScalingGroup} ended ${status}: ${finished.StatusReason ?? 'no reason given'}`, {
+    const launches = await launchFailureSuffix(ctx, refreshStarted);
+    throw new StepFailure(`Instance refresh ${instanceRefreshId} of ${settings.autoScalingGroup} ended ${status}: ${finished.StatusReason ?? 'no reason given'}${launches}`, {
       state: status.startsWith('Rollback') ? `${left}; instances rolled back` : left,
     });
   }

@@ -2,6 +2,7 @@
 // base64-encoded for the launch template.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LAUNCH_HOOK_NAME } from '../aws/lifecycle-hook.js';
 import { StepFailure } from '../errors.js';
 import { mirrorTopicName } from '../mirror/naming.js';
 import { render } from '../render.js';
@@ -10,7 +11,7 @@ import type { Settings } from '../settings.js';
 /** The systemd unit installed in the AMI that mounts the bucket (packer/files overlay). */
 export const MOUNT_SERVICE = 'mapfiles-mount.service';
 
-export type UserDataSettings = Pick<Settings, 'cluster' | 'bucket' | 'bucketPrefix' | 'region' | 'mountDriver' | 'mirrorReconcileSeconds'>;
+export type UserDataSettings = Pick<Settings, 'cluster' | 'bucket' | 'bucketPrefix' | 'region' | 'mountDriver' | 'mirrorReconcileSeconds' | 'autoScalingGroup' | 'unhealthyGraceSeconds'>;
 
 export function userDataValues(settings: UserDataSettings): Record<string, unknown> {
   if (!settings.bucket) throw new StepFailure('The user data needs the bucket input', { state: 'nothing changed' });
@@ -25,6 +26,10 @@ export function userDataValues(settings: UserDataSettings): Record<string, unkno
     mirrorTopic: settings.mountDriver === 'mirror' ? mirrorTopicName(settings.bucket) : '',
     mirrorReconcileSeconds: String(settings.mirrorReconcileSeconds),
     mountService: MOUNT_SERVICE,
+    // The instance completes its launch hook (CONTINUE or ABANDON) and, later, reports itself unhealthy.
+    autoScalingGroup: settings.autoScalingGroup,
+    launchHook: LAUNCH_HOOK_NAME,
+    unhealthyGraceSeconds: String(settings.unhealthyGraceSeconds),
     // Long enough for MapServer to finish in-flight requests when the agent stops a task.
     containerStopTimeout: '60s',
     taskCleanupWait: '1h',

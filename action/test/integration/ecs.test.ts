@@ -100,6 +100,7 @@ describe('ECS lifecycle against the emulator', () => {
       'ECS cluster',
       'launch template',
       'Auto Scaling group',
+      'lifecycle hook',
       'capacity provider',
       'cluster capacity providers',
       'ECS service',
@@ -197,7 +198,7 @@ describe('ECS lifecycle against the emulator', () => {
     const ctx = context();
     const result = await bootstrap(ctx);
     expect(result.created).toEqual([]);
-    expect(result.unchanged).toHaveLength(9);
+    expect(result.unchanged).toHaveLength(10);
     expect(ctx.log()).toMatch(/Bootstrap changed nothing/);
     expect(await versions()).toBe(countBefore);
   });

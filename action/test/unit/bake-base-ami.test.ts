@@ -6,6 +6,7 @@ import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { StepFailure } from '../../src/errors.js';
 import { BASE_AMI_PARAMETERS, resolveBaseAmi } from '../../src/steps/base-ami.js';
+import { al2023ReleaseDate, assertMountS3Available } from '../../src/steps/base-ami-release.js';
 import { testContext } from '../../../scripts/support/command-context.js';
 
 const ssm = mockClient(SSMClient);
@@ -61,5 +62,37 @@ describe('resolveBaseAmi', () => {
   it.each([[''], ['not-an-ami'], ['ami-0123\nami-4567']])('refuses a parameter value %j that is not an AMI id', async (value) => {
     ssm.on(GetParameterCommand).resolves({ Parameter: { Value: value } });
     await expect(resolveBaseAmi(testContext({ command: 'bake' }))).rejects.toThrow(/not an AMI id/);
+  });
+});
+
+describe('assertMountS3Available', () => {
+  it.each([
+    ['al2023-ami-ecs-hvm-2023.0.20251110-kernel-6.1-x86_64', '20251110'],
+    ['al2023-ami-2023.9.20251117.1-kernel-6.1-arm64', '20251117'],
+    ['amzn2-ami-ecs-hvm-2.0.20240515-x86_64-ebs', undefined],
+  ])('reads the release date of %s', (name, date) => {
+    expect(al2023ReleaseDate(name)).toBe(date);
+  });
+
+  it('refuses mount-s3 on a base AMI released before mount-s3 was packaged, before anything changes', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-0123456789abcdef0', Name: 'al2023-ami-ecs-hvm-2023.0.20251020-kernel-6.1-x86_64' }] });
+    const ctx = testContext({ command: 'bake', 'mount-driver': 'mountpoint' });
+    const error = await assertMountS3Available(ctx, 'ami-0123456789abcdef0').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StepFailure);
+    expect((error as StepFailure).message).toMatch(/mount-driver mountpoint needs a base AMI from AL2023 release 2023\.9\.20251110 or later.*ami-0123456789abcdef0.*20251020/);
+    expect((error as StepFailure).state).toBe('nothing was changed');
+  });
+
+  it('accepts a base AMI from the first release with mount-s3 on', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-0123456789abcdef0', Name: 'al2023-ami-ecs-hvm-2023.0.20251110-kernel-6.1-x86_64' }] });
+    const ctx = testContext({ command: 'bake', 'mount-driver': 'mountpoint' });
+    await expect(assertMountS3Available(ctx, 'ami-0123456789abcdef0')).resolves.toBeUndefined();
+  });
+
+  it('warns, and goes on, when the AMI name does not tell its release', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-0123456789abcdef0', Name: 'my-golden-image' }] });
+    const ctx = testContext({ command: 'bake', 'mount-driver': 'mountpoint' });
+    await expect(assertMountS3Available(ctx, 'ami-0123456789abcdef0')).resolves.toBeUndefined();
+    expect(ctx.log()).toContain('does not name its AL2023 release');
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { AutoScalingClient, CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, DescribeLifecycleHooksCommand, PutLifecycleHookCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateLaunchTemplateCommand, DescribeLaunchTemplatesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateRepositoryCommand, DescribeRepositoriesCommand, ECRClient, PutLifecyclePolicyCommand } from '@aws-sdk/client-ecr';
 import {
@@ -47,6 +47,13 @@ const inputs = {
   'ami-id': AMI,
   image: DIGEST_IMAGE,
 } as const;
+const CURRENT_HOOK = {
+  AutoScalingGroupName: 'mapserver-ecs',
+  LifecycleHookName: 'mapserver-ecs-launch',
+  LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+  HeartbeatTimeout: 2100,
+  DefaultResult: 'ABANDON',
+};
 const notFound = (name: string) => Object.assign(new Error(`${name} not found`), { name });
 
 function nothingExists(): void {
@@ -62,6 +69,8 @@ function nothingExists(): void {
     .resolvesOnce({ AutoScalingGroups: [] })
     .resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'mapserver-ecs', AutoScalingGroupARN: GROUP_ARN } as never] });
   autoScaling.on(CreateAutoScalingGroupCommand).resolves({});
+  autoScaling.on(DescribeLifecycleHooksCommand).resolves({ LifecycleHooks: [] });
+  autoScaling.on(PutLifecycleHookCommand).resolves({});
   ecs.on(DescribeCapacityProvidersCommand).resolves({ capacityProviders: [] });
   ecs.on(CreateCapacityProviderCommand).resolves({});
   ecs.on(PutClusterCapacityProvidersCommand).resolves({});
@@ -78,6 +87,7 @@ function everythingExists(): void {
   });
   ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: LT, DefaultVersionNumber: 4 }] });
   autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'mapserver-ecs', AutoScalingGroupARN: GROUP_ARN } as never] });
+  autoScaling.on(DescribeLifecycleHooksCommand).resolves({ LifecycleHooks: [CURRENT_HOOK] });
   ecs.on(DescribeCapacityProvidersCommand).resolves({ capacityProviders: [{ name: 'mapserver-ecs', status: 'ACTIVE' }] });
   ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'mapserver', status: 'ACTIVE', taskDefinition: TD }] });
 }
@@ -87,6 +97,7 @@ const creations = () => [
   ...ecs.commandCalls(CreateClusterCommand),
   ...ec2.commandCalls(CreateLaunchTemplateCommand),
   ...autoScaling.commandCalls(CreateAutoScalingGroupCommand),
+  ...autoScaling.commandCalls(PutLifecycleHookCommand),
   ...ecs.commandCalls(CreateCapacityProviderCommand),
   ...ecs.commandCalls(PutClusterCapacityProvidersCommand),
   ...ecs.commandCalls(RegisterTaskDefinitionCommand),
@@ -122,6 +133,7 @@ describe('bootstrap', () => {
       'ECS cluster',
       'launch template',
       'Auto Scaling group',
+      'lifecycle hook',
       'capacity provider',
       'cluster capacity providers',
       'ECS service',
@@ -144,6 +156,8 @@ describe('bootstrap', () => {
       VPCZoneIdentifier: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
       NewInstancesProtectedFromScaleIn: true,
     });
+    // An instance that cannot serve the bucket abandons its launch, or is abandoned when it says nothing.
+    expect(autoScaling.commandCalls(PutLifecycleHookCommand)[0]?.args[0].input).toEqual(CURRENT_HOOK);
     expect(ecs.commandCalls(CreateCapacityProviderCommand)[0]?.args[0].input).toMatchObject({
       name: 'mapserver-ecs',
       autoScalingGroupProvider: {
@@ -172,7 +186,7 @@ describe('bootstrap', () => {
     const ctx = testContext(inputs);
     const result = await bootstrap(ctx);
     expect(result.created).toEqual([]);
-    expect(result.unchanged).toHaveLength(7);
+    expect(result.unchanged).toHaveLength(8);
     expect(creations()).toHaveLength(0);
     expect(ctx.log()).toMatch(/Bootstrap changed nothing/);
   });
@@ -186,14 +200,28 @@ describe('bootstrap', () => {
     expect(ecs.commandCalls(PutClusterCapacityProvidersCommand)[0]?.args[0].input.capacityProviders).toEqual(['FARGATE', 'mapserver-ecs']);
   });
 
+  it('puts the launch hook on a group that lacks it, or has it with other settings, and leaves the rest', async () => {
+    for (const hooks of [[], [{ ...CURRENT_HOOK, HeartbeatTimeout: 300, DefaultResult: 'CONTINUE' }]]) {
+      all.forEach((m) => m.reset());
+      everythingExists();
+      autoScaling.on(DescribeLifecycleHooksCommand).resolves({ LifecycleHooks: hooks });
+      autoScaling.on(PutLifecycleHookCommand).resolves({});
+      const ctx = testContext(inputs);
+      const result = await bootstrap(ctx);
+      expect(result.created.map((c) => c.kind)).toEqual(['lifecycle hook']);
+      expect(autoScaling.commandCalls(PutLifecycleHookCommand).map((c) => c.args[0].input)).toEqual([CURRENT_HOOK]);
+      expect(ctx.log()).toContain('created: lifecycle hook mapserver-ecs/mapserver-ecs-launch (launching, 2100s heartbeat, default ABANDON');
+    }
+  });
+
   it('changes nothing in a dry run', async () => {
     nothingExists();
     const ctx = testContext({ ...inputs, 'dry-run': 'true' });
     const result = await bootstrap(ctx);
-    expect(result.created).toHaveLength(7);
+    expect(result.created).toHaveLength(8);
     expect(creations()).toHaveLength(0);
     expect(ctx.log()).toMatch(/would create: launch template mapserver-ecs/);
-    expect(ctx.log()).toMatch(/Dry run: 7 resource\(s\) would be created/);
+    expect(ctx.log()).toMatch(/Dry run: 8 resource\(s\) would be created/);
   });
 
   it('starts from the ECS-optimized base AMI when no ami-id is given', async () => {

@@ -3,6 +3,7 @@ import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
   DescribeInstanceRefreshesCommand,
+  DescribeScalingActivitiesCommand,
   StartInstanceRefreshCommand,
   UpdateAutoScalingGroupCommand,
   type AutoScalingGroup,
@@ -12,6 +13,7 @@ import {
   CreateLaunchTemplateVersionCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
+  DescribeTagsCommand,
   EC2Client,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
@@ -207,6 +209,31 @@ describe('rollInstances', () => {
     expect(error.message).toMatch(message);
     expect(error.state).toMatch(state);
     expect(ec2.commandCalls(ModifyLaunchTemplateCommand).map((c) => c.args[0].input.DefaultVersion)).toEqual(['4', '3']);
+  });
+
+  it('names each instance that abandoned its launch, with the cause it tagged itself with', async () => {
+    happyPath();
+    autoScaling
+      .on(DescribeInstanceRefreshesCommand, { InstanceRefreshIds: ['ir-1'] })
+      .resolves({ InstanceRefreshes: [refresh('RollbackSuccessful', 100, { StatusReason: 'An instance failed to launch.' })] });
+    const now = new Date();
+    autoScaling.on(DescribeScalingActivitiesCommand).resolves({
+      Activities: [
+        { ActivityId: 'a1', AutoScalingGroupName: 'mapserver-ecs', Cause: 'refresh', StartTime: now, StatusCode: 'Cancelled', Description: 'Launching a new EC2 instance: i-0abc', StatusMessage: 'Lifecycle Action was abandoned' },
+        { ActivityId: 'a2', AutoScalingGroupName: 'mapserver-ecs', Cause: 'refresh', StartTime: now, StatusCode: 'Cancelled', Description: 'Launching a new EC2 instance: i-0def', StatusMessage: 'Lifecycle hook timed out' },
+        { ActivityId: 'a3', AutoScalingGroupName: 'mapserver-ecs', Cause: 'old', StartTime: new Date(0), StatusCode: 'Cancelled', Description: 'Launching a new EC2 instance: i-0old' },
+        { ActivityId: 'a4', AutoScalingGroupName: 'mapserver-ecs', Cause: 'refresh', StartTime: now, StatusCode: 'Successful', Description: 'Launching a new EC2 instance: i-0ok' },
+      ],
+    });
+    ec2.on(DescribeTagsCommand).resolves({ Tags: [{ ResourceId: 'i-0abc', Key: 'mapserver-ecs:launch-failure', Value: "the mirror's first sync did not finish within 600 s" }] });
+    const error = (await rollInstances(testContext(inputs), AMI, timing()).catch((e: unknown) => e)) as StepFailure;
+    expect(error.message).toBe(
+      "Instance refresh ir-1 of mapserver-ecs ended RollbackSuccessful: An instance failed to launch.; instance i-0abc did not launch: the mirror's first sync did not finish within 600 s; instance i-0def did not launch: Lifecycle hook timed out",
+    );
+    expect(ec2.commandCalls(DescribeTagsCommand)[0]?.args[0].input.Filters).toEqual([
+      { Name: 'resource-id', Values: ['i-0abc', 'i-0def'] },
+      { Name: 'key', Values: ['mapserver-ecs:launch-failure'] },
+    ]);
   });
 
   it('keeps waiting through a rollback in progress and then fails', async () => {

@@ -36,8 +36,20 @@ describe('renderUserData', () => {
       EXTRA_OPTIONS: "''",
       MIRROR_TOPIC: "'mapserver-ecs-mapfiles-maps-bucket'",
       MIRROR_RECONCILE_SECONDS: "'60'",
+      // The instance completes the group's launch hook and takes itself out of service when unhealthy.
+      AUTO_SCALING_GROUP: "'mapserver-ecs'",
+      LAUNCH_HOOK: "'mapserver-ecs-launch'",
+      UNHEALTHY_GRACE_SECONDS: "'300'",
     });
-    expect(script.trimEnd().endsWith(`systemctl start '${MOUNT_SERVICE}'`)).toBe(true);
+    // Without waiting: user data runs in cloud-final, which the agent (after the mount) waits for.
+    expect(script.trimEnd().endsWith(`systemctl start --no-block '${MOUNT_SERVICE}'`)).toBe(true);
+    // The mount service may be waiting for mount.conf: it must never read half of it.
+    expect(script).toContain("cat >/etc/mapserver-ecs/mount.conf.tmp <<'MOUNT_CONF'");
+    expect(script).toContain('mv -f /etc/mapserver-ecs/mount.conf.tmp /etc/mapserver-ecs/mount.conf\n');
+  });
+
+  it('takes the grace period of unhealthy-grace-seconds', () => {
+    expect(mountConf(renderUserData(template, settings({ unhealthyGraceSeconds: 120 }))).UNHEALTHY_GRACE_SECONDS).toBe("'120'");
   });
 
   it('takes the mount driver and an empty prefix', () => {
