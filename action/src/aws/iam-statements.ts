@@ -37,7 +37,7 @@ const PIPELINE: StatementSource[] = [
   },
   {
     sid: 'StateReads',
-    step: 'release, deploy, roll, cleanup: find AMIs, instances, launch templates, groups, refreshes, lifecycle hooks, task definitions',
+    step: 'release, deploy, roll, cleanup: find AMIs, instances, launch templates, groups, refreshes, lifecycle hooks, why a launch failed, task definitions',
     actions: [
       'ec2:DescribeImages',
       'ec2:DescribeInstances',
@@ -46,6 +46,8 @@ const PIPELINE: StatementSource[] = [
       'autoscaling:DescribeAutoScalingGroups',
       'autoscaling:DescribeInstanceRefreshes',
       'autoscaling:DescribeLifecycleHooks',
+      'autoscaling:DescribeScalingActivities',
+      'ec2:DescribeTags',
       'ecs:DescribeTaskDefinition',
     ],
     resource: ANY,
@@ -175,6 +177,18 @@ const INSTANCE: StatementSource[] = [
     step: 'instance ready check (complete the launch hook, report health)',
     actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat', 'autoscaling:SetInstanceHealth'],
     resource: (a) => a.autoScalingGroup,
+  },
+  {
+    // Only the launch-failure tag, only on instances of its own group (Auto Scaling tags each with
+    // aws:autoscaling:groupName): an instance cannot retag others or mark itself managed.
+    sid: 'LaunchFailureTag',
+    step: 'instance launch check (tag itself with why it abandoned its launch)',
+    actions: ['ec2:CreateTags'],
+    resource: (a) => a.instances,
+    condition: (values) => ({
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['mapserver-ecs:launch-failure'] },
+      StringEquals: { 'ec2:ResourceTag/aws:autoscaling:groupName': values.autoScalingGroup },
+    }),
   },
   { sid: 'MapfileBucketList', step: 'mirror, s3fs (list the prefix; confirm a 403 for a key)', actions: ['s3:ListBucket'], resource: (a) => a.bucket, condition: listingOfPrefix },
   { sid: 'MapfileBucketRead', step: 'mirror, s3fs (read mapfiles under the prefix)', actions: ['s3:GetObject'], resource: (a) => a.bucketObjects },

@@ -28,6 +28,7 @@ const BUCKET = 'arn:aws:s3:::maps-bucket';
 const TOPIC = `arn:aws:sns:eu-west-1:${ACCOUNT}:mapserver-ecs-mapfiles-maps-bucket`;
 const IMAGE = 'arn:aws:ec2:eu-west-1::image/ami-0123456789abcdef0';
 const GROUP = `arn:aws:autoscaling:eu-west-1:${ACCOUNT}:autoScalingGroup:0b5d5a6e-1c2f-4a7e-9d3b-2f6c8e1a4b7d:autoScalingGroupName/mapserver-ecs`;
+const INSTANCE = `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/i-0123456789abcdef0`;
 const MANAGED = { 'ec2:ResourceTag/mapserver-ecs:managed': 'true' };
 type Row = [IamPolicyName, string, string, IamRequest['context']?];
 
@@ -56,6 +57,10 @@ const ALLOWED: Row[] = [
   // The simulator parses no ARN without an account; the policy's ":*:" also matches AWS's account-less form.
   ['pipeline', 'ssm:StartSession', `arn:aws:ssm:eu-west-1:${ACCOUNT}:document/AWS-StartPortForwardingSession`],
   ['pipeline', 's3:GetBucketNotification', BUCKET],
+  // A failed refresh names its instances: scaling activities and the instance's launch-failure tag.
+  ['pipeline', 'autoscaling:DescribeScalingActivities', '*'],
+  ['pipeline', 'ec2:DescribeTags', '*'],
+  ['instance', 'ec2:CreateTags', INSTANCE, { 'aws:TagKeys': ['mapserver-ecs:launch-failure'], 'ec2:ResourceTag/aws:autoscaling:groupName': 'mapserver-ecs' }],
 ];
 
 /** Denied whatever the prefix: what each role must never be able to do. */
@@ -87,6 +92,9 @@ const DENIED: Row[] = [
   ['pipeline', 'ecr:PutImage', `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/other`],
   ['instance', 'autoscaling:CompleteLifecycleAction', GROUP.replace('mapserver-ecs', 'other')],
   ['pipeline', 'ssm:StartSession', `arn:aws:ssm:eu-west-1:${ACCOUNT}:document/AWS-RunShellScript`],
+  ['instance', 'ec2:CreateTags', INSTANCE, { 'aws:TagKeys': ['mapserver-ecs:managed'], 'ec2:ResourceTag/aws:autoscaling:groupName': 'mapserver-ecs' }],
+  ['instance', 'ec2:CreateTags', INSTANCE, { 'aws:TagKeys': ['mapserver-ecs:launch-failure'], 'ec2:ResourceTag/aws:autoscaling:groupName': 'other' }],
+  ['instance', 'ec2:CreateTags', INSTANCE, { 'aws:TagKeys': ['mapserver-ecs:launch-failure'] }],
   ['task', 's3:PutObject', `${BUCKET}/maps/roads.map`],
   ['execution', 's3:GetObject', `${BUCKET}/maps/roads.map`],
 ];
