@@ -9,7 +9,8 @@ import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folde
 import { checkWithMapServer, findMapServerTool, type MapServerTool } from './mapserver.js';
 import { inParallel } from './parallel.js';
 import { runRules } from './rules.js';
-import { imageMapPattern, posixPatternToRegExp } from './served.js';
+import { checkSyntax } from './syntax.js';
+import { imageMapPattern, imagePlugins, posixPatternToRegExp } from './served.js';
 
 export interface LintOptions {
   /** Files and folders to lint; empty means mapfilesDir. */
@@ -92,13 +93,20 @@ export async function lintInputPaths(options: LintOptions): Promise<LintReport> 
 export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
   const { mapfiles, sideFiles } = await collectTargets(options);
   const mapPattern = posixPatternToRegExp(imageMapPattern(options.projectRoot));
+  const plugins = imagePlugins(options.projectRoot);
   const tool: MapServerTool | undefined = options.mapserver === 'off' ? undefined : findMapServerTool(options.env);
   const mapserver: MapServerStatus = tool
     ? { checked: true, tool: tool.path }
     : { checked: false, skipped: options.mapserver === 'off' ? 'turned off' : 'MapServer (map2img or shp2img) is not installed on this machine' };
 
   const findings: Finding[] = [];
+  const skipped: string[] = [];
   const lintOne = async (target: Target): Promise<void> => {
+    // MapInfo's binary .MAP files share the extension: they are data, not mapfiles.
+    if (await isBinary(target.file)) {
+      skipped.push(target.file);
+      return;
+    }
     let doc: MapfileDocument;
     try {
       doc = await loadMapfile(target.file, { containerRoot: target.root });
@@ -106,18 +114,19 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
       findings.push({ file: target.file, line: 1, severity: 'error', rule: 'syntax', message: `cannot read the file: ${(error as Error).message}` });
       return;
     }
-    const own: Finding[] = doc.problems.map((p) => ({
-      file: p.file,
-      line: p.line,
-      severity: 'error',
-      rule: p.message.startsWith('INCLUDE') ? 'include' : 'syntax',
-      message: p.message,
-    }));
+    // A mapfile is judged by MapServer's parser (syntax.ts), which also finds unbalanced blocks.
+    const isMapfile = isMapfileName(basename(target.file));
+    const own: Finding[] = doc.problems
+      .filter((p) => !(isMapfile && p.structural))
+      .map((p) => ({ file: p.file, line: p.line, severity: 'error', rule: p.message.startsWith('INCLUDE') ? 'include' : 'syntax', message: p.message }));
+    const parse = isMapfile ? checkSyntax(doc.tokens) : undefined;
+    if (parse && !own.some((f) => f.file === parse.file && f.line === parse.line)) own.push({ ...parse, severity: 'error', rule: 'syntax' });
     const { findings: ruleFindings, secrets } = runRules({
       doc,
       root: target.root,
       containerPath: containerPathOf(target.file, target.root),
       mapPattern,
+      imagePlugins: plugins,
     });
     findings.push(...own, ...ruleFindings);
     if (tool && isMapfileName(basename(target.file))) {
@@ -135,8 +144,8 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
   const order = (f: Finding): string => `${f.rule}\0${f.message}`;
   unique.sort((a, b) => (a.file !== b.file ? (a.file < b.file ? -1 : 1) : a.line !== b.line ? a.line - b.line : order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
   return {
-    mapfiles: mapfiles.map((t) => t.file),
-    sideFiles: sideFiles.map((t) => t.file),
+    mapfiles: mapfiles.map((t) => t.file).filter((f) => !skipped.includes(f)),
+    sideFiles: [...sideFiles.map((t) => t.file), ...skipped].sort(),
     findings: unique,
     errors: unique.filter((f) => f.severity === 'error').length,
     warnings: unique.filter((f) => f.severity === 'warning').length,
@@ -146,6 +155,18 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
 
 const SIDE_FILE_KEY = /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/;
 const PRIVATE_KEY = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
+
+/** A NUL byte in the first 8 KiB: no mapfile has one. */
+async function isBinary(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(8192);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead).includes(0);
+  } finally {
+    await handle.close();
+  }
+}
 
 /** Templates, symbol sets and other side files go to the bucket too: look for keys in text files. */
 async function scanSideFile(file: string): Promise<Finding[]> {
