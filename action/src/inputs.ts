@@ -71,7 +71,7 @@ export const INPUTS = [
   { name: 'ami-name-prefix', default: 'mapserver-ecs', description: 'Prefix of baked AMI names; the build time is appended.' },
   { name: 'ecr-repository', default: 'mapserver', description: 'ECR repository of the MapServer image.' },
   { name: 'registry', default: '', description: 'Push to this registry (host:port) instead of ECR, such as a local registry.' },
-  { name: 'image', default: '', description: 'Image to deploy (repository[:tag][@sha256:digest]). Set it to redeploy an existing image without building.' },
+  { name: 'image', default: '', description: 'Image to deploy (repository[:tag][@sha256:digest]). Set it to redeploy an existing image without building. lint-mapfiles loads the mapfiles with its MapServer.' },
   { name: 'keep-images', default: '10', description: 'How many images the ECR lifecycle policy keeps.' },
   { name: 'image-tag', default: '', description: 'Tag of the built image. Defaults to the git revision (GITHUB_SHA, or HEAD of the checkout).' },
   { name: 'task-role-arn', default: '', description: 'IAM role ARN of the MapServer task (reads COGs through /vsis3/).' },
@@ -94,6 +94,13 @@ export const INPUTS = [
   { name: 'mapfile', default: '', description: 'preview: the mapfile to render.' },
   { name: 'output', default: 'preview.png', description: 'preview: where to write the PNG.' },
   { name: 'dry-run', default: 'false', boolean: true, description: 'Print what would change and change nothing.' },
+  // lint-mapfiles: which MapServer judges.
+  {
+    name: 'lint-mapserver',
+    default: 'auto',
+    description:
+      "lint-mapfiles and sync-mapfiles: which MapServer loads each mapfile. auto: the image's, in Docker (`image` when set, such as the service's by digest, else the image built from docker/), else this machine's map2img; local: this machine's map2img; off: only lint-mapfiles' own parser, with the image's MapServer keywords.",
+  },
 ] as const satisfies readonly InputSpec[];
 
 export type InputName = (typeof INPUTS)[number]['name'];

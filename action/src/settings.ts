@@ -10,6 +10,7 @@ import { hasMapExtension, instanceArchitecture, isImageByDigest, quote, type Arc
 
 export type MountDriver = 's3fs' | 'mountpoint' | 'mirror';
 export type LintFormat = 'text' | 'json';
+export type LintMapServer = 'auto' | 'local' | 'off';
 
 export interface Settings {
   command: CommandName;
@@ -65,6 +66,8 @@ export interface Settings {
   dryRun: boolean;
   /** Files and folders given after the command on the command line (lint-mapfiles, preview). */
   paths: string[];
+  /** Which MapServer lint-mapfiles (and sync-mapfiles' lint) loads mapfiles with. */
+  lintMapserver: LintMapServer;
 }
 
 /** Inputs each command cannot run without (beyond those with defaults). */
@@ -231,6 +234,7 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
     output: r.path('output'),
     dryRun: r.boolean('dry-run'),
     paths,
+    lintMapserver: r.oneOf('lint-mapserver', ['auto', 'local', 'off'] as const),
   };
 }
 
