@@ -3,6 +3,8 @@
 // map does not have (mapserver.ts explains the sentinel). The folders that are /mapfiles are
 // mounted read-only at their own paths, without network, so nothing is written or fetched.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import type { MapfileDocument } from './document.js';
 import { redactSecrets, type Finding, type SecretSpan } from './findings.js';
@@ -21,7 +23,8 @@ export interface ImageMapServer {
 /** The image to lint with: the one asked for, else the built image of docker/; undefined without Docker. */
 export async function findImage(requested: string | undefined, env: NodeJS.ProcessEnv): Promise<ImageMapServer | undefined> {
   const image = requested ?? LOCAL_IMAGE_TAG;
-  // The environment given, as everywhere below the entry: without docker on its PATH, no image.
+  // Docker as the environment given finds it on its PATH, as everywhere below the entry.
+  if (!(env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, 'docker')))) return undefined;
   const inspect = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { reject: false, env, extendEnv: false, timeout: 30_000 }).catch(() => undefined);
   if (inspect && inspect.exitCode === 0) return { image, id: String(inspect.stdout).trim() };
   if (!requested) return undefined;
