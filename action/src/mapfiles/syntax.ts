@@ -136,8 +136,12 @@ class Parser {
     if (spec === '?') return true;
     if (spec === 'c') return this.color(keyword);
     if (spec.startsWith('y:')) return this.symbol(type, keyword, spec);
-    for (const kind of spec) {
+    for (const [index, kind] of [...spec].entries()) {
       if (kind === '?') return true;
+      // A value after the first that is a keyword of the block comes from a branch of MapServer's
+      // code the table flattened (PLUGIN reads one string either way): the statement ends there.
+      const ahead = this.tokens[this.pos];
+      if (index > 0 && ahead?.kind === 'word' && (ahead.value.toUpperCase() === 'END' || SERVING.get(type)?.has(ahead.value.toUpperCase()))) return false;
       const value = this.next();
       if (!value) this.fail(token, `${keyword} has no value`);
       if (kind === 's') this.expectString(keyword, value);
