@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { loadMapfile, type MapfileDocument } from './document.js';
-import { findingKey, type Finding, type SecretSpan } from './findings.js';
+import { findingKey, redactSecrets, type Finding, type SecretSpan } from './findings.js';
 import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folder.js';
 import { checkWithMapServer } from './mapserver.js';
 import { chooseMapServer, type MapServerMode, type MapServerStatus } from './mapserver-choice.js';
@@ -169,8 +169,9 @@ async function checkFile(target: Target, checks: FileChecks): Promise<{ doc?: Ma
   const own: Finding[] = doc.problems
     .filter((p) => !(isMapfile && p.structural))
     .map((p) => ({ file: p.file, line: p.line, severity: 'error', rule: p.message.startsWith('INCLUDE') ? 'include' : 'syntax', message: p.message }));
-  const parse = isMapfile ? checkSyntax(doc.tokens) : undefined;
-  if (parse && !own.some((f) => f.file === parse.file && f.line === parse.line)) own.push({ ...parse, severity: 'error', rule: 'syntax' });
   const { findings, secrets } = runRules({ doc, root: target.root, containerPath: containerPathOf(target.file, target.root), ...checks });
+  const parse = isMapfile ? checkSyntax(doc.tokens) : undefined;
+  // The parser quotes the token it stops at, which may be a key pasted where a keyword belongs.
+  if (parse && !own.some((f) => f.file === parse.file && f.line === parse.line)) own.push({ ...parse, message: redactSecrets(parse.message, secrets), severity: 'error', rule: 'syntax' });
   return { doc, findings: [...own, ...findings], secrets };
 }
