@@ -71,7 +71,7 @@ export const INPUTS = [
   { name: 'ami-name-prefix', default: 'mapserver-ecs', description: 'Prefix of baked AMI names; the build time is appended.' },
   { name: 'ecr-repository', default: 'mapserver', description: 'ECR repository of the MapServer image.' },
   { name: 'registry', default: '', description: 'Push to this registry (host:port) instead of ECR, such as a local registry.' },
-  { name: 'image', default: '', description: 'Image to deploy (repository[:tag][@sha256:digest]). Set it to redeploy an existing image without building.' },
+  { name: 'image', default: '', description: 'Image to deploy (repository[:tag][@sha256:digest]). Set it to redeploy an existing image without building. lint-mapfiles loads the mapfiles with its MapServer.' },
   { name: 'keep-images', default: '10', description: 'How many images the ECR lifecycle policy keeps.' },
   { name: 'image-tag', default: '', description: 'Tag of the built image. Defaults to the git revision (GITHUB_SHA, or HEAD of the checkout).' },
   { name: 'task-role-arn', default: '', description: 'IAM role ARN of the MapServer task (reads COGs through /vsis3/).' },
@@ -100,6 +100,13 @@ export const INPUTS = [
     default: '300',
     description:
       'Seconds an instance may keep failing its bucket check (the mirror stale or dead, s3fs or mount-s3 gone and not remountable) before it sets itself DRAINING in ECS and Unhealthy in its Auto Scaling group, to be replaced. A recovery within them changes nothing.',
+  },
+  // lint-mapfiles: which MapServer judges.
+  {
+    name: 'lint-mapserver',
+    default: 'auto',
+    description:
+      "lint-mapfiles and sync-mapfiles: which MapServer loads each mapfile. auto: the image's, in Docker (`image` when set, such as the service's by digest, else the image built from docker/), else this machine's map2img; local: this machine's map2img; off: only lint-mapfiles' own parser, with the image's MapServer keywords.",
   },
 ] as const satisfies readonly InputSpec[];
 

@@ -10,6 +10,7 @@ import { hasMapExtension, instanceArchitecture, isImageByDigest, quote, type Arc
 
 export type MountDriver = 's3fs' | 'mountpoint' | 'mirror';
 export type LintFormat = 'text' | 'json';
+export type LintMapServer = 'auto' | 'local' | 'off';
 
 export interface Settings {
   command: CommandName;
@@ -67,6 +68,8 @@ export interface Settings {
   unhealthyGraceSeconds: number;
   /** Files and folders given after the command on the command line (lint-mapfiles, preview). */
   paths: string[];
+  /** Which MapServer lint-mapfiles (and sync-mapfiles' lint) loads mapfiles with. */
+  lintMapserver: LintMapServer;
 }
 
 /** Inputs each command cannot run without (beyond those with defaults). */
@@ -234,6 +237,7 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
     dryRun: r.boolean('dry-run'),
     unhealthyGraceSeconds: r.integer('unhealthy-grace-seconds', 30, 86400),
     paths,
+    lintMapserver: r.oneOf('lint-mapserver', ['auto', 'local', 'off'] as const),
   };
 }
 

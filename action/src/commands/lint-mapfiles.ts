@@ -9,7 +9,15 @@ import type { CommandContext } from '../context.js';
 export async function lintMapfilesCommand(context: CommandContext): Promise<void> {
   const { settings, reporter, env } = context;
   const cwd = process.cwd();
-  const report = await lintInputPaths({ paths: settings.paths, mapfilesDir: settings.mapfilesDir, cwd, env, projectRoot: checkoutRoot(context) });
+  const report = await lintInputPaths({
+    paths: settings.paths,
+    mapfilesDir: settings.mapfilesDir,
+    cwd,
+    env,
+    projectRoot: checkoutRoot(context),
+    mapserver: settings.lintMapserver,
+    image: settings.image,
+  });
   if (settings.format === 'json') process.stdout.write(`${formatJson(report, cwd)}\n`);
   else {
     for (const line of formatText(report, cwd)) process.stdout.write(`${line}\n`);

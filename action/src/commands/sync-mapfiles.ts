@@ -62,7 +62,15 @@ async function mapfilesFolder(mapfilesDir: string): Promise<string> {
 /** Findings go to the log (and annotations) here: standard output stays free in a sync. */
 async function lintFolder(context: CommandContext, dir: string): Promise<LintReport> {
   const { settings, reporter, env } = context;
-  const report = await lintInputPaths({ paths: [dir], mapfilesDir: settings.mapfilesDir, cwd: process.cwd(), env, projectRoot: checkoutRoot(context) });
+  const report = await lintInputPaths({
+    paths: [dir],
+    mapfilesDir: settings.mapfilesDir,
+    cwd: process.cwd(),
+    env,
+    projectRoot: checkoutRoot(context),
+    mapserver: settings.lintMapserver,
+    image: settings.image,
+  });
   for (const line of formatText(report, process.cwd())) reporter.info(line);
   annotateFindings(report, env);
   reporter.info(summaryLine(report));

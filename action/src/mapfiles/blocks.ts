@@ -11,6 +11,8 @@ export interface DocumentProblem {
   file: string;
   line: number;
   message: string;
+  /** An unbalanced block, found without the keyword tables (syntax.ts judges mapfiles more exactly). */
+  structural?: boolean;
 }
 
 export interface Statement {
@@ -106,7 +108,7 @@ export function parseBlocks(tokens: readonly SourceToken[]): { root: Block; prob
       continue;
     }
     if (isWord(token, 'END')) {
-      if (current === root) problems.push({ file: token.file, line: token.line, message: 'END has no open block to close' });
+      if (current === root) problems.push({ file: token.file, line: token.line, message: 'END has no open block to close', structural: true });
       else current = current.parent ?? root;
       last = undefined;
       continue;
@@ -148,7 +150,7 @@ export function parseBlocks(tokens: readonly SourceToken[]): { root: Block; prob
   }
   for (let open: Block | undefined = current; open && open !== root; open = open.parent) {
     const token = open.token;
-    if (token) problems.push({ file: token.file, line: token.line, message: `${open.type} opened here is never closed with END` });
+    if (token) problems.push({ file: token.file, line: token.line, message: `${open.type} opened here is never closed with END`, structural: true });
   }
   return { root, problems };
 }

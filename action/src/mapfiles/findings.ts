@@ -28,6 +28,8 @@ export interface RuleContext {
   /** The mapfile's path in the container, such as /mapfiles/roads/roads.map. */
   containerPath: string;
   mapPattern: RegExp;
+  /** Plugin names the image's MapServer config file declares (PLUGINS block); none when not given. */
+  imagePlugins?: readonly string[];
   /** Whether a local file exists; injectable for tests. */
   exists?: (path: string) => boolean;
 }

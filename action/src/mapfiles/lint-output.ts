@@ -32,8 +32,16 @@ export function formatJson(report: LintReport, cwd: string): string {
 export function summaryLine(report: LintReport): string {
   const files = `${report.mapfiles.length} mapfile${report.mapfiles.length === 1 ? '' : 's'}`;
   const side = report.sideFiles.length > 0 ? ` and ${report.sideFiles.length} side file${report.sideFiles.length === 1 ? '' : 's'}` : '';
-  const ms = report.mapserver.checked ? 'MapServer checked each mapfile' : `MapServer's check skipped: ${report.mapserver.skipped}`;
+  const ms = mapServerLine(report);
   return `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'} in ${files}${side}; ${ms}`;
+}
+
+/** Which MapServer judged, and how it differs from the one that serves. */
+export function mapServerLine({ mapserver }: LintReport): string {
+  if (!mapserver.checked) return `MapServer's check skipped: ${mapserver.skipped}`;
+  const version = mapserver.version ? ` ${mapserver.version}` : '';
+  if (mapserver.image) return `the image's MapServer${version} (${mapserver.image}) loaded each mapfile from its own folder`;
+  return `this machine's MapServer${version} (${mapserver.tool}) loaded each mapfile${mapserver.note ? `; note: ${mapserver.note}` : ''}`;
 }
 
 /** In GitHub Actions each finding also becomes an annotation on its file and line. */

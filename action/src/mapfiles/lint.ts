@@ -1,15 +1,19 @@
 // lint-mapfiles: which files to check, the rules and MapServer's own check on each, and the
 // report that sums them up (lint-output.ts shows it).
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { loadMapfile, type MapfileDocument } from './document.js';
-import { findingKey, type Finding } from './findings.js';
+import { findingKey, redactSecrets, type Finding, type SecretSpan } from './findings.js';
 import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folder.js';
-import { checkWithMapServer, findMapServerTool, type MapServerTool } from './mapserver.js';
+import { checkWithMapServer } from './mapserver.js';
+import { chooseMapServer, type MapServerMode, type MapServerStatus } from './mapserver-choice.js';
+import { checkInImage, type ImageTarget } from './mapserver-image.js';
 import { inParallel } from './parallel.js';
+import { isBinary, scanSideFile } from './side-files.js';
 import { runRules } from './rules.js';
-import { imageMapPattern, posixPatternToRegExp } from './served.js';
+import { checkSyntax } from './syntax.js';
+import { imageMapPattern, imagePlugins, posixPatternToRegExp } from './served.js';
 
 export interface LintOptions {
   /** Files and folders to lint; empty means mapfilesDir. */
@@ -20,16 +24,13 @@ export interface LintOptions {
   env: NodeJS.ProcessEnv;
   /** The project checkout, to read MS_MAP_PATTERN from docker/; the shipped copy otherwise. */
   projectRoot?: string;
-  /** 'auto' uses map2img/shp2img when installed; 'off' skips MapServer's check. */
-  mapserver?: 'auto' | 'off';
+  /** 'auto': the image's MapServer in Docker, else map2img when installed; 'local': map2img; 'off': neither. */
+  mapserver?: MapServerMode;
+  /** The image whose MapServer judges (such as the service's, by digest); the image built from docker/ otherwise. */
+  image?: string;
 }
 
-export interface MapServerStatus {
-  checked: boolean;
-  tool?: string;
-  /** Why MapServer's check did not run. */
-  skipped?: string;
-}
+export type { MapServerStatus } from './mapserver-choice.js';
 
 export interface LintReport {
   /** Mapfiles checked (absolute). */
@@ -40,11 +41,14 @@ export interface LintReport {
   errors: number;
   warnings: number;
   mapserver: MapServerStatus;
+  /** Per mapfile, what was found while checking it, its includes' findings included. */
+  byMapfile: Record<string, Finding[]>;
 }
 
 class LintPathError extends Error {}
 
-const SIDE_FILE_SCAN_LIMIT = 2 * 1024 * 1024;
+/** The start of the finding for a file lint-mapfiles itself failed on (a crash, counted by the corpus test). */
+export const INTERNAL_ERROR = 'lint-mapfiles failed on this file';
 
 interface Target {
   file: string;
@@ -91,88 +95,83 @@ export async function lintInputPaths(options: LintOptions): Promise<LintReport> 
 
 export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
   const { mapfiles, sideFiles } = await collectTargets(options);
-  const mapPattern = posixPatternToRegExp(imageMapPattern(options.projectRoot));
-  const tool: MapServerTool | undefined = options.mapserver === 'off' ? undefined : findMapServerTool(options.env);
-  const mapserver: MapServerStatus = tool
-    ? { checked: true, tool: tool.path }
-    : { checked: false, skipped: options.mapserver === 'off' ? 'turned off' : 'MapServer (map2img or shp2img) is not installed on this machine' };
-
-  const findings: Finding[] = [];
+  const { judge, status: mapserver } = await chooseMapServer(options.mapserver ?? 'auto', options.image, options.env);
+  const checks = { mapPattern: posixPatternToRegExp(imageMapPattern(options.projectRoot)), imagePlugins: imagePlugins(options.projectRoot) };
+  const imageTargets: ImageTarget[] = [];
+  const byMapfile: Record<string, Finding[]> = {};
+  /** Per mapfile, the lines our own checks already reported: MapServer often says the same. */
+  const ownLines = new Map<string, Set<string>>();
+  const addMapServer = (path: string, found: readonly Finding[]): void => {
+    const own = ownLines.get(path) ?? new Set<string>();
+    byMapfile[path]?.push(...found.filter((f) => !own.has(`${f.file}:${f.line}`)));
+  };
+  const skipped: string[] = [];
   const lintOne = async (target: Target): Promise<void> => {
-    let doc: MapfileDocument;
-    try {
-      doc = await loadMapfile(target.file, { containerRoot: target.root });
-    } catch (error) {
-      findings.push({ file: target.file, line: 1, severity: 'error', rule: 'syntax', message: `cannot read the file: ${(error as Error).message}` });
+    // MapInfo's binary .MAP files share the extension: they are data, not mapfiles.
+    if (await isBinary(target.file)) {
+      skipped.push(target.file);
       return;
     }
-    const own: Finding[] = doc.problems.map((p) => ({
-      file: p.file,
-      line: p.line,
-      severity: 'error',
-      rule: p.message.startsWith('INCLUDE') ? 'include' : 'syntax',
-      message: p.message,
+    // One file that trips lint-mapfiles itself must not hide the others' findings.
+    const checked = await checkFile(target, checks).catch((error: unknown) => ({
+      doc: undefined,
+      secrets: [],
+      findings: [{ file: target.file, line: 1, severity: 'error' as const, rule: 'syntax' as const, message: `${INTERNAL_ERROR}: ${(error as Error).message}` }],
     }));
-    const { findings: ruleFindings, secrets } = runRules({
-      doc,
-      root: target.root,
-      containerPath: containerPathOf(target.file, target.root),
-      mapPattern,
-    });
-    findings.push(...own, ...ruleFindings);
-    if (tool && isMapfileName(basename(target.file))) {
-      const check = await checkWithMapServer(tool, doc, secrets, options.env);
-      // MapServer often reports what our own parser already found: keep one finding per line.
-      const ownLines = new Set(own.map((f) => `${f.file}:${f.line}`));
-      findings.push(...check.findings.filter((f) => !ownLines.has(`${f.file}:${f.line}`)));
-    }
+    byMapfile[target.file] = checked.findings;
+    if (!checked.doc || !isMapfileName(basename(target.file))) return;
+    const parseRules: ReadonlySet<string> = new Set(['syntax', 'include', 'mapserver']);
+    ownLines.set(target.file, new Set(checked.findings.filter((f) => parseRules.has(f.rule)).map((f) => `${f.file}:${f.line}`)));
+    if (judge.kind === 'image') imageTargets.push({ doc: checked.doc, secrets: checked.secrets, root: target.root });
+    if (judge.kind === 'local') addMapServer(target.file, (await checkWithMapServer(judge.tool, checked.doc, checked.secrets, options.env)).findings);
   };
   // A few MapServer processes at a time: each load takes a fraction of a second.
   await inParallel(mapfiles, 4, lintOne);
+  if (judge.kind === 'image' && imageTargets.length > 0) {
+    const check = await checkInImage(judge.image, imageTargets, options.env);
+    mapserver.version = check.version;
+    for (const [path, found] of check.findings) addMapServer(path, found);
+  }
+  const findings = Object.values(byMapfile).flat();
   for (const target of sideFiles) findings.push(...(await scanSideFile(target.file)));
-
-  const unique = [...new Map(findings.map((f) => [findingKey(f), f])).values()];
-  const order = (f: Finding): string => `${f.rule}\0${f.message}`;
-  unique.sort((a, b) => (a.file !== b.file ? (a.file < b.file ? -1 : 1) : a.line !== b.line ? a.line - b.line : order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  const unique = sortFindings([...new Map(findings.map((f) => [findingKey(f), f])).values()]);
   return {
-    mapfiles: mapfiles.map((t) => t.file),
-    sideFiles: sideFiles.map((t) => t.file),
+    mapfiles: mapfiles.map((t) => t.file).filter((f) => !skipped.includes(f)),
+    sideFiles: [...sideFiles.map((t) => t.file), ...skipped].sort(),
     findings: unique,
     errors: unique.filter((f) => f.severity === 'error').length,
     warnings: unique.filter((f) => f.severity === 'warning').length,
     mapserver,
+    byMapfile,
   };
 }
 
-const SIDE_FILE_KEY = /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/;
-const PRIVATE_KEY = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
+function sortFindings(findings: Finding[]): Finding[] {
+  const order = (f: Finding): string => `${f.rule}\0${f.message}`;
+  return findings.sort((a, b) => (a.file !== b.file ? (a.file < b.file ? -1 : 1) : a.line !== b.line ? a.line - b.line : order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+}
 
-/** Templates, symbol sets and other side files go to the bucket too: look for keys in text files. */
-async function scanSideFile(file: string): Promise<Finding[]> {
-  const handle = await open(file, 'r');
+interface FileChecks {
+  mapPattern: RegExp;
+  imagePlugins: readonly string[];
+}
+
+/** Our own checks of one file: its reading, MapServer's parser's checks (syntax.ts) and the rules. */
+async function checkFile(target: Target, checks: FileChecks): Promise<{ doc?: MapfileDocument; findings: Finding[]; secrets: SecretSpan[] }> {
+  let doc: MapfileDocument;
   try {
-    const buffer = Buffer.alloc(SIDE_FILE_SCAN_LIMIT);
-    const { bytesRead } = await handle.read(buffer, 0, SIDE_FILE_SCAN_LIMIT, 0);
-    const data = buffer.subarray(0, bytesRead);
-    if (data.includes(0)) return [];
-    const lines = data.toString('utf8').split('\n');
-    const findings: Finding[] = [];
-    lines.forEach((text, index) => {
-      if (SIDE_FILE_KEY.test(text)) {
-        findings.push({
-          file,
-          line: index + 1,
-          severity: 'error',
-          rule: 'secret',
-          message: 'an AWS access key id is written in this file (value not shown); remove it: the bucket is no place for keys, and the ECS task role gives MapServer its access',
-        });
-      }
-      if (PRIVATE_KEY.test(text)) {
-        findings.push({ file, line: index + 1, severity: 'error', rule: 'secret', message: 'a private key is written in this file (not shown); remove it from the mapfiles folder' });
-      }
-    });
-    return findings;
-  } finally {
-    await handle.close();
+    doc = await loadMapfile(target.file, { containerRoot: target.root });
+  } catch (error) {
+    return { findings: [{ file: target.file, line: 1, severity: 'error', rule: 'syntax', message: `cannot read the file: ${(error as Error).message}` }], secrets: [] };
   }
+  // A mapfile is judged by MapServer's parser's checks, which also find unbalanced blocks.
+  const isMapfile = isMapfileName(basename(target.file));
+  const own: Finding[] = doc.problems
+    .filter((p) => !(isMapfile && p.structural))
+    .map((p) => ({ file: p.file, line: p.line, severity: 'error', rule: p.message.startsWith('INCLUDE') ? 'include' : 'syntax', message: p.message }));
+  const { findings, secrets } = runRules({ doc, root: target.root, containerPath: containerPathOf(target.file, target.root), ...checks });
+  const parse = isMapfile ? checkSyntax(doc.tokens) : undefined;
+  // The parser quotes the token it stops at, which may be a key pasted where a keyword belongs.
+  if (parse && !own.some((f) => f.file === parse.file && f.line === parse.line)) own.push({ ...parse, message: redactSecrets(parse.message, secrets), severity: 'error', rule: 'syntax' });
+  return { doc, findings: [...own, ...findings], secrets };
 }

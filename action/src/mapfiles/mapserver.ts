@@ -17,6 +17,9 @@ import { statementsOf, type SourceToken } from './blocks.js';
 import type { MapfileDocument } from './document.js';
 import { isContainerPath, localPathOf } from './folder.js';
 import { redactSecrets, type Finding, type SecretSpan } from './findings.js';
+import { locate, mapServerMessages } from './mapserver-messages.js';
+
+export { locate, mapServerMessages } from './mapserver-messages.js';
 
 export interface MapServerTool {
   /** Absolute path of map2img or shp2img. */
@@ -94,6 +97,8 @@ export async function makeWorkingCopy(doc: MapfileDocument, options: WorkingCopy
   for (const statement of statementsOf(doc.root, 'CONFIG')) {
     const [key, value] = statement.args;
     if (key && value && key.value.toUpperCase() === 'MS_ERRORFILE') replaceValue(value, 'stderr');
+    // MapServer reads a relative PROJ_DATA (PROJ_LIB) from the mapfile's folder, not the copy's.
+    if (key && value && /^PROJ_(DATA|LIB)$/i.test(key.value) && value.value !== '' && !isAbsolute(value.value)) replaceValue(value, resolve(mainDir, value.value));
   }
   const anchored = ['SYMBOLSET', 'FONTSET', ...(options.anchorData ? ['SHAPEPATH'] : [])];
   for (const keyword of anchored) {
@@ -186,8 +191,6 @@ export async function writeStderrConfig(copy: WorkingCopy): Promise<string> {
   return config;
 }
 
-const LOAD_CONFIG_NOTICE = /^msLoadConfig\(\): Unable to access file/;
-
 export async function checkWithMapServer(tool: MapServerTool, doc: MapfileDocument, secrets: readonly SecretSpan[], env: NodeJS.ProcessEnv): Promise<SyntaxCheck> {
   const copy = await makeWorkingCopy(doc, { secrets });
   try {
@@ -203,53 +206,19 @@ export async function checkWithMapServer(tool: MapServerTool, doc: MapfileDocume
       timeout: 60_000,
       env: { ...env, MAPSERVER_CONFIG_FILE: config, MS_ERRORFILE: 'stderr' },
       extendEnv: false,
-      cwd: copy.dir,
+      // From the mapfile's own folder, where paths MapServer leaves to the working folder
+      // (init=./epsg) are found as when MapServer is run next to the mapfile.
+      cwd: dirname(doc.path),
     });
     const output = cleanMessage(String(result.all ?? ''), copy, secrets);
     if (result.timedOut) {
       return { findings: [{ file: doc.path, line: 1, severity: 'error', rule: 'mapserver', message: `${tool.name} did not finish loading the mapfile within 60 s` }], output };
     }
     if (output.includes(`Layer (-l) "${sentinel}" not found`) || output.includes(`Layer (-l) ${sentinel} not found`)) return { findings: [], output };
-    // One message per "function(): ..." start; a message may span lines when it quotes a token
-    // that does (a runaway string or /regex/), so newlines inside one become spaces.
-    const lines = output
-      .split(/\n(?=[A-Za-z_][A-Za-z0-9_]*\(\): )/)
-      .map((l) => l.replace(/\s*<br>\s*$/, '').replace(/\s*\n\s*/g, ' ').trim())
-      .filter((l) => l !== '' && !LOAD_CONFIG_NOTICE.test(l) && !l.includes(sentinel));
+    const lines = mapServerMessages(output, sentinel);
     const messages = lines.length > 0 ? lines : [`${tool.name} could not load the mapfile (exit code ${result.exitCode ?? 'none'}) and said nothing`];
     return { findings: messages.map((m) => locate(m, doc)), output };
   } finally {
     await copy.remove();
   }
-}
-
-/** Finds the file and line a MapServer message is about: "(line N)" plus the token it names. */
-export function locate(message: string, doc: MapfileDocument): Finding {
-  const lineMatch = /\(line (\d+)\)/.exec(message);
-  const near = /Parsing error near \((.*?)\):\(line \d+\)/.exec(message);
-  let file = doc.path;
-  let line = lineMatch ? Number(lineMatch[1]) : 1;
-  if (lineMatch) {
-    const token = near?.[1]?.toLowerCase();
-    // MapServer gives the line within whichever file (main or included) held the token.
-    const candidates = doc.files.filter((f) => f.lex.tokens.some((t) => t.line === line && (!token || f.text.slice(t.start, t.end).toLowerCase().includes(token))));
-    const chosen = candidates.find((f) => f.path === doc.path) ?? candidates[0];
-    if (chosen) file = chosen.path;
-  } else {
-    // No line given ("Error opening fontset /x/fonts.txt"): find the statement naming that file.
-    const mainDir = dirname(doc.path);
-    const named = doc.tokens.find(
-      (t) => (t.kind === 'string' || t.kind === 'word' || t.kind === 'include') && t.value.length >= 3 && (message.includes(t.value) || message.includes(resolve(mainDir, t.value))),
-    );
-    if (named) {
-      file = named.file;
-      line = named.line;
-    }
-    const included = doc.includes.find((i) => !i.found && message.includes(basename(i.target)));
-    if (included) {
-      file = included.from;
-      line = included.token.line;
-    }
-  }
-  return { file, line, severity: 'error', rule: 'mapserver', message: `MapServer: ${message}` };
 }

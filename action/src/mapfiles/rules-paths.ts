@@ -19,7 +19,7 @@ export function dataPathRule(context: RuleContext, findings: Finding[]): void {
   const mapBlock = doc.root.children.find((b) => b.type === 'MAP') ?? doc.root;
   const shapePathStatement = statementIn(mapBlock, 'SHAPEPATH');
   const shapePath = shapePathStatement?.args[0]?.value;
-  if (shapePathStatement?.args[0]) checkPath(context, shapePathStatement.args[0], 'SHAPEPATH', mapDir, 'folder', findings);
+  if (shapePathStatement?.args[0]) checkPath(context, shapePathStatement.args[0], 'SHAPEPATH', [mapDir], 'folder', findings);
 
   const dataBase = shapePath === undefined || shapePath === '' ? mapDir : posix.isAbsolute(shapePath) ? shapePath : posix.join(mapDir, shapePath);
   const layerNames = new Set(
@@ -30,26 +30,30 @@ export function dataPathRule(context: RuleContext, findings: Finding[]): void {
 
   for (const layer of blocksOf(doc.root, 'LAYER')) {
     const connectionType = (statementIn(layer, 'CONNECTIONTYPE')?.args[0]?.value ?? '').toUpperCase();
+    const isRaster = (statementIn(layer, 'TYPE')?.args[0]?.value ?? '').toUpperCase() === 'RASTER';
+    // Shapefiles are read from SHAPEPATH only; OGR sources, GDAL rasters and tile indexes are
+    // tried there first and then from the mapfile's folder (msTryBuildPath3, then msTryBuildPath).
+    const fallback = isRaster || connectionType === 'OGR' ? [mapDir] : [];
     const data = statementIn(layer, 'DATA')?.args[0];
-    if (data && FILE_DATA_CONNECTIONS.has(connectionType)) checkPath(context, data, 'DATA', dataBase, 'data', findings);
+    if (data && FILE_DATA_CONNECTIONS.has(connectionType)) checkPath(context, data, 'DATA', [dataBase, ...fallback], 'data', findings);
     const connection = statementIn(layer, 'CONNECTION')?.args[0];
-    if (connection && connectionType === 'OGR') checkPath(context, connection, 'CONNECTION', dataBase, 'data', findings);
+    if (connection && connectionType === 'OGR' && !isConnectionString(connection.value)) checkPath(context, connection, 'CONNECTION', [dataBase, mapDir], 'data', findings);
     const tileIndex = statementIn(layer, 'TILEINDEX')?.args[0];
     // TILEINDEX names either another layer of the map or a file.
-    if (tileIndex && !layerNames.has(tileIndex.value.toLowerCase())) checkPath(context, tileIndex, 'TILEINDEX', dataBase, 'data', findings);
+    if (tileIndex && !layerNames.has(tileIndex.value.toLowerCase())) checkPath(context, tileIndex, 'TILEINDEX', [dataBase, mapDir], 'data', findings);
   }
   for (const keyword of ['SYMBOLSET', 'FONTSET']) {
     const statement = statementIn(mapBlock, keyword);
-    if (statement?.args[0]) checkPath(context, statement.args[0], keyword, mapDir, 'side-file', findings);
+    if (statement?.args[0]) checkPath(context, statement.args[0], keyword, [mapDir], 'side-file', findings);
   }
   for (const keyword of ['TEMPLATE', 'HEADER', 'FOOTER', 'KEYIMAGE', 'IMAGE']) {
     for (const statement of statementsOf(doc.root, keyword)) {
-      if (statement.args[0]) checkPath(context, statement.args[0], keyword, mapDir, 'template', findings);
+      if (statement.args[0]) checkPath(context, statement.args[0], keyword, [mapDir], 'template', findings);
     }
   }
   // A missing INCLUDE is already an error of its own; here only where it points matters.
   for (const include of doc.includes) {
-    checkPath(context, include.token, 'INCLUDE', mapDir, 'template', findings);
+    checkPath(context, include.token, 'INCLUDE', [mapDir], 'template', findings);
   }
 }
 
@@ -58,13 +62,24 @@ const REMOTE_VSI = /^\/vsi(s3|s3_streaming|gs|gs_streaming|az|az_streaming|adls|
 /** Archive/compression wrappers whose inner path is checked like any other path. */
 const WRAPPER_VSI = /^\/vsi(zip|gzip|tar|7z|rar|subfile|sparse|cached|crypt)\/(.*)$/i;
 
-function checkPath(context: RuleContext, token: SourceToken, keyword: string, baseDir: string, role: PathRole, findings: Finding[]): void {
+/** OGR data sources that are not files: inline VRT XML, key=value connection strings. */
+function isConnectionString(value: string): boolean {
+  return value.trimStart().startsWith('<') || /^\s*\w+\s*=/.test(value) || /[;]/.test(value);
+}
+
+/** A path is fine when it is fine from any of the folders MapServer tries, in order. */
+function checkPath(context: RuleContext, token: SourceToken, keyword: string, baseDirs: readonly string[], role: PathRole, findings: Finding[]): void {
   const value = token.value.trim();
   // Runtime substitutions (%name%) and empty values cannot be judged before a request.
   // Nor can template placeholders (<name>) that a generator fills in later.
   if (value === '' || value.includes('%') || /<[^<>]+>/.test(value)) return;
-  const problem = pathProblem(context, value, baseDir, role);
-  if (problem) findings.push(finding(token, problem.severity, 'data-path', `${keyword} ${JSON.stringify(value)} ${problem.message}`));
+  let first: ReturnType<typeof pathProblem>;
+  for (const baseDir of baseDirs) {
+    const problem = pathProblem(context, value, baseDir, role);
+    if (!problem) return;
+    first ??= problem;
+  }
+  if (first) findings.push(finding(token, first.severity, 'data-path', `${keyword} ${JSON.stringify(value)} ${first.message}`));
 }
 
 function pathProblem(context: RuleContext, value: string, baseDir: string, role: PathRole): { severity: Severity; message: string } | undefined {

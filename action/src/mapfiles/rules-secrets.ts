@@ -62,8 +62,9 @@ export function secretRule({ doc }: RuleContext, findings: Finding[], secrets: S
     findings.push(finding(key, 'error', 'secret', `CONFIG "${name}" writes a credential into the mapfile (value not shown); ${advice}`));
   }
 
-  // METADATA "wms_auth_password" "..." and the like.
-  for (const type of ['METADATA', 'VALIDATION', 'CONNECTIONOPTIONS']) {
+  // METADATA "wms_auth_password" "..." and the like. VALIDATION is left out: its values are the
+  // patterns and defaults a request's %token% substitutions are checked against, not credentials.
+  for (const type of ['METADATA', 'CONNECTIONOPTIONS']) {
     for (const block of blocksOf(doc.root, type)) {
       for (const [key, value] of pairsOf(block)) {
         if (!value || value.value.trim() === '' || !SECRET_METADATA_KEY.test(key.value)) continue;

@@ -1,8 +1,9 @@
 // The lint rules: what breaks a mapfile once it is in the bucket and served by the image, checked
-// on the parsed document, one theme a module (rules-secrets, rules-paths, rules-serving). Messages
+// on the parsed document, one theme a module (rules-secrets, rules-paths, rules-serving, rules-runtime). Messages
 // name keywords and places, never the secret values themselves.
 import { findingKey, type Finding, type RuleContext, type RuleResult, type SecretSpan } from './findings.js';
 import { dataPathRule } from './rules-paths.js';
+import { pluginRule, relativeInitRule } from './rules-runtime.js';
 import { secretRule } from './rules-secrets.js';
 import { errorFileRule, mapPatternRule, onlineResourceRule } from './rules-serving.js';
 
@@ -14,6 +15,8 @@ export function runRules(context: RuleContext): RuleResult {
   dataPathRule(context, findings);
   onlineResourceRule(context, findings);
   mapPatternRule(context, findings);
+  pluginRule(context, findings);
+  relativeInitRule(context, findings);
   return { findings: dedupe(findings), secrets };
 }
 

@@ -34,6 +34,35 @@ export function mapPatternFromConfig(text: string): string | undefined {
   return undefined;
 }
 
+/** The plugin names of a MapServer config file's CONFIG > PLUGINS block (PLUGIN "name" in a layer looks them up). */
+export function pluginsFromConfig(text: string): string[] {
+  const tokens: SourceToken[] = tokenize(text).tokens.map((t) => ({ ...t, file: 'mapserver.conf' }));
+  const { root } = parseBlocks(tokens);
+  const names: string[] = [];
+  for (const config of root.children.filter((b) => b.type === 'CONFIG')) {
+    for (const plugins of config.children.filter((b) => b.type === 'PLUGINS')) names.push(...pairsOf(plugins).map(([key]) => key.value));
+  }
+  return names;
+}
+
+/** The plugins the image's config declares: none in the shipped docker/mapserver/mapserver.conf. */
+export const IMAGE_PLUGINS: readonly string[] = [];
+
+/** The image's plugins, from the checkout when it is there. */
+export function imagePlugins(projectRoot?: string): readonly string[] {
+  if (projectRoot) {
+    try {
+      return pluginsFromConfig(readFileSync(join(projectRoot, IMAGE_CONFIG_FILE), 'utf8'));
+    } catch {
+      // Not a checkout of this project: use the shipped list.
+    }
+  }
+  return IMAGE_PLUGINS;
+}
+
+/** Where the image's MapServer runs: mod_fcgid starts mapserv in the folder of the script. */
+export const IMAGE_WORKING_DIR = '/usr/lib/cgi-bin';
+
 /** The project checkout when the command runs in one; outside one (the bundled action) reading root throws. */
 export function checkoutRoot(project: { readonly root: string }): string | undefined {
   try {

@@ -19,8 +19,10 @@ interface Run {
   stderr: string;
 }
 
+/** lint-mapfiles with this machine's map2img (the image's MapServer is lint-corpus.test.ts's subject). */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = repoRoot): Run {
-  const result = spawnSync(process.execPath, [tsxCli, join(repoRoot, 'action', 'src', 'index.ts'), ...args], {
+  const local = args[0] === 'lint-mapfiles' && !args.includes('--lint-mapserver') ? ['lint-mapfiles', '--lint-mapserver', 'local', ...args.slice(1)] : args;
+  const result = spawnSync(process.execPath, [tsxCli, join(repoRoot, 'action', 'src', 'index.ts'), ...local], {
     cwd,
     env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
     encoding: 'utf8',
@@ -45,15 +47,18 @@ describe('lint-mapfiles with MapServer', () => {
     const run = runCli(['lint-mapfiles', join(fixtures, 'bad', 'syntax.map')]);
     expect(run.code).toBe(1);
     expect(run.stdout.trim()).toBe(
-      'action/test/fixtures/mapfiles/bad/syntax.map:9: error: MapServer: loadLayer(): Unknown identifier. Parsing error near (COLOUR):(line 9) [mapserver]',
+      'action/test/fixtures/mapfiles/bad/syntax.map:9: error: unknown keyword COLOUR in LAYER: MapServer 8.4 refuses it [syntax]',
     );
-    expect(run.stderr).toContain('MapServer checked each mapfile');
+    expect(run.stderr).toMatch(/this machine's MapServer 8\.\d+\.\d+ \(\/usr\/bin\/map2img\) loaded each mapfile/);
+    // This machine's map2img is not the image's MapServer: the log says which it was and how they differ.
+    const local = execFileSync('map2img', ['-v'], { encoding: 'utf8' });
+    if (!/MapServer version 8\.4\./.test(local)) expect(run.stderr).toMatch(/checked instead, not the image's 8\.4; keywords added after 8\.\d+ are refused here/);
   });
 
   it('puts an error inside an INCLUDEd file at that file and line', () => {
     const run = runCli(['lint-mapfiles', join(fixtures, 'bad', 'include-error.map')]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/^action\/test\/fixtures\/mapfiles\/bad\/parts\/broken\.inc:5: error: MapServer: .*Parsing error near \(MAYBE\)/m);
+    expect(run.stdout).toMatch(/^action\/test\/fixtures\/mapfiles\/bad\/parts\/broken\.inc:5: error: .*MAYBE/m);
   });
 
   it('passes the good fixtures, which MapServer loads', () => {
@@ -70,7 +75,7 @@ describe('lint-mapfiles with MapServer', () => {
     expect(report).toMatchObject({ errors: 2, warnings: 0, mapserver: { checked: true, tool: expect.stringMatching(/map2img$/) } });
     expect(report.findings.map((f: { file: string; line: number; rule: string }) => `${f.file}:${f.line}:${f.rule}`)).toEqual([
       'action/test/fixtures/mapfiles/bad/errorfile.map:5:errorfile',
-      'action/test/fixtures/mapfiles/bad/syntax.map:9:mapserver',
+      'action/test/fixtures/mapfiles/bad/syntax.map:9:syntax',
     ]);
   });
 
@@ -83,8 +88,8 @@ describe('lint-mapfiles with MapServer', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('pasted.map:5: error: CONFIG "AWS_SECRET_ACCESS_KEY" writes a credential');
     expect(run.stdout).toContain('pasted.map:6: error: an AWS access key id is written');
-    // MapServer did see a parse error on line 6, but only ever saw the key replaced.
-    expect(run.stdout).toMatch(/pasted\.map:6: error: MapServer: .*Parsing error near \(REDACTED\)/);
+    // The parser stops at line 6 too, and names the token without the key.
+    expect(run.stdout).toMatch(/pasted\.map:6: error: unknown keyword \*\*\* in MAP/);
     expect(`${run.stdout}${run.stderr}`).not.toContain(key);
     expect(`${run.stdout}${run.stderr}`).not.toContain(secret);
   });
@@ -92,7 +97,7 @@ describe('lint-mapfiles with MapServer', () => {
   it('says when MapServer is not installed and its check was skipped', () => {
     const run = runCli(['lint-mapfiles', join(fixtures, 'good', 'constructs.map')], { PATH: '/nonexistent' });
     expect(run.code).toBe(0);
-    expect(run.stderr).toContain("MapServer's check skipped: MapServer (map2img or shp2img) is not installed on this machine");
+    expect(run.stderr).toContain("MapServer's check skipped: asked for this machine's MapServer, and MapServer (map2img) is not installed on this machine");
   });
 
   it('leaves no log file behind for a mapfile naming an MS_ERRORFILE', () => {
@@ -108,7 +113,7 @@ describe('lint-mapfiles with MapServer', () => {
     const report = JSON.parse(run.stdout) as { findings: Array<{ file: string; line: number; rule: string; severity: string }> };
     const errors = report.findings.filter((f) => f.severity === 'error').map((f) => `${f.file}:${f.line}:${f.rule}`);
     expect(errors).toEqual([
-      'tnris_lambda-s4_template.map:6:mapserver',
+      'tnris_lambda-s4_template.map:6:syntax',
       'tnris_lambda-s4_template.map:8:secret',
       'tnris_lambda-s4_template.map:9:secret',
       'tnris_lambda-s4_template.map:41:secret',

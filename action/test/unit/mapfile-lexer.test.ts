@@ -86,8 +86,8 @@ END`);
   });
 
   it('reports unbalanced END and unclosed blocks with their lines', () => {
-    expect(parse('MAP\n  LAYER\n    NAME x\nEND\n').problems).toEqual([{ file: 'x.map', line: 1, message: 'MAP opened here is never closed with END' }]);
-    expect(parse('MAP\nEND\nEND\n').problems).toEqual([{ file: 'x.map', line: 3, message: 'END has no open block to close' }]);
+    expect(parse('MAP\n  LAYER\n    NAME x\nEND\n').problems).toEqual([{ file: 'x.map', line: 1, message: 'MAP opened here is never closed with END', structural: true }]);
+    expect(parse('MAP\nEND\nEND\n').problems).toEqual([{ file: 'x.map', line: 3, message: 'END has no open block to close', structural: true }]);
   });
 
   it('does not let a garbled value swallow the next keyword', () => {
