@@ -59,10 +59,15 @@ export const INPUTS = [
   { name: 'subnets', default: '', description: 'Subnet ids for the Auto Scaling group, comma- or newline-separated (subnet-...).' },
   { name: 'security-groups', default: '', description: 'Security group ids for the instances, comma- or newline-separated (sg-...).' },
   { name: 'instance-profile', default: '', description: 'IAM instance profile name or ARN for the container instances (ECS agent and read-only access to the bucket).' },
-  { name: 'instance-type', default: 't3.small', description: 'EC2 instance type of the container instances and of the bake; must match `architecture`.' },
+  {
+    name: 'instance-type',
+    default: '',
+    description:
+      'EC2 instance type of the container instances and of the bake; must match `architecture`. Unset: bootstrap and bake use t3.small (t4g.small for arm64), and roll and release keep the launch template\'s type.',
+  },
   { name: 'min-size', default: '1', description: 'Minimum size of the Auto Scaling group.' },
   { name: 'max-size', default: '2', description: 'Maximum size of the Auto Scaling group; leave room for launch-before-terminate refreshes.' },
-  { name: 'architecture', default: 'x86_64', description: 'CPU architecture of the AMI and image: x86_64 or arm64.' },
+  { name: 'architecture', default: '', description: 'CPU architecture of the AMI and image: x86_64 or arm64. Unset: that of instance-type, else x86_64.' },
   { name: 'base-ami-id', default: '', description: 'Base AMI to bake from (ami-...). Defaults to the latest ECS-optimized Amazon Linux 2023 AMI from SSM.' },
   { name: 'ami-id', default: '', description: 'Baked AMI to roll out (ami-...). Set it to redeploy an existing AMI without baking.' },
   { name: 'force', default: 'false', boolean: true, description: 'bake, image, release: bake the AMI and build the image even when one made from the same inputs exists (otherwise it is reused).' },

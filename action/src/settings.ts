@@ -25,7 +25,10 @@ export interface Settings {
   subnets: string[];
   securityGroups: string[];
   instanceProfile: string | undefined;
+  /** The given instance type, else the default of `architecture` (t3.small or t4g.small). */
   instanceType: string;
+  /** instance-type was given: roll and release set it on the launch template; otherwise they keep the template's. */
+  instanceTypeGiven: boolean;
   minSize: number;
   maxSize: number;
   architecture: Architecture;
@@ -174,6 +177,21 @@ function readBucketPrefix(reader: InputReader): string {
   return `${trimmed}/`;
 }
 
+/** Instance type used when none is given and nothing exists to keep it from. */
+export const DEFAULT_INSTANCE_TYPE: Record<Architecture, string> = { x86_64: 't3.small', arm64: 't4g.small' };
+
+/**
+ * instance-type and architecture, each defaulting from the other: an arm64 type means arm64, and
+ * arm64 means t4g.small. Whether the type was given decides whether a roll may change it.
+ */
+function readInstanceType(r: InputReader): Pick<Settings, 'instanceType' | 'instanceTypeGiven' | 'architecture'> {
+  const given = r.raw('instance-type');
+  if (given !== '' && !value.INSTANCE_TYPE.test(given)) r.problem('instance-type', `expected an EC2 instance type such as t3.small, got ${quote(given)}`);
+  const architecture: Architecture =
+    r.raw('architecture') === '' ? (given !== '' && value.INSTANCE_TYPE.test(given) ? instanceArchitecture(given) : 'x86_64') : r.oneOf('architecture', ['x86_64', 'arm64'] as const);
+  return { instanceType: given || DEFAULT_INSTANCE_TYPE[architecture] || 't3.small', instanceTypeGiven: given !== '', architecture };
+}
+
 const AMI_EXPECTED = 'an AMI id such as ami-0123456789abcdef0';
 
 function readFields(reader: InputReader, command: CommandName | undefined, region: string, paths: string[]): Settings {
@@ -194,10 +212,9 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
     subnets: r.list('subnets', value.SUBNET_ID, 'subnet ids such as subnet-0123456789abcdef0'),
     securityGroups: r.list('security-groups', value.SECURITY_GROUP_ID, 'security group ids such as sg-0123456789abcdef0'),
     instanceProfile: r.optional('instance-profile', value.INSTANCE_PROFILE, 'an instance profile name or ARN'),
-    instanceType: r.required('instance-type', value.INSTANCE_TYPE, 'an EC2 instance type such as t3.small'),
+    ...readInstanceType(r),
     minSize: r.integer('min-size', 0, 100),
     maxSize: r.integer('max-size', 1, 100),
-    architecture: r.oneOf('architecture', ['x86_64', 'arm64'] as const),
     baseAmiId: r.optional('base-ami-id', value.AMI_ID, AMI_EXPECTED),
     amiId: r.optional('ami-id', value.AMI_ID, AMI_EXPECTED),
     force: r.boolean('force'),

@@ -46,6 +46,37 @@ export function launchTemplateData(
   };
 }
 
+/**
+ * A new version's data: the current default's (so what bootstrap or the console set survives: volume,
+ * network, instance type...) with the AMI, user data and the inputs that were given on top. An unset
+ * instance-type keeps the current type; unset instance-profile or security-groups keep theirs.
+ */
+export function mergeLaunchTemplateData(
+  base: RequestLaunchTemplateData,
+  fromSettings: RequestLaunchTemplateData,
+  given: { instanceType: boolean; instanceProfile: boolean; securityGroups: boolean },
+): RequestLaunchTemplateData {
+  return {
+    ...base,
+    ...fromSettings,
+    ...(given.instanceType || !base.InstanceType ? {} : { InstanceType: base.InstanceType }),
+    ...(given.instanceProfile || !base.IamInstanceProfile ? {} : { IamInstanceProfile: base.IamInstanceProfile }),
+    ...(given.securityGroups || !base.SecurityGroupIds ? {} : { SecurityGroupIds: base.SecurityGroupIds }),
+    MetadataOptions: { ...base.MetadataOptions, ...METADATA_OPTIONS },
+  };
+}
+
+/** The settings a new version changes besides the AMI and user data, said for the plan ("instance type t3.medium -> m7i.large"). */
+export function launchTemplateChanges(base: RequestLaunchTemplateData, data: RequestLaunchTemplateData): string[] {
+  const changes: string[] = [];
+  const profile = (d: RequestLaunchTemplateData): string => d.IamInstanceProfile?.Arn ?? d.IamInstanceProfile?.Name ?? 'none';
+  const groups = (d: RequestLaunchTemplateData): string => [...(d.SecurityGroupIds ?? [])].sort().join(', ') || 'none';
+  if (base.InstanceType && base.InstanceType !== data.InstanceType) changes.push(`instance type ${base.InstanceType} -> ${data.InstanceType ?? 'none'}`);
+  if (base.IamInstanceProfile && profile(base) !== profile(data)) changes.push(`instance profile ${profile(base)} -> ${profile(data)}`);
+  if (base.SecurityGroupIds && groups(base) !== groups(data)) changes.push(`security groups ${groups(base)} -> ${groups(data)}`);
+  return changes;
+}
+
 export async function findLaunchTemplate(ec2: EC2Client, name: string): Promise<LaunchTemplate | undefined> {
   try {
     const response = await ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [name] }));

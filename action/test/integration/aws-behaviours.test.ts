@@ -1,0 +1,84 @@
+// The pipeline against AWS behaviours the plain emulator lacks, each taught to the emulator here:
+// settings bootstrap made survive rolls, snapshots stay in use for a while after a deregistration,
+// S3 refuses overlapping notification configurations.
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
+import { createClients, type AwsClients } from '../../src/aws/clients.js';
+import type { InputName } from '../../src/inputs.js';
+import { bootstrap } from '../../src/steps/bootstrap.js';
+import { decideRoll, rollInstances } from '../../src/steps/roll.js';
+import { testContext } from '../../../scripts/support/command-context.js';
+import { makeManagedAmi } from '../../../scripts/emulator/instances.js';
+import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
+
+jest.setTimeout(120_000);
+
+let emulator: Emulator;
+let clients: AwsClients;
+let inputs: Partial<Record<InputName, string>>;
+const savedEnv = { ...process.env };
+const fast = { intervalMs: 50 };
+const amis: string[] = [];
+let sourceAmi = '';
+let subnet = '';
+
+function context(extra: Partial<Record<InputName, string>> = {}) {
+  return testContext({ ...inputs, ...extra }, { clients, env: { ...emulator.env } });
+}
+
+async function defaultVersionData() {
+  const [version] = (await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: 'mapserver-ecs', Versions: ['$Default'] }))).LaunchTemplateVersions ?? [];
+  return version;
+}
+
+beforeAll(async () => {
+  emulator = await startEmulator({ refreshSteps: 1, deploymentSteps: 1 });
+  Object.assign(process.env, emulator.env);
+  clients = createClients('us-east-1', process.env);
+  await clients.s3.send(new CreateBucketCommand({ Bucket: 'maps-bucket' }));
+  const subnets = (await clients.ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [];
+  const group = (await clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: ['default'] }))).SecurityGroups?.[0];
+  sourceAmi = ((await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId ?? '';
+  subnet = subnets[0]?.SubnetId ?? '';
+  for (const day of ['01', '02', '03']) amis.push(await makeManagedAmi(clients.ec2, { name: `mapserver-ecs-2026-11-${day}`, buildTime: `2026-11-${day}T10:00:00Z`, sourceAmi, subnet }));
+  inputs = {
+    command: 'bootstrap',
+    bucket: 'maps-bucket',
+    subnets: subnets.slice(0, 2).map((s) => s.SubnetId ?? '').join(','),
+    'security-groups': group?.GroupId ?? '',
+    'instance-profile': 'mapserver-ecs-instance',
+    'ami-id': amis[0] ?? '',
+    'wait-minutes': '1',
+  };
+}, 120_000);
+
+afterAll(async () => {
+  clients?.destroy();
+  await emulator?.stop();
+  for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+  Object.assign(process.env, savedEnv);
+});
+
+describe('rolls keep what bootstrap set', () => {
+  it('bootstrap with t3.medium, then roll --ami-id without an instance type: the default version still says t3.medium', async () => {
+    await bootstrap(context({ 'instance-type': 't3.medium' }));
+    expect((await defaultVersionData())?.LaunchTemplateData?.InstanceType).toBe('t3.medium');
+    const roll = context({ command: 'roll', 'ami-id': amis[1] ?? '' });
+    expect(roll.settings.instanceTypeGiven).toBe(false);
+    const plan = await decideRoll(roll, amis[1]);
+    expect(plan.reason).not.toMatch(/instance type/);
+    await rollInstances(roll, amis[1] ?? '', fast);
+    const version = await defaultVersionData();
+    expect(version?.VersionNumber).toBe(2);
+    expect(version?.LaunchTemplateData).toMatchObject({ ImageId: amis[1], InstanceType: 't3.medium' });
+  });
+
+  it('an instance type given explicitly changes it, and the plan names the change', async () => {
+    const roll = context({ command: 'roll', 'ami-id': amis[2] ?? '', 'instance-type': 'm7i.large' });
+    const plan = await decideRoll(roll, amis[2]);
+    expect(plan.reason).toContain('instance type t3.medium -> m7i.large');
+    await rollInstances(roll, amis[2] ?? '', fast);
+    expect((await defaultVersionData())?.LaunchTemplateData).toMatchObject({ ImageId: amis[2], InstanceType: 'm7i.large' });
+  });
+});

@@ -1,0 +1,35 @@
+// A roll's launch template data: what the current default holds survives unless an input sets it.
+import { describe, expect, it } from '@jest/globals';
+import { launchTemplateChanges, mergeLaunchTemplateData } from '../../src/aws/launch-template.js';
+
+const base = {
+  ImageId: 'ami-00000000000000001',
+  InstanceType: 'm7i.large' as const,
+  IamInstanceProfile: { Name: 'profile-a' },
+  SecurityGroupIds: ['sg-00000000000000001'],
+  BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 60, Encrypted: true } }],
+  MetadataOptions: { HttpTokens: 'optional' as const, InstanceMetadataTags: 'enabled' as const },
+};
+const fromSettings = { ImageId: 'ami-00000000000000002', InstanceType: 't3.small' as const, UserData: 'IyE=', IamInstanceProfile: { Name: 'profile-b' } };
+const none = { instanceType: false, instanceProfile: false, securityGroups: false };
+
+describe('mergeLaunchTemplateData', () => {
+  it('keeps the instance type, profile, groups and volume when their inputs are unset', () => {
+    const data = mergeLaunchTemplateData(base, fromSettings, none);
+    expect(data).toMatchObject({ ImageId: 'ami-00000000000000002', InstanceType: 'm7i.large', IamInstanceProfile: { Name: 'profile-a' }, SecurityGroupIds: ['sg-00000000000000001'], UserData: 'IyE=' });
+    expect(data.BlockDeviceMappings).toEqual(base.BlockDeviceMappings);
+    // IMDSv2 is enforced whatever the template said; other metadata options stay.
+    expect(data.MetadataOptions).toMatchObject({ HttpTokens: 'required', InstanceMetadataTags: 'enabled' });
+    expect(launchTemplateChanges(base, data)).toEqual([]);
+  });
+
+  it('takes what is given and names each change', () => {
+    const data = mergeLaunchTemplateData(base, fromSettings, { instanceType: true, instanceProfile: true, securityGroups: false });
+    expect(data).toMatchObject({ InstanceType: 't3.small', IamInstanceProfile: { Name: 'profile-b' } });
+    expect(launchTemplateChanges(base, data)).toEqual(['instance type m7i.large -> t3.small', 'instance profile profile-a -> profile-b']);
+  });
+
+  it('takes the settings when there is no current version', () => {
+    expect(mergeLaunchTemplateData({}, fromSettings, none).InstanceType).toBe('t3.small');
+  });
+});
