@@ -4,6 +4,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EcsDeployments } from './ecs-deployments.js';
 import { InstanceRefreshes } from './instance-refresh.js';
+import { SnapshotRules } from './snapshots.js';
 import type { EmulatorProxy, Interceptor, ProxyOptions, ProxyRequest, ProxyResponse, RefreshFailure } from './types.js';
 import { readProxyRequest, jsonResponse } from './wire.js';
 
@@ -70,7 +71,8 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
   const toMoto = (request: ProxyRequest): Promise<ProxyResponse> => forward(options.upstream, request);
   const refreshes = new InstanceRefreshes(toMoto, options.refreshSteps ?? 3);
   const deployments = new EcsDeployments(toMoto, options.deploymentSteps ?? 2);
-  const chain: Interceptor[] = [...(options.faults ?? []), refreshes.interceptor, deployments.interceptor];
+  const snapshots = new SnapshotRules(toMoto, options.snapshots);
+  const chain: Interceptor[] = [...(options.faults ?? []), snapshots.interceptor, refreshes.interceptor, deployments.interceptor];
 
   const dispatch = (index: number, request: ProxyRequest): Promise<ProxyResponse> => {
     const interceptor = chain[index];
@@ -125,5 +127,6 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
     failNextDeployment(reason) {
       deployments.failNext(reason);
     },
+    snapshots,
   };
 }

@@ -3,6 +3,7 @@
 import { freePort } from '../support/ports.js';
 import { startMoto } from './moto.js';
 import { createProxy } from './proxy.js';
+import type { SnapshotOptions } from './snapshots.js';
 import type { EmulatorProxy, Interceptor } from './types.js';
 
 export interface Emulator {
@@ -33,6 +34,8 @@ export interface EmulatorOptions {
   refreshSteps?: number;
   /** Polls a deployment takes once its tasks can be placed (1: done at once). */
   deploymentSteps?: number;
+  /** Snapshots after a deregistration (in use for a while; DeleteAssociatedSnapshots honoured or not). */
+  snapshots?: SnapshotOptions;
 }
 
 export function emulatorEnv(endpoint: string): Record<string, string> {
@@ -59,6 +62,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.refreshSteps ? { refreshSteps: options.refreshSteps } : {}),
     ...(options.deploymentSteps ? { deploymentSteps: options.deploymentSteps } : {}),
+    ...(options.snapshots ? { snapshots: options.snapshots } : {}),
   });
   const port = await proxy.listen(options.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;

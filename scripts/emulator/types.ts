@@ -1,6 +1,7 @@
 // The shapes the emulator's proxy passes along its chain of interceptors (faults, simulations, moto):
 // types only, so every module of the emulator can import them and none imports back.
 import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { SnapshotOptions, SnapshotRules } from './snapshots.js';
 
 /** One request as the proxy sees it, with the AWS service and operation it addresses. */
 export interface ProxyRequest {
@@ -44,6 +45,8 @@ export interface ProxyOptions {
   refreshSteps?: number;
   /** Deployment polls from start to COMPLETED once tasks can be placed (default 2). */
   deploymentSteps?: number;
+  /** Snapshots after a deregistration: how long they stay in use, whether DeleteAssociatedSnapshots is honoured. */
+  snapshots?: SnapshotOptions;
 }
 
 export type RefreshFailure = 'Failed' | 'RollbackSuccessful' | 'Cancelled';
@@ -58,4 +61,6 @@ export interface EmulatorProxy {
   failNextRefresh(status: RefreshFailure, reason?: string): void;
   /** Make the next ECS deployment trip the circuit breaker and roll back. */
   failNextDeployment(reason?: string): void;
+  /** The snapshot rules (DeleteAssociatedSnapshots, InvalidSnapshot.InUse) and what they refused. */
+  snapshots: SnapshotRules;
 }

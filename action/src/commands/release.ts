@@ -167,9 +167,10 @@ async function runSteps(ctx: CommandContext, plan: ReleasePlan, lines: StepPlan,
   await deployStep(ctx, decisions.deploy, imageUri, steps);
   await rollStep(ctx, decisions.roll, amiId, steps);
   if (plan.run.has('cleanup')) {
-    const { deregistered } = await attempt('cleanup', 'Clean up old AMIs', () => cleanupAmis(ctx));
+    const { deregistered, orphanedSnapshots } = await attempt('cleanup', 'Clean up old AMIs', () => cleanupAmis(ctx));
     reporter.setOutput('deregistered-amis', deregistered.join(','));
-    done('cleanup', deregistered.length > 0 ? `deregistered ${deregistered.join(', ')}` : 'nothing to deregister');
+    const leftOver = orphanedSnapshots.length > 0 ? ` (snapshots left over, to delete by hand: ${orphanedSnapshots.map((o) => o.snapshotId).join(', ')})` : '';
+    done('cleanup', `${deregistered.length > 0 ? `deregistered ${deregistered.join(', ')}` : 'nothing to deregister'}${leftOver}`);
   } else done('cleanup', planned('cleanup'));
   return results;
 }

@@ -3,10 +3,12 @@
 // S3 refuses overlapping notification configurations.
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import type { InputName } from '../../src/inputs.js';
+import { snapshotsOf } from '../../src/aws/snapshots.js';
 import { bootstrap } from '../../src/steps/bootstrap.js';
+import { cleanupAmis } from '../../src/steps/cleanup.js';
 import { decideRoll, rollInstances } from '../../src/steps/roll.js';
 import { testContext } from '../../../scripts/support/command-context.js';
 import { makeManagedAmi } from '../../../scripts/emulator/instances.js';
@@ -80,5 +82,45 @@ describe('rolls keep what bootstrap set', () => {
     expect(plan.reason).toContain('instance type t3.medium -> m7i.large');
     await rollInstances(roll, amis[2] ?? '', fast);
     expect((await defaultVersionData())?.LaunchTemplateData).toMatchObject({ ImageId: amis[2], InstanceType: 'm7i.large' });
+  });
+});
+
+describe('cleanup while snapshots stay in use after a deregistration', () => {
+  const snapshotIds = async (): Promise<string[]> => ((await clients.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }))).Snapshots ?? []).map((s) => s.SnapshotId ?? '');
+  const snapshotsOfAmi = async (id: string): Promise<string[]> => snapshotsOf((await clients.ec2.send(new DescribeImagesCommand({ ImageIds: [id] }))).Images?.[0] ?? {});
+
+  it('without DeleteAssociatedSnapshots, retries InvalidSnapshot.InUse until the snapshot goes, and the cleanup succeeds', async () => {
+    const snapshots = await snapshotsOfAmi(amis[0] ?? '');
+    expect(snapshots.length).toBeGreaterThan(0);
+    emulator.proxy.snapshots.options = { inUseMs: 1_500, deleteAssociatedSnapshots: false };
+    const refusedBefore = emulator.proxy.snapshots.refused;
+    const ctx = context({ command: 'cleanup', 'keep-amis': '2' });
+    const result = await cleanupAmis(ctx, { firstDelayMs: 200, maxDelayMs: 1_000 });
+    expect(result).toEqual({ deregistered: [amis[0]], orphanedSnapshots: [] });
+    expect(emulator.proxy.snapshots.refused).toBeGreaterThan(refusedBefore);
+    const left = await snapshotIds();
+    for (const id of snapshots) expect(left).not.toContain(id);
+  });
+
+  it('reports a snapshot still in use after the bound as left over, without failing', async () => {
+    const extra = await makeManagedAmi(clients.ec2, { name: 'mapserver-ecs-2026-10-01', buildTime: '2026-10-01T10:00:00Z', sourceAmi, subnet });
+    const [snapshot] = await snapshotsOfAmi(extra);
+    emulator.proxy.snapshots.options = { inUseMs: 60_000, deleteAssociatedSnapshots: false };
+    const ctx = context({ command: 'cleanup', 'keep-amis': '2' });
+    const result = await cleanupAmis(ctx, { firstDelayMs: 50, attempts: 3 });
+    expect(result.deregistered).toEqual([extra]);
+    expect(result.orphanedSnapshots).toEqual([{ snapshotId: snapshot, reason: expect.stringMatching(/InvalidSnapshot\.InUse.*after 3 attempts/) }]);
+    expect(ctx.log()).toContain(`aws ec2 delete-snapshot --snapshot-id ${snapshot ?? ''}`);
+  });
+
+  it('with DeleteAssociatedSnapshots (as AWS has it), EC2 deletes the snapshots with the AMI and nothing is refused', async () => {
+    const snapshots = await snapshotsOfAmi(amis[1] ?? '');
+    emulator.proxy.snapshots.options = { inUseMs: 60_000 };
+    const refusedBefore = emulator.proxy.snapshots.refused;
+    const result = await cleanupAmis(context({ command: 'cleanup', 'keep-amis': '1' }));
+    expect(result).toEqual({ deregistered: [amis[1]], orphanedSnapshots: [] });
+    expect(emulator.proxy.snapshots.refused).toBe(refusedBefore);
+    const left = await snapshotIds();
+    for (const id of snapshots) expect(left).not.toContain(id);
   });
 });

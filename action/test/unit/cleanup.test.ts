@@ -112,7 +112,7 @@ describe('cleanupAmis', () => {
     world();
     ec2.on(DescribeImagesCommand).resolves({ Images: [ami(5, '05')] });
     const ctx = testContext({ command: 'cleanup' });
-    await expect(cleanupAmis(ctx)).resolves.toEqual({ deregistered: [] });
+    await expect(cleanupAmis(ctx)).resolves.toEqual({ deregistered: [], orphanedSnapshots: [] });
     expect(ctx.log()).toMatch(/Nothing to clean up/);
   });
 
@@ -121,6 +121,34 @@ describe('cleanupAmis', () => {
     ec2.on(DescribeLaunchTemplatesCommand).rejects(Object.assign(new Error('missing'), { name: 'InvalidLaunchTemplateName.NotFoundException' }));
     const result = await cleanupAmis(testContext({ command: 'cleanup', 'keep-amis': '4' }));
     expect(result.deregistered).toEqual(['ami-00000000000000002', 'ami-00000000000000001']);
+  });
+
+  it('asks EC2 to delete the snapshots with the AMI and deletes none itself when EC2 reports them deleted or shared', async () => {
+    world();
+    ec2.on(DeregisterImageCommand).callsFake((input: { ImageId: string }) => ({
+      DeleteSnapshotResults: [{ SnapshotId: input.ImageId.replace('ami-', 'snap-'), ReturnCode: input.ImageId.endsWith('3') ? 'skipped' : 'success' }],
+    }));
+    const ctx = testContext({ command: 'cleanup', 'keep-amis': '1' });
+    const result = await cleanupAmis(ctx);
+    expect(ec2.commandCalls(DeregisterImageCommand).every((c) => c.args[0].input.DeleteAssociatedSnapshots === true)).toBe(true);
+    expect(ec2.commandCalls(DeleteSnapshotCommand)).toHaveLength(0);
+    expect(result.orphanedSnapshots).toEqual([]);
+    expect(ctx.log()).toMatch(/deregistered ami-00000000000000003 .*kept snap-00000000000000003 \(used by another AMI\)/);
+  });
+
+  it('retries InvalidSnapshot.InUse with growing pauses, then reports the snapshot left over instead of failing', async () => {
+    world();
+    const inUse = Object.assign(new Error('The snapshot is currently in use by ami-00000000000000004'), { name: 'InvalidSnapshot.InUse' });
+    ec2.on(DeleteSnapshotCommand, { SnapshotId: 'snap-00000000000000004' }).rejectsOnce(inUse).rejectsOnce(inUse).resolves({});
+    ec2.on(DeleteSnapshotCommand, { SnapshotId: 'snap-00000000000000003' }).rejects(inUse);
+    const pauses: number[] = [];
+    const ctx = testContext({ command: 'cleanup', 'keep-amis': '1' });
+    const result = await cleanupAmis(ctx, { firstDelayMs: 10, maxDelayMs: 25, attempts: 4, sleep: async (ms) => void pauses.push(ms) });
+    expect(result.deregistered).toEqual(['ami-00000000000000004', 'ami-00000000000000003', 'ami-00000000000000001']);
+    expect(result.orphanedSnapshots).toEqual([{ snapshotId: 'snap-00000000000000003', reason: expect.stringMatching(/^InvalidSnapshot\.InUse: .*\(after 4 attempts\)$/) }]);
+    // Two pauses for snap-4 (then deleted), three for snap-3 (then given up), doubling up to the cap.
+    expect(pauses).toEqual([10, 20, 10, 20, 25]);
+    expect(ctx.log()).toMatch(/Snapshot snap-00000000000000003 of deregistered ami-00000000000000003 is left over/);
   });
 
   it('reports what was done and what is left when a deregistration fails', async () => {
