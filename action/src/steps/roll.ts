@@ -16,6 +16,7 @@ import { pollTiming, type WaitTiming } from '../aws/timing.js';
 import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { poll } from '../wait.js';
+import { checkAmiFits } from './ami-fit.js';
 import { loadUserData, toBase64 } from './user-data.js';
 
 /** Refresh states in which Auto Scaling refuses (and we refuse) to start another one. */
@@ -49,6 +50,7 @@ export async function desiredVersion(ctx: CommandContext, amiId: string, current
     instanceProfile: settings.instanceProfile !== undefined,
     securityGroups: settings.securityGroups.length > 0,
   });
+  await checkAmiFits(ctx, amiId, data.InstanceType ?? settings.instanceType);
   const description = `mapserver-ecs roll to ${amiId} (data ${createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16)})`;
   return { data, description };
 }
