@@ -1,9 +1,10 @@
-// The emulator's HTTP proxy in front of moto: a chain of interceptors (faults first, then the
-// instance-refresh and ECS deployment simulations) ending in moto, and test controls under
+// The emulator's HTTP proxy in front of moto: a chain of interceptors (faults first, then the AWS
+// rules moto lacks and the instance-refresh and ECS deployment simulations) ending in moto, and test controls under
 // CONTROL_PREFIX.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EcsDeployments } from './ecs-deployments.js';
 import { InstanceRefreshes } from './instance-refresh.js';
+import { s3NotificationOverlap } from './s3-notifications.js';
 import { SnapshotRules } from './snapshots.js';
 import type { EmulatorProxy, Interceptor, ProxyOptions, ProxyRequest, ProxyResponse, RefreshFailure } from './types.js';
 import { readProxyRequest, jsonResponse } from './wire.js';
@@ -72,7 +73,7 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
   const refreshes = new InstanceRefreshes(toMoto, options.refreshSteps ?? 3);
   const deployments = new EcsDeployments(toMoto, options.deploymentSteps ?? 2);
   const snapshots = new SnapshotRules(toMoto, options.snapshots);
-  const chain: Interceptor[] = [...(options.faults ?? []), snapshots.interceptor, refreshes.interceptor, deployments.interceptor];
+  const chain: Interceptor[] = [...(options.faults ?? []), s3NotificationOverlap, snapshots.interceptor, refreshes.interceptor, deployments.interceptor];
 
   const dispatch = (index: number, request: ProxyRequest): Promise<ProxyResponse> => {
     const interceptor = chain[index];

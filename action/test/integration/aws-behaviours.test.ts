@@ -1,7 +1,11 @@
 // The pipeline against AWS behaviours the plain emulator lacks, each taught to the emulator here:
 // settings bootstrap made survive rolls, snapshots stay in use for a while after a deregistration,
-// S3 refuses overlapping notification configurations.
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+// S3 refuses overlapping notification configurations, bootstrap reads what it needs first.
+import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
+import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
+import { DescribeClustersCommand } from '@aws-sdk/client-ecs';
+import { ListTopicsCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
@@ -13,6 +17,7 @@ import { decideRoll, rollInstances } from '../../src/steps/roll.js';
 import { testContext } from '../../../scripts/support/command-context.js';
 import { makeManagedAmi } from '../../../scripts/emulator/instances.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
+import { StepFailure } from '../../src/errors.js';
 
 jest.setTimeout(120_000);
 
@@ -122,5 +127,71 @@ describe('cleanup while snapshots stay in use after a deregistration', () => {
     expect(emulator.proxy.snapshots.refused).toBe(refusedBefore);
     const left = await snapshotIds();
     for (const id of snapshots) expect(left).not.toContain(id);
+  });
+});
+
+describe('bootstrap reads what it depends on before it creates anything', () => {
+  const fresh = { cluster: 'other', service: 'other', 'launch-template': 'other-lt', 'auto-scaling-group': 'other-asg', 'capacity-provider': 'other-cp', 'ecr-repository': 'other-repo' } as const;
+  const nothingMade = async (): Promise<void> => {
+    await expect(clients.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ['other-repo'] }))).rejects.toThrow(/does not exist/);
+    const clusters = (await clients.ecs.send(new DescribeClustersCommand({ clusters: ['other'] }))).clusters ?? [];
+    expect(clusters.filter((c) => c.status === 'ACTIVE')).toEqual([]);
+  };
+  let queueArn = '';
+
+  beforeAll(async () => {
+    await clients.s3.send(new CreateBucketCommand({ Bucket: 'shared-bucket' }));
+    await clients.sqs.send(new CreateQueueCommand({ QueueName: 'thumbnails' }));
+    queueArn = 'arn:aws:sqs:us-east-1:123456789012:thumbnails';
+    await clients.s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: 'shared-bucket',
+        NotificationConfiguration: {
+          QueueConfigurations: [{ Id: 'thumbnails', QueueArn: queueArn, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'maps/' }] } } }],
+        },
+      }),
+    );
+  });
+
+  it('the emulator refuses an overlapping notification configuration as S3 does', async () => {
+    const overlapping = {
+      Bucket: 'shared-bucket',
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          { Id: 'a', QueueArn: queueArn, Events: ['s3:ObjectCreated:*' as const], Filter: { Key: { FilterRules: [{ Name: 'prefix' as const, Value: 'maps/' }] } } },
+          { Id: 'b', QueueArn: queueArn, Events: ['s3:ObjectCreated:Put' as const] },
+        ],
+      },
+    };
+    await expect(clients.s3.send(new PutBucketNotificationConfigurationCommand(overlapping))).rejects.toThrow(/Configuration is ambiguously defined/);
+  });
+
+  it('on a bucket with an overlapping notification, fails before any change, naming the configuration', async () => {
+    const topicsBefore = (await clients.sns.send(new ListTopicsCommand({}))).Topics?.length ?? 0;
+    const ctx = context({ ...fresh, bucket: 'shared-bucket', 'bucket-prefix': 'maps/wms/' });
+    const error = (await bootstrap(ctx).catch((e: unknown) => e)) as StepFailure;
+    expect(error).toBeInstanceOf(StepFailure);
+    expect(error.message).toContain(`queue ${queueArn} (id 'thumbnails') gets s3:ObjectCreated:* under 'maps/'`);
+    expect(error.message).toMatch(/set bucket-prefix to a prefix none of them covers/);
+    expect(error.state).toBe('nothing changed');
+    await nothingMade();
+    expect((await clients.sns.send(new ListTopicsCommand({}))).Topics?.length ?? 0).toBe(topicsBefore);
+    const notification = await clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'shared-bucket' }));
+    expect(notification.QueueConfigurations?.map((c) => c.Id)).toEqual(['thumbnails']);
+    expect(notification.TopicConfigurations ?? []).toEqual([]);
+  });
+
+  it('with a prefix apart from the existing one, adds the mirror notification next to it', async () => {
+    await bootstrap(context({ ...fresh, bucket: 'shared-bucket', 'bucket-prefix': 'mapfiles/', 'ami-id': amis[2] ?? '' }));
+    const notification = await clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'shared-bucket' }));
+    expect(notification.QueueConfigurations?.map((c) => c.Id)).toEqual(['thumbnails']);
+    expect(notification.TopicConfigurations).toHaveLength(1);
+  });
+
+  it('fails before any change when the bucket does not exist', async () => {
+    const error = (await bootstrap(context({ ...fresh, cluster: 'third', 'ecr-repository': 'third-repo', bucket: 'no-such-bucket' })).catch((e: unknown) => e)) as StepFailure;
+    expect(error.message).toBe('Bucket no-such-bucket does not exist: create it (or fix the bucket input) before bootstrap');
+    expect(error.state).toBe('nothing changed');
+    await expect(clients.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ['third-repo'] }))).rejects.toThrow(/does not exist/);
   });
 });
