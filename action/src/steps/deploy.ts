@@ -5,7 +5,7 @@
 import { CreateServiceCommand, UpdateServiceCommand, type Deployment, type Service } from '@aws-sdk/client-ecs';
 import {
   definitionDigest,
-  DEPLOYMENT_CONFIGURATION,
+  deploymentConfiguration,
   describeService,
   latestRevision,
   registerTaskDefinition,
@@ -77,7 +77,7 @@ export async function deployService(ctx: CommandContext, imageUri: string, timin
         service: settings.service,
         taskDefinition: taskDefinitionArn,
         desiredCount: settings.desiredCount,
-        deploymentConfiguration: DEPLOYMENT_CONFIGURATION,
+        deploymentConfiguration: deploymentConfiguration(settings),
       }),
     );
     service = updated.service;

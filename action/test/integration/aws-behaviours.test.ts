@@ -3,7 +3,8 @@
 // S3 refuses overlapping notification configurations, bootstrap reads what it needs first.
 import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
-import { DescribeClustersCommand } from '@aws-sdk/client-ecs';
+import { DescribeClustersCommand, DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { ListTopicsCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -15,7 +16,10 @@ import { bootstrap } from '../../src/steps/bootstrap.js';
 import { cleanupAmis } from '../../src/steps/cleanup.js';
 import { decideRoll, rollInstances } from '../../src/steps/roll.js';
 import { testContext } from '../../../scripts/support/command-context.js';
-import { makeManagedAmi } from '../../../scripts/emulator/instances.js';
+import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
+import { deployService } from '../../src/steps/deploy.js';
+import { registerTaskDefinition } from '../../src/aws/ecs.js';
+import { loadTaskDefinition } from '../../src/steps/task-definition.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 import { StepFailure } from '../../src/errors.js';
 
@@ -193,5 +197,52 @@ describe('bootstrap reads what it depends on before it creates anything', () => 
     expect(error.message).toBe('Bucket no-such-bucket does not exist: create it (or fix the bucket input) before bootstrap');
     expect(error.state).toBe('nothing changed');
     await expect(clients.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ['third-repo'] }))).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe('deployments with a static host port fit the group', () => {
+  const image = (n: number): string => `123456789012.dkr.ecr.us-east-1.amazonaws.com/mapserver@sha256:${String(n).repeat(64)}`;
+  const pair = {
+    cluster: 'pair',
+    service: 'pair',
+    'launch-template': 'pair-lt',
+    'auto-scaling-group': 'pair-asg',
+    'capacity-provider': 'pair-cp',
+    'ecr-repository': 'pair-repo',
+    'mount-driver': 's3fs',
+    'min-size': '2',
+    'max-size': '2',
+    'desired-count': '2',
+    'ami-id': '',
+  } as const;
+  const primary = async () => (await clients.ecs.send(new DescribeServicesCommand({ cluster: 'pair', services: ['pair'] }))).services?.[0]?.deployments?.find((d) => d.status === 'PRIMARY');
+
+  beforeAll(async () => {
+    await bootstrap(context({ ...pair, 'ami-id': amis[2] ?? '', image: image(1) }));
+    const group = (await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['pair-asg'] }))).AutoScalingGroups?.[0];
+    const ids = (group?.Instances ?? []).map((i) => i.InstanceId ?? '');
+    expect(ids).toHaveLength(2);
+    for (const id of ids) await registerMountedInstance(emulator.endpoint, 'pair', id);
+  });
+
+  it('the emulator stalls a 100/200 deployment of 2 tasks on port 8080 when the group holds at most 2 instances', async () => {
+    const ctx = context({ ...pair, command: 'deploy', image: image(2) });
+    // Let the first deployment (bootstrap's) complete.
+    for (let i = 0; i < 3; i += 1) await primary();
+    expect((await primary())?.rolloutState).toBe('COMPLETED');
+    const taskDefinition = await registerTaskDefinition(ctx, await loadTaskDefinition(ctx.root, ctx.settings, image(2)));
+    await clients.ecs.send(new UpdateServiceCommand({ cluster: 'pair', service: 'pair', taskDefinition, deploymentConfiguration: { minimumHealthyPercent: 100, maximumPercent: 200 } }));
+    for (let i = 0; i < 4; i += 1) await primary();
+    const stalled = await primary();
+    expect(stalled?.rolloutState).toBe('IN_PROGRESS');
+    expect(stalled?.rolloutStateReason).toMatch(/no container instance has host port 8080 free .*2 instance\(s\), 2 task\(s\) running, desired 2/);
+  });
+
+  it('deploy with desired-count 2 on a 2-instance group completes: it replaces one task at a time', async () => {
+    const ctx = context({ ...pair, command: 'deploy', image: image(3) });
+    const { taskDefinitionArn } = await deployService(ctx, image(3), fast);
+    const service = (await clients.ecs.send(new DescribeServicesCommand({ cluster: 'pair', services: ['pair'] }))).services?.[0];
+    expect(service?.deploymentConfiguration).toMatchObject({ minimumHealthyPercent: 50, maximumPercent: 100 });
+    expect(await primary()).toMatchObject({ taskDefinition: taskDefinitionArn, rolloutState: 'COMPLETED' });
   });
 });

@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { deployCommand } from '../../src/commands/deploy.js';
 import { InputError, StepFailure } from '../../src/errors.js';
-import { definitionDigest, DEFINITION_HASH_TAG, DEPLOYMENT_CONFIGURATION } from '../../src/aws/ecs.js';
+import { definitionDigest, DEFINITION_HASH_TAG, deploymentConfiguration } from '../../src/aws/ecs.js';
 import { decideDeploy, deployService } from '../../src/steps/deploy.js';
 import { loadTaskDefinition } from '../../src/steps/task-definition.js';
 import { DIGEST_IMAGE, testContext } from '../../../scripts/support/command-context.js';
@@ -68,7 +68,7 @@ describe('deployService', () => {
     const registered = ecs.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
     expect(registered?.containerDefinitions?.[0]?.image).toBe(DIGEST_IMAGE);
     const update = ecs.commandCalls(UpdateServiceCommand)[0]?.args[0].input;
-    expect(update).toMatchObject({ cluster: 'mapserver', service: 'mapserver', taskDefinition: NEW, deploymentConfiguration: DEPLOYMENT_CONFIGURATION });
+    expect(update).toMatchObject({ cluster: 'mapserver', service: 'mapserver', taskDefinition: NEW, deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true }, minimumHealthyPercent: 100, maximumPercent: 200 } });
     expect(update?.deploymentConfiguration?.deploymentCircuitBreaker).toEqual({ enable: true, rollback: true });
     expect(ctx.log()).toMatch(/waiting for the deployment of mapserver:7 .*IN_PROGRESS: 0\/1 running/);
     expect(ctx.log()).toMatch(/rollout COMPLETED/);
@@ -228,5 +228,30 @@ describe('deployCommand', () => {
     ecs.on(UpdateServiceCommand).resolves({ service: done });
     await deployCommand(ctx);
     expect(ctx.reporter.outputs().get('task-definition-arn')).toBe(NEW);
+  });
+});
+
+describe('deploymentConfiguration', () => {
+  const percentages = (hostPort: number, desiredCount: number, maxSize: number) => {
+    const { minimumHealthyPercent, maximumPercent } = deploymentConfiguration({ hostPort, desiredCount, maxSize });
+    return [minimumHealthyPercent, maximumPercent];
+  };
+
+  it('starts new tasks before stopping old ones when they fit: a dynamic port, or a spare instance', () => {
+    expect(percentages(0, 4, 2)).toEqual([100, 200]);
+    expect(percentages(8080, 1, 2)).toEqual([100, 200]);
+    expect(percentages(8080, 2, 3)).toEqual([100, 150]);
+  });
+
+  it('with a static port and no spare instance, never asks for more tasks than max-size and replaces one task at a time', () => {
+    for (const [desired, maxSize] of [[2, 2], [3, 3], [5, 5], [1, 1], [4, 5]] as const) {
+      const [min = 0, max = 0] = percentages(8080, desired, maxSize);
+      const most = Math.floor((desired * max) / 100);
+      const least = Math.ceil((desired * min) / 100);
+      expect(most).toBeLessThanOrEqual(maxSize);
+      // Room for ECS to move: start one more task, or stop one.
+      expect(most - least).toBeGreaterThanOrEqual(1);
+    }
+    expect(percentages(8080, 2, 2)).toEqual([50, 100]);
   });
 });
