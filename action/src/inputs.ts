@@ -74,6 +74,16 @@ export const INPUTS = [
   { name: 'mount-driver', default: 'mirror', description: 'How instances serve the bucket: mirror keeps a local copy fed by S3 change events (local-disk speed, edits live within a second); s3fs or mountpoint (mount-s3) mount it through FUSE.' },
   { name: 'mirror-reconcile-seconds', default: '60', description: 'mirror driver: seconds between full comparisons with the bucket, the most a lost change event can delay an edit (README: costs).' },
   { name: 'ami-name-prefix', default: 'mapserver-ecs', description: 'Prefix of baked AMI names; the build time is appended.' },
+  // Bake instance: where it runs, how Packer reaches it, its root volume.
+  { name: 'bake-subnet', default: '', description: 'Subnet of the bake instance (subnet-...); defaults to the first of `subnets`. Without either, the region\'s default VPC (bake refuses when there is none).' },
+  {
+    name: 'bake-connection',
+    default: 'public-ip',
+    description:
+      'How Packer reaches the bake instance: public-ip (a public address, SSH from the runner), private-ip (the runner is inside the VPC), or session-manager (SSH through SSM Session Manager: no inbound port, needs `instance-profile` with AmazonSSMManagedInstanceCore and the session-manager-plugin on the runner).',
+  },
+  { name: 'volume-size', default: '30', description: 'Root volume (GiB) of the AMI, and so of every instance launched from it: 30 to 1024.' },
+  { name: 'kms-key-id', default: '', description: 'KMS key (id, alias/name or ARN) that encrypts the AMI\'s root volume; empty for the account\'s default EBS key. See the README on the key policy Auto Scaling needs.' },
   { name: 'ecr-repository', default: 'mapserver', description: 'ECR repository of the MapServer image.' },
   { name: 'registry', default: '', description: 'Push to this registry (host:port) instead of ECR, such as a local registry.' },
   { name: 'image', default: '', description: 'Image to deploy (repository[:tag][@sha256:digest]). Set it to redeploy an existing image without building.' },

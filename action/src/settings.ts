@@ -4,9 +4,12 @@
 // command needs beyond that is in the two tables below.
 import { InputError, type InputProblem } from './errors.js';
 import { InputReader, type InputSource } from './input-reader.js';
+import { readBakeSettings, readInstanceType, type BakeConnection } from './settings-groups.js';
 import { COMMANDS, RELEASE_STEPS, type CommandName, type InputName, type ReleaseStep } from './inputs.js';
 import * as value from './values.js';
 import { hasMapExtension, instanceArchitecture, isImageByDigest, quote, type Architecture } from './values.js';
+
+export type { BakeConnection };
 
 export type MountDriver = 's3fs' | 'mountpoint' | 'mirror';
 export type LintFormat = 'text' | 'json';
@@ -40,6 +43,11 @@ export interface Settings {
   /** mirror driver: seconds between listings of the prefix (bounds what a lost event can delay). */
   mirrorReconcileSeconds: number;
   amiNamePrefix: string;
+  /** The bake instance's subnet: bake-subnet, else the first of subnets, else none (the default VPC). */
+  bakeSubnet: string | undefined;
+  bakeConnection: BakeConnection;
+  volumeSize: number;
+  kmsKeyId: string | undefined;
   ecrRepository: string;
   registry: string | undefined;
   image: string | undefined;
@@ -105,6 +113,9 @@ const COMMAND_RULES: Partial<Record<CommandName, (settings: Settings) => InputPr
 
 /** Commands that launch instances of `instance-type`, whose family must match `architecture`. */
 const INSTANCE_TYPE_COMMANDS: ReadonlySet<CommandName> = new Set(['release', 'bake', 'bootstrap', 'roll']);
+
+/** Commands that bake an AMI. */
+const BAKE_COMMANDS: ReadonlySet<CommandName> = new Set(['release', 'bake']);
 
 /** Commands that work on local files only; every other command calls AWS and needs a region. */
 const LOCAL_COMMANDS: ReadonlySet<CommandName> = new Set(['lint-mapfiles', 'preview']);
@@ -177,21 +188,6 @@ function readBucketPrefix(reader: InputReader): string {
   return `${trimmed}/`;
 }
 
-/** Instance type used when none is given and nothing exists to keep it from. */
-export const DEFAULT_INSTANCE_TYPE: Record<Architecture, string> = { x86_64: 't3.small', arm64: 't4g.small' };
-
-/**
- * instance-type and architecture, each defaulting from the other: an arm64 type means arm64, and
- * arm64 means t4g.small. Whether the type was given decides whether a roll may change it.
- */
-function readInstanceType(r: InputReader): Pick<Settings, 'instanceType' | 'instanceTypeGiven' | 'architecture'> {
-  const given = r.raw('instance-type');
-  if (given !== '' && !value.INSTANCE_TYPE.test(given)) r.problem('instance-type', `expected an EC2 instance type such as t3.small, got ${quote(given)}`);
-  const architecture: Architecture =
-    r.raw('architecture') === '' ? (given !== '' && value.INSTANCE_TYPE.test(given) ? instanceArchitecture(given) : 'x86_64') : r.oneOf('architecture', ['x86_64', 'arm64'] as const);
-  return { instanceType: given || DEFAULT_INSTANCE_TYPE[architecture] || 't3.small', instanceTypeGiven: given !== '', architecture };
-}
-
 const AMI_EXPECTED = 'an AMI id such as ami-0123456789abcdef0';
 
 function readFields(reader: InputReader, command: CommandName | undefined, region: string, paths: string[]): Settings {
@@ -221,6 +217,7 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
     mountDriver: r.oneOf('mount-driver', ['s3fs', 'mountpoint', 'mirror'] as const),
     mirrorReconcileSeconds: r.integer('mirror-reconcile-seconds', 5, 86400),
     amiNamePrefix: r.required('ami-name-prefix', value.AMI_NAME_PREFIX, '3 to 100 letters, digits and ()[]./_- characters'),
+    ...readBakeSettings(r),
     ecrRepository: r.required('ecr-repository', value.ECR_REPOSITORY, 'an ECR repository name such as mapserver or team/mapserver'),
     registry: r.optional('registry', value.REGISTRY, 'a registry host[:port] such as 127.0.0.1:5000'),
     image: r.optional('image', value.IMAGE_REFERENCE, 'an image reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/mapserver@sha256:<64 hex>'),
@@ -274,6 +271,9 @@ function relationProblems(settings: Settings): InputProblem[] {
       const example = architecture === 'arm64' ? 't4g.small' : 't3.small';
       problem('instance-type', `${settings.instanceType} is an ${actual} instance type, but architecture is ${architecture}: use an ${architecture} type such as ${example}, or set architecture to ${actual}`);
     }
+  }
+  if (BAKE_COMMANDS.has(settings.command) && settings.bakeConnection === 'session-manager' && !settings.instanceProfile) {
+    problem('instance-profile', 'is required with bake-connection session-manager: the bake instance reaches SSM with it (AmazonSSMManagedInstanceCore)');
   }
   if (settings.maxHealthyPercentage - settings.minHealthyPercentage > 100) {
     problem('max-healthy-percentage', `must be at most min-healthy-percentage + 100 (${settings.minHealthyPercentage + 100}), got ${settings.maxHealthyPercentage}`);
