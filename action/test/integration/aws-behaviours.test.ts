@@ -2,7 +2,7 @@
 // settings bootstrap made survive rolls, snapshots stay in use for a while after a deregistration,
 // S3 refuses overlapping notification configurations, bootstrap reads what it needs first.
 import { CreateBucketCommand, GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
-import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
+import { DescribeImagesCommand as DescribeEcrImagesCommand, DescribeRepositoriesCommand, PutImageCommand } from '@aws-sdk/client-ecr';
 import { DescribeClustersCommand, DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { ListTopicsCommand } from '@aws-sdk/client-sns';
@@ -244,5 +244,20 @@ describe('deployments with a static host port fit the group', () => {
     const service = (await clients.ecs.send(new DescribeServicesCommand({ cluster: 'pair', services: ['pair'] }))).services?.[0];
     expect(service?.deploymentConfiguration).toMatchObject({ minimumHealthyPercent: 50, maximumPercent: 100 });
     expect(await primary()).toMatchObject({ taskDefinition: taskDefinitionArn, rolloutState: 'COMPLETED' });
+  });
+
+  it('tags the image it deploys from the repository deployed-<service>, which the lifecycle policy keeps, and the one before rollback-<service>', async () => {
+    const push = async (n: number): Promise<string> => {
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${String(n).repeat(64)}` }, layers: [{ digest: `sha256:${String(n + 1).repeat(64)}` }] });
+      const pushed = await clients.ecr.send(new PutImageCommand({ repositoryName: 'pair-repo', imageManifest: manifest, imageTag: `rev${n}` }));
+      return `123456789012.dkr.ecr.us-east-1.amazonaws.com/pair-repo@${pushed.image?.imageId?.imageDigest ?? ''}`;
+    };
+    const [first, second] = [await push(4), await push(5)];
+    await deployService(context({ ...pair, command: 'deploy', image: first }), first, fast);
+    await deployService(context({ ...pair, command: 'deploy', image: second }), second, fast);
+    const tagsOf = async (uri: string): Promise<string[]> =>
+      (await clients.ecr.send(new DescribeEcrImagesCommand({ repositoryName: 'pair-repo', imageIds: [{ imageDigest: uri.split('@')[1] }] }))).imageDetails?.[0]?.imageTags?.sort() ?? [];
+    expect(await tagsOf(second)).toEqual(['deployed-pair', 'rev5']);
+    expect(await tagsOf(first)).toEqual(['rev4', 'rollback-pair']);
   });
 });

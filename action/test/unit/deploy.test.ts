@@ -9,6 +9,7 @@ import {
   type Deployment,
   type Service,
 } from '@aws-sdk/client-ecs';
+import { BatchGetImageCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { deployCommand } from '../../src/commands/deploy.js';
@@ -41,13 +42,21 @@ const deployment = (id: string, taskDefinition: string, status: string, rolloutS
 const inputs = { command: 'deploy', bucket: 'maps-bucket', 'wait-minutes': '2' } as const;
 const timing = () => ({ intervalMs: 10_000, ...fakeClock() });
 
+const ecr = mockClient(ECRClient);
+const PREVIOUS_IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/mapserver@sha256:${'b'.repeat(64)}`;
+
 beforeEach(() => {
   ecs = mockClient(ECSClient);
   ecs.reset();
+  ecr.reset();
   ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: NEW } });
+  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: OLD }).resolves({ taskDefinition: { taskDefinitionArn: OLD, containerDefinitions: [{ name: 'mapserver', image: PREVIOUS_IMAGE }] } });
+  ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: '{"schemaVersion":2}', imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json' }] });
+  ecr.on(PutImageCommand).resolves({});
 });
 afterEach(() => {
   ecs.reset();
+  ecr.reset();
 });
 
 function describeSequence(...services: Service[]): void {
@@ -139,6 +148,8 @@ describe('deployService', () => {
       // No revision of the family yet (DescribeTaskDefinition before registering).
       { status: 400, body: JSON.stringify({ __type: 'ClientException', message: 'Unable to describe task definition.' }) },
       { status: 200, body: JSON.stringify({ taskDefinition: { taskDefinitionArn: NEW } }) },
+      // The image the service runs now, for its rollback tag.
+      { status: 200, body: JSON.stringify({ taskDefinition: { taskDefinitionArn: OLD, containerDefinitions: [{ name: 'mapserver', image: 'mapserver:old' }] } }) },
       { status: 200, body: JSON.stringify({ service: done }) },
       { status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) },
       { status: 200, body: JSON.stringify({ services: [done] }) },
@@ -148,7 +159,8 @@ describe('deployService', () => {
     const ctx = testContext(inputs, { clients: { ecs: client, destroy: () => client.destroy() } as unknown as AwsClients });
     try {
       await expect(deployService(ctx, DIGEST_IMAGE, timing())).resolves.toEqual({ taskDefinitionArn: NEW });
-      expect(handler.requests).toHaveLength(7);
+      // The two throttled retries, and the read of the current task definition's image for its rollback tag.
+      expect(handler.requests).toHaveLength(8);
     } finally {
       client.destroy();
     }
@@ -253,5 +265,38 @@ describe('deploymentConfiguration', () => {
       expect(most - least).toBeGreaterThanOrEqual(1);
     }
     expect(percentages(8080, 2, 2)).toEqual([50, 100]);
+  });
+});
+
+describe('images a deploy keeps from the lifecycle policy', () => {
+  it('tags the new image deployed-<service> and the previous one rollback-<service>', async () => {
+    const ctx = testContext(inputs);
+    describeSequence(service([deployment('ecs-svc/1', OLD, 'PRIMARY', 'COMPLETED')]), service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'COMPLETED')]));
+    ecs.on(UpdateServiceCommand).resolves({ service: service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'IN_PROGRESS')]) });
+    await deployService(ctx, DIGEST_IMAGE, timing());
+    const tagged = ecr.commandCalls(PutImageCommand).map((c) => [c.args[0].input.imageDigest, c.args[0].input.imageTag]);
+    expect(tagged).toEqual([
+      [`sha256:${'b'.repeat(64)}`, 'rollback-mapserver'],
+      [`sha256:${'a'.repeat(64)}`, 'deployed-mapserver'],
+    ]);
+  });
+
+  it('leaves images of other registries alone, and a refused tag is a warning, not a failed deploy', async () => {
+    const ctx = testContext(inputs);
+    describeSequence(service([deployment('ecs-svc/1', OLD, 'PRIMARY', 'COMPLETED')]), service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'COMPLETED')]));
+    ecs.on(UpdateServiceCommand).resolves({ service: service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'IN_PROGRESS')]) });
+    ecr.on(PutImageCommand).rejects(Object.assign(new Error('not authorized to perform ecr:PutImage'), { name: 'AccessDeniedException' }));
+    await expect(deployService(ctx, DIGEST_IMAGE, timing())).resolves.toEqual({ taskDefinitionArn: NEW });
+    expect(ctx.log()).toMatch(/Could not tag .* deployed-mapserver \(AccessDeniedException: not authorized/);
+  });
+
+  it('tags no image of another registry', async () => {
+    const other = `ghcr.io/acme/mapserver@sha256:${'a'.repeat(64)}`;
+    const ctx = testContext({ ...inputs, image: other });
+    describeSequence(service([deployment('ecs-svc/1', OLD, 'PRIMARY', 'COMPLETED')]), service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'COMPLETED')]));
+    ecs.on(UpdateServiceCommand).resolves({ service: service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'IN_PROGRESS')]) });
+    await deployService(ctx, other, timing());
+    // Only the previous image, which is in the repository, gets its rollback tag.
+    expect(ecr.commandCalls(PutImageCommand).map((c) => c.args[0].input.imageTag)).toEqual(['rollback-mapserver']);
   });
 });
