@@ -13,12 +13,12 @@ export const DEFAULT_INSTANCE_TYPE: Record<Architecture, string> = { x86_64: 't3
  * instance-type and architecture, each defaulting from the other: an arm64 type means arm64, and
  * arm64 means t4g.small. Whether the type was given decides whether a roll may change it.
  */
-export function readInstanceType(r: InputReader): { instanceType: string; instanceTypeGiven: boolean; architecture: Architecture } {
+export function readInstanceType(r: InputReader): { instanceType: string; instanceTypeGiven: boolean; architecture: Architecture; architectureGiven: boolean } {
   const given = r.raw('instance-type');
   if (given !== '' && !value.INSTANCE_TYPE.test(given)) r.problem('instance-type', `expected an EC2 instance type such as t3.small, got ${quote(given)}`);
   const architecture: Architecture =
     r.raw('architecture') === '' ? (given !== '' && value.INSTANCE_TYPE.test(given) ? instanceArchitecture(given) : 'x86_64') : r.oneOf('architecture', ['x86_64', 'arm64'] as const);
-  return { instanceType: given || DEFAULT_INSTANCE_TYPE[architecture] || 't3.small', instanceTypeGiven: given !== '', architecture };
+  return { instanceType: given || DEFAULT_INSTANCE_TYPE[architecture] || 't3.small', instanceTypeGiven: given !== '', architecture, architectureGiven: r.raw('architecture') !== '' };
 }
 
 /** Where the bake instance runs and how Packer reaches it; bake-subnet defaults to the first of subnets. */

@@ -35,6 +35,8 @@ export interface Settings {
   minSize: number;
   maxSize: number;
   architecture: Architecture;
+  /** architecture was given (else it follows instance-type, or for release and bake the launch template's type). */
+  architectureGiven: boolean;
   baseAmiId: string | undefined;
   amiId: string | undefined;
   /** Bake and build even when an AMI or image with the same input hash exists. */

@@ -8,7 +8,10 @@ import {
   type RequestLaunchTemplateData,
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
+import type { CommandContext } from '../context.js';
 import type { Settings } from '../settings.js';
+import { DEFAULT_INSTANCE_TYPE } from '../settings-groups.js';
+import { instanceArchitecture } from '../values.js';
 import { isAwsError } from './errors.js';
 
 /**
@@ -92,4 +95,27 @@ export async function launchTemplateVersions(ec2: EC2Client, launchTemplateId: s
   if (versions.length === 0) return [];
   const response = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: launchTemplateId, Versions: [...new Set(versions)] }));
   return response.LaunchTemplateVersions ?? [];
+}
+
+/**
+ * Unless instance-type or architecture is given, bake (and release) work for the architecture the
+ * cluster runs, read from the default launch template version: an arm64 cluster gets an arm64 AMI
+ * and image. Without a template (or when it cannot be read: the roll's plan reads it again and
+ * says why) the settings stay as they are.
+ */
+export async function followClusterArchitecture(ctx: CommandContext): Promise<CommandContext> {
+  const { settings } = ctx;
+  if (settings.instanceTypeGiven || settings.architectureGiven) return ctx;
+  let type: string | undefined;
+  try {
+    const template = await findLaunchTemplate(ctx.clients.ec2, settings.launchTemplate);
+    if (template?.LaunchTemplateId) type = (await launchTemplateVersions(ctx.clients.ec2, template.LaunchTemplateId, ['$Default']))[0]?.LaunchTemplateData?.InstanceType;
+  } catch {
+    return ctx;
+  }
+  if (!type) return ctx;
+  const architecture = instanceArchitecture(type);
+  if (architecture === settings.architecture) return ctx;
+  ctx.reporter.info(`Launch template ${settings.launchTemplate} runs ${type}: the AMI and image are made for ${architecture}`);
+  return { ...ctx, settings: { ...settings, architecture, instanceType: DEFAULT_INSTANCE_TYPE[architecture] } };
 }

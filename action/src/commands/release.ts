@@ -3,6 +3,7 @@
 // before the first step runs, and each step's decision (reuse or make, with the reason) is read
 // before anything changes: --dry-run prints that plan and stops.
 import { revisionName } from '../aws/ecs.js';
+import { followClusterArchitecture } from '../aws/launch-template.js';
 import type { CommandContext } from '../context.js';
 import { InputError, StepFailure, type InputProblem } from '../errors.js';
 import { RELEASE_STEPS, type ReleaseStep } from '../inputs.js';
@@ -74,7 +75,8 @@ interface Decisions {
   roll?: RollDecision;
 }
 
-export async function releaseCommand(ctx: CommandContext): Promise<void> {
+export async function releaseCommand(given: CommandContext): Promise<void> {
+  const ctx = await followClusterArchitecture(given);
   const { settings, reporter } = ctx;
   const plan = planRelease(settings);
   const attempt: Attempt = async (step, title, fn) => {

@@ -32,9 +32,10 @@ describe('overlapping notification configurations', () => {
   });
 
   it('reads every topic, queue and Lambda configuration of a bucket', () => {
+    // S3 answers with Prefix and Suffix capitalised; the SDK's type says prefix and suffix.
     const rules = notificationRules({
       TopicConfigurations: [{ Id: 't', TopicArn: 'arn:t', Events: ['s3:ObjectCreated:*'] }],
-      QueueConfigurations: [{ Id: 'q', QueueArn: 'arn:q', Events: ['s3:ObjectRemoved:*'], Filter: { Key: { FilterRules: [{ Name: 'Prefix', Value: 'a/' }, { Name: 'Suffix', Value: '.map' }] } } }],
+      QueueConfigurations: [{ Id: 'q', QueueArn: 'arn:q', Events: ['s3:ObjectRemoved:*'], Filter: { Key: { FilterRules: [{ Name: 'Prefix' as 'prefix', Value: 'a/' }, { Name: 'Suffix' as 'suffix', Value: '.map' }] } } }],
       LambdaFunctionConfigurations: [{ Id: 'l', LambdaFunctionArn: 'arn:l', Events: ['s3:ObjectCreated:Put'] }],
     });
     expect(rules.map((r) => [r.id, r.destination, r.prefix, r.suffix])).toEqual([
