@@ -1,7 +1,7 @@
 // Step 2 of a release: bake the AMI with Packer. The templates in packer/ stay plain Packer: this
 // step only renders their variables file, copies everything into a build folder a person can run
 // `packer build .` in, runs Packer there (init, validate, build) and reads the manifest.
-import { DescribeImagesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, type Image } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeSubnetsCommand, type Image } from '@aws-sdk/client-ec2';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { endpointOverride } from '../endpoint.js';
@@ -188,12 +188,13 @@ async function checkBakeNetwork(ctx: CommandContext): Promise<void> {
     reporter.info(`The bake instance runs in subnet ${settings.bakeSubnet} (${vpc}), reached over ${settings.bakeConnection}`);
     return;
   }
-  const defaults = (await ctx.clients.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs ?? [];
+  // A launch without a subnet goes to the default subnet of an Availability Zone: none, no launch.
+  const defaults = (await ctx.clients.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }))).Subnets ?? [];
   if (defaults.length === 0) {
     throw new StepFailure(
-      `Neither bake-subnet nor subnets is given, and ${settings.region} has no default VPC to bake in: set bake-subnet to a subnet with outbound internet access (through a NAT gateway with bake-connection private-ip or session-manager, or a public subnet with public-ip)`,
+      `Neither bake-subnet nor subnets is given, and ${settings.region} has no default VPC (no default subnet) to bake in: set bake-subnet to a subnet with outbound internet access (through a NAT gateway with bake-connection private-ip or session-manager, or a public subnet with public-ip)`,
       unchanged,
     );
   }
-  reporter.info(`The bake instance runs in the default VPC ${defaults[0]?.VpcId ?? ''} (no bake-subnet or subnets given)`);
+  reporter.info(`The bake instance runs in a default subnet of the default VPC ${defaults[0]?.VpcId ?? ''} (no bake-subnet or subnets given)`);
 }

@@ -62,7 +62,7 @@ describe('an account without a default VPC', () => {
   it('bake without bake-subnet or subnets refuses before Packer, saying what to set', async () => {
     const error = (await bakeAmi(context({ command: 'bake' }), sourceAmi).catch((e: unknown) => e)) as StepFailure;
     expect(error).toBeInstanceOf(StepFailure);
-    expect(error.message).toMatch(/Neither bake-subnet nor subnets is given, and us-east-1 has no default VPC to bake in: set bake-subnet/);
+    expect(error.message).toMatch(/Neither bake-subnet nor subnets is given, and us-east-1 has no default VPC \(no default subnet\) to bake in: set bake-subnet/);
     expect(error.state).toBe('nothing was changed');
   });
 
