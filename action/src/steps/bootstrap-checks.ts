@@ -1,7 +1,9 @@
 // What bootstrap reads before it creates anything: the bucket exists and answers, the mirror's
 // notification will not overlap one the bucket has (S3 would refuse it halfway through), the image
 // can make a service, and the AMI a new launch template starts from. A problem here changes nothing.
-import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
+import { describeAutoScalingGroup } from '../aws/auto-scaling.js';
+import { awsErrorCode } from '../aws/errors.js';
 import { GetBucketNotificationConfigurationCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { describeService, findCluster } from '../aws/ecs.js';
 import { findLaunchTemplate } from '../aws/launch-template.js';
@@ -26,14 +28,30 @@ export async function checkBeforeBootstrap(ctx: CommandContext): Promise<Bootstr
     if (ctx.settings.bucket) await checkBucket(ctx, ctx.settings.bucket);
     if (ctx.settings.bucket && ctx.settings.mountDriver === 'mirror') await checkNotificationFits(ctx, ctx.settings.bucket);
     await checkServiceImage(ctx);
+    if (!(await describeAutoScalingGroup(ctx))) await checkNetwork(ctx, 'subnets');
     const template = await findLaunchTemplate(ctx.clients.ec2, ctx.settings.launchTemplate);
     if (template) return { amiId: undefined };
+    await checkNetwork(ctx, 'security-groups');
     const amiId = ctx.settings.amiId ?? (await newestBakedAmi(ctx));
     await checkAmiFits(ctx, amiId, ctx.settings.instanceType);
     return { amiId };
   } catch (error) {
     if (error instanceof StepFailure) throw error;
     throw new StepFailure(`Bootstrap could not read what it depends on: ${(error as Error).name}: ${(error as Error).message}`, { ...UNCHANGED, cause: error });
+  }
+}
+
+/** The subnets the group launches into, or the security groups its instances get, exist (before the group or template is made). */
+async function checkNetwork(ctx: CommandContext, input: 'subnets' | 'security-groups'): Promise<void> {
+  const ids = input === 'subnets' ? ctx.settings.subnets : ctx.settings.securityGroups;
+  if (ids.length === 0) return;
+  try {
+    if (input === 'subnets') await ctx.clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids }));
+    else await ctx.clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: ids }));
+  } catch (error) {
+    const code = awsErrorCode(error) ?? '';
+    if (!/\.(NotFound|Malformed)$/.test(code)) throw error;
+    throw new StepFailure(`${input}: ${(error as Error).message || code} in ${ctx.settings.region}; give ${input === 'subnets' ? 'subnets' : 'security groups'} of this region's VPC`, { ...UNCHANGED, cause: error });
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { AutoScalingClient, CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { CreateLaunchTemplateCommand, DescribeImagesCommand, DescribeLaunchTemplatesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateLaunchTemplateCommand, DescribeImagesCommand, DescribeLaunchTemplatesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateRepositoryCommand, DescribeRepositoriesCommand, ECRClient, PutLifecyclePolicyCommand } from '@aws-sdk/client-ecr';
 import {
   CreateCapacityProviderCommand,
@@ -59,11 +59,15 @@ function nothingExists(): void {
   ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: AMI, Architecture: 'x86_64' }] });
   s3.on(HeadBucketCommand).resolves({});
   ec2.on(CreateLaunchTemplateCommand).resolves({ LaunchTemplate: { LaunchTemplateId: LT, DefaultVersionNumber: 1, LatestVersionNumber: 1 } });
-  autoScaling
-    .on(DescribeAutoScalingGroupsCommand)
-    .resolvesOnce({ AutoScalingGroups: [] })
-    .resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'mapserver-ecs', AutoScalingGroupARN: GROUP_ARN } as never] });
-  autoScaling.on(CreateAutoScalingGroupCommand).resolves({});
+  // The group exists once it has been created.
+  let groupMade = false;
+  autoScaling.on(DescribeAutoScalingGroupsCommand).callsFake(() => ({ AutoScalingGroups: groupMade ? [{ AutoScalingGroupName: 'mapserver-ecs', AutoScalingGroupARN: GROUP_ARN }] : [] }));
+  autoScaling.on(CreateAutoScalingGroupCommand).callsFake(() => {
+    groupMade = true;
+    return {};
+  });
+  ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: 'subnet-0123456789abcdef0' }, { SubnetId: 'subnet-0123456789abcdef1' }] });
+  ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: 'sg-0123456789abcdef0' }] });
   ecs.on(DescribeCapacityProvidersCommand).resolves({ capacityProviders: [] });
   ecs.on(CreateCapacityProviderCommand).resolves({});
   ecs.on(PutClusterCapacityProvidersCommand).resolves({});
@@ -220,6 +224,15 @@ describe('bootstrap', () => {
     const error = (await bootstrap(testContext({ ...inputs, 'ami-id': '' })).catch((e: unknown) => e)) as StepFailure;
     expect(error).toBeInstanceOf(StepFailure);
     expect(error.message).toMatch(/No ami-id given and no AMI baked for x86_64 with mount driver s3fs .*mapserver-ecs bake --bucket maps-bucket --mount-driver s3fs/);
+    expect(error.state).toBe('nothing changed');
+    expect(creations()).toHaveLength(0);
+  });
+
+  it('refuses before any change when a subnet does not exist, naming the input', async () => {
+    nothingExists();
+    ec2.on(DescribeSubnetsCommand).rejects(Object.assign(new Error("The subnet ID 'subnet-0123456789abcdef1' does not exist"), { name: 'InvalidSubnetID.NotFound' }));
+    const error = (await bootstrap(testContext(inputs)).catch((e: unknown) => e)) as StepFailure;
+    expect(error.message).toMatch(/^subnets: The subnet ID 'subnet-0123456789abcdef1' does not exist in us-east-1/);
     expect(error.state).toBe('nothing changed');
     expect(creations()).toHaveLength(0);
   });
