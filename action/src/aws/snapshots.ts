@@ -2,7 +2,8 @@
 // (DeleteAssociatedSnapshots) and reports each; a snapshot it did not delete is deleted here, where
 // EC2 answers InvalidSnapshot.InUse for a while after the deregistration, so that is retried with
 // backoff up to a bound. A snapshot still left is reported as an orphan: the AMI is gone either way.
-import { DeleteSnapshotCommand, DeregisterImageCommand, type EC2Client, type Image } from '@aws-sdk/client-ec2';
+import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand, type EC2Client, type Image } from '@aws-sdk/client-ec2';
+import { MANAGED_TAG } from './tags.js';
 import { sleep as realSleep } from '../wait.js';
 import { awsErrorCode, isAwsError } from './errors.js';
 
@@ -65,4 +66,26 @@ export async function deleteSnapshotWithRetry(ec2: EC2Client, snapshotId: string
       delay = Math.min(delay * 2, retry.maxDelayMs ?? 30_000);
     }
   }
+}
+
+/** Snapshots a bake made a day or more ago (they carry the AMI's tags) that no AMI of this account uses any more. */
+export async function leftOverSnapshots(ec2: EC2Client, now: number, minAgeMs = 24 * 3600_000): Promise<string[]> {
+  const used = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], ...(token ? { NextToken: token } : {}) }));
+    for (const image of page.Images ?? []) for (const id of snapshotsOf(image)) used.add(id);
+    token = page.NextToken;
+  } while (token);
+  const left: string[] = [];
+  do {
+    const page = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:${MANAGED_TAG}`, Values: ['true'] }], ...(token ? { NextToken: token } : {}) }));
+    for (const snapshot of page.Snapshots ?? []) {
+      // A young one may belong to a bake still registering its AMI.
+      const old = snapshot.StartTime !== undefined && now - new Date(snapshot.StartTime).getTime() >= minAgeMs;
+      if (snapshot.SnapshotId && old && !used.has(snapshot.SnapshotId)) left.push(snapshot.SnapshotId);
+    }
+    token = page.NextToken;
+  } while (token);
+  return left;
 }

@@ -171,7 +171,7 @@ async function runSteps(ctx: CommandContext, plan: ReleasePlan, lines: StepPlan,
   if (plan.run.has('cleanup')) {
     const { deregistered, orphanedSnapshots } = await attempt('cleanup', 'Clean up old AMIs', () => cleanupAmis(ctx));
     reporter.setOutput('deregistered-amis', deregistered.join(','));
-    const leftOver = orphanedSnapshots.length > 0 ? ` (snapshots left over, to delete by hand: ${orphanedSnapshots.map((o) => o.snapshotId).join(', ')})` : '';
+    const leftOver = orphanedSnapshots.length > 0 ? ` (snapshots left over, a later cleanup deletes them: ${orphanedSnapshots.map((o) => o.snapshotId).join(', ')})` : '';
     done('cleanup', `${deregistered.length > 0 ? `deregistered ${deregistered.join(', ')}` : 'nothing to deregister'}${leftOver}`);
   } else done('cleanup', planned('cleanup'));
   return results;

@@ -4,7 +4,7 @@
 import { DescribeImagesCommand, DescribeInstancesCommand, type Image } from '@aws-sdk/client-ec2';
 import { describeAutoScalingGroup, groupLaunchTemplate } from '../aws/auto-scaling.js';
 import { findLaunchTemplate, launchTemplateVersions } from '../aws/launch-template.js';
-import { deregisterWithSnapshots, snapshotsOf, type SnapshotRetry } from '../aws/snapshots.js';
+import { deleteSnapshotWithRetry, deregisterWithSnapshots, leftOverSnapshots, snapshotsOf, type SnapshotRetry } from '../aws/snapshots.js';
 import { MANAGED_TAG } from '../aws/tags.js';
 import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
@@ -120,9 +120,42 @@ export interface CleanupResult {
   deregistered: string[];
   /** Snapshots of deregistered AMIs that could not be deleted, each with why. */
   orphanedSnapshots: Array<{ snapshotId: string; reason: string }>;
+  /** Snapshots an earlier cleanup left over, deleted now (or, with dry-run, to delete). */
+  sweptSnapshots?: string[];
 }
 
-export async function cleanupAmis(ctx: CommandContext, retry?: SnapshotRetry): Promise<CleanupResult> {
+/** How cleanup waits on snapshots; tests shorten it. */
+export interface CleanupTiming extends SnapshotRetry {
+  /** Age from which a baked snapshot no AMI uses is left over (default a day). */
+  leftOverAgeMs?: number;
+  now?: () => number;
+}
+
+export async function cleanupAmis(ctx: CommandContext, timing: CleanupTiming = {}): Promise<CleanupResult> {
+  const result = await deregisterOldAmis(ctx, timing);
+  const swept = await sweepLeftOverSnapshots(ctx, timing);
+  return swept.length > 0 ? { ...result, sweptSnapshots: swept } : result;
+}
+
+/** Snapshots earlier cleanups could not delete (still in use then): deleted now, a refusal only warned about. */
+async function sweepLeftOverSnapshots(ctx: CommandContext, timing: CleanupTiming): Promise<string[]> {
+  const { reporter, settings } = ctx;
+  const left = await leftOverSnapshots(ctx.clients.ec2, (timing.now ?? Date.now)(), timing.leftOverAgeMs);
+  if (left.length === 0 || settings.dryRun) {
+    if (left.length > 0) reporter.info(`would delete snapshot(s) left over by earlier cleanups: ${left.join(', ')}`);
+    return left;
+  }
+  const swept: string[] = [];
+  for (const id of left) {
+    const reason = await deleteSnapshotWithRetry(ctx.clients.ec2, id, { ...timing, attempts: 1 });
+    if (reason) reporter.warn(`Snapshot ${id}, left over by an earlier cleanup, is still there (${reason})`);
+    else swept.push(id);
+  }
+  if (swept.length > 0) reporter.info(`deleted snapshot(s) left over by earlier cleanups: ${swept.join(', ')}`);
+  return swept;
+}
+
+async function deregisterOldAmis(ctx: CommandContext, retry: SnapshotRetry): Promise<CleanupResult> {
   const { reporter, settings } = ctx;
   const plan = await planCleanup(ctx);
   for (const { image, why } of plan.keep) reporter.info(`keep ${image.ImageId ?? '?'} ${image.Name ?? ''}: ${why}`);
@@ -152,7 +185,9 @@ export async function cleanupAmis(ctx: CommandContext, retry?: SnapshotRetry): P
     const shared = removed.shared.length > 0 ? `; kept ${removed.shared.join(', ')} (used by another AMI)` : '';
     reporter.info(`deregistered ${id} ${image.Name ?? ''}; deleted ${removed.deleted.join(', ') || 'no snapshots'}${shared}`);
     for (const orphan of removed.orphaned) {
-      reporter.warn(`Snapshot ${orphan.snapshotId} of deregistered ${id} is left over (${orphan.reason}); the next cleanup does not see it: delete it with aws ec2 delete-snapshot --snapshot-id ${orphan.snapshotId}`);
+      reporter.warn(
+        `Snapshot ${orphan.snapshotId} of deregistered ${id} is left over (${orphan.reason}): a cleanup a day or more from now deletes it, or delete it with aws ec2 delete-snapshot --snapshot-id ${orphan.snapshotId}`,
+      );
     }
     orphanedSnapshots.push(...removed.orphaned);
   }

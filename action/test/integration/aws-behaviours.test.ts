@@ -8,7 +8,14 @@ import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { ListTopicsCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DescribeImagesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSnapshotsCommand,
+  DescribeSubnetsCommand,
+} from '@aws-sdk/client-ec2';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import type { InputName } from '../../src/inputs.js';
 import { snapshotsOf } from '../../src/aws/snapshots.js';
@@ -98,6 +105,8 @@ describe('cleanup while snapshots stay in use after a deregistration', () => {
   const snapshotIds = async (): Promise<string[]> => ((await clients.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }))).Snapshots ?? []).map((s) => s.SnapshotId ?? '');
   const snapshotsOfAmi = async (id: string): Promise<string[]> => snapshotsOf((await clients.ec2.send(new DescribeImagesCommand({ ImageIds: [id] }))).Images?.[0] ?? {});
 
+  let leftOver = '';
+
   it('without DeleteAssociatedSnapshots, retries InvalidSnapshot.InUse until the snapshot goes, and the cleanup succeeds', async () => {
     const snapshots = await snapshotsOfAmi(amis[0] ?? '');
     expect(snapshots.length).toBeGreaterThan(0);
@@ -114,12 +123,26 @@ describe('cleanup while snapshots stay in use after a deregistration', () => {
   it('reports a snapshot still in use after the bound as left over, without failing', async () => {
     const extra = await makeManagedAmi(clients.ec2, { name: 'mapserver-ecs-2026-10-01', buildTime: '2026-10-01T10:00:00Z', sourceAmi, subnet });
     const [snapshot] = await snapshotsOfAmi(extra);
-    emulator.proxy.snapshots.options = { inUseMs: 60_000, deleteAssociatedSnapshots: false };
+    emulator.proxy.snapshots.options = { inUseMs: 3_000, deleteAssociatedSnapshots: false };
     const ctx = context({ command: 'cleanup', 'keep-amis': '2' });
     const result = await cleanupAmis(ctx, { firstDelayMs: 50, attempts: 3 });
     expect(result.deregistered).toEqual([extra]);
     expect(result.orphanedSnapshots).toEqual([{ snapshotId: snapshot, reason: expect.stringMatching(/InvalidSnapshot\.InUse.*after 3 attempts/) }]);
     expect(ctx.log()).toContain(`aws ec2 delete-snapshot --snapshot-id ${snapshot ?? ''}`);
+    leftOver = snapshot ?? '';
+  });
+
+  it('a later cleanup deletes the snapshot left over, once it is no longer in use', async () => {
+    // Packer tags a bake's snapshots like its AMI.
+    await clients.ec2.send(new CreateTagsCommand({ Resources: [leftOver], Tags: [{ Key: 'mapserver-ecs:managed', Value: 'true' }] }));
+    // Still in use: left for later, with a warning.
+    const early = context({ command: 'cleanup', 'keep-amis': '2' });
+    expect((await cleanupAmis(early, { leftOverAgeMs: 0 })).sweptSnapshots).toBeUndefined();
+    expect(early.log()).toMatch(new RegExp(`Snapshot ${leftOver}, left over by an earlier cleanup, is still there \\(InvalidSnapshot\\.InUse`));
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const result = await cleanupAmis(context({ command: 'cleanup', 'keep-amis': '2' }), { leftOverAgeMs: 0 });
+    expect(result.sweptSnapshots).toEqual([leftOver]);
+    expect(await snapshotIds()).not.toContain(leftOver);
   });
 
   it('with DeleteAssociatedSnapshots (as AWS has it), EC2 deletes the snapshots with the AMI and nothing is refused', async () => {

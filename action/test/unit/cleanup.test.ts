@@ -3,6 +3,7 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/cl
 import {
   DeleteSnapshotCommand,
   DeregisterImageCommand,
+  DescribeSnapshotsCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
@@ -63,6 +64,7 @@ function world(options: { instanceAmi?: string; groupVersion?: string } = {}): v
   });
   ec2.on(DeregisterImageCommand).resolves({});
   ec2.on(DeleteSnapshotCommand).resolves({});
+  ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
 }
 
 beforeEach(() => {
@@ -149,6 +151,25 @@ describe('cleanupAmis', () => {
     // Two pauses for snap-4 (then deleted), three for snap-3 (then given up), doubling up to the cap.
     expect(pauses).toEqual([10, 20, 10, 20, 25]);
     expect(ctx.log()).toMatch(/Snapshot snap-00000000000000003 of deregistered ami-00000000000000003 is left over/);
+  });
+
+  it('deletes snapshots a day old that a bake made and no AMI uses any more (left over by an earlier cleanup)', async () => {
+    world();
+    const now = Date.parse('2026-12-06T00:00:00Z');
+    ec2.on(DescribeSnapshotsCommand).resolves({
+      Snapshots: [
+        { SnapshotId: 'snap-0000000000000000a', StartTime: new Date(now - 3 * 86_400_000) },
+        // Used by an AMI that stays, too young, or used: kept.
+        { SnapshotId: 'snap-00000000000000006', StartTime: new Date(now - 9 * 86_400_000) },
+        { SnapshotId: 'snap-0000000000000000b', StartTime: new Date(now - 3_600_000) },
+      ],
+    });
+    const ctx = testContext({ command: 'cleanup', 'keep-amis': '6' });
+    const result = await cleanupAmis(ctx, { now: () => now });
+    expect(result.sweptSnapshots).toEqual(['snap-0000000000000000a']);
+    expect(ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId)).toEqual(['snap-0000000000000000a']);
+    expect(ec2.commandCalls(DescribeSnapshotsCommand)[0]?.args[0].input).toMatchObject({ OwnerIds: ['self'], Filters: [{ Name: 'tag:mapserver-ecs:managed', Values: ['true'] }] });
+    expect(ctx.log()).toMatch(/deleted snapshot\(s\) left over by earlier cleanups: snap-0000000000000000a/);
   });
 
   it('reports what was done and what is left when a deregistration fails', async () => {

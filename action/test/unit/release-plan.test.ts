@@ -8,6 +8,7 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
+  DescribeSnapshotsCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
   type LaunchTemplateVersion,
@@ -399,6 +400,7 @@ describe('release --dry-run', () => {
       ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: LT, DefaultVersionNumber: 3 }] });
       ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [{ VersionNumber: 3, DefaultVersion: true, LaunchTemplateData: { ImageId: OLD_AMI } }] });
       ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+      ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
       ecr.on(DescribeEcrImagesCommand).resolves({ imageDetails: [{ registryId: '123456789012', imageDigest: DIGEST }] });
       ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'mapserver', status: 'ACTIVE', desiredCount: 1, taskDefinition: TD(12), deployments: [{ id: 'd', status: 'PRIMARY', taskDefinition: TD(12), rolloutState: 'COMPLETED' }] }] });
       ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD(12), revision: 12, status: 'ACTIVE' }, tags: [{ key: DEFINITION_HASH_TAG, value: 'older' }] });
