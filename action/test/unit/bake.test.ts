@@ -1,6 +1,8 @@
 // The bake step without Packer: the variables file (rendered, then parsed by HashiCorp's HCL parser),
 // the checks that run before Packer, the build folder, the manifest and the Packer version rules.
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
 import { parse } from '@cdktf/hcl2json';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -236,6 +238,14 @@ describe('checks before Packer runs', () => {
 });
 
 describe('the variables file of a bake in a GitHub Actions run', () => {
+  // The bake checks its network (the default subnets) before Packer runs.
+  const ec2 = mockClient(EC2Client);
+  beforeEach(() => {
+    ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: 'subnet-0123456789abcdef0', VpcId: 'vpc-0123456789abcdef0', DefaultForAz: true }] });
+  });
+  afterAll(() => {
+    ec2.restore();
+  });
   const RUN_ENV = { GITHUB_ACTIONS: 'true', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/maps', GITHUB_RUN_ID: '42', GITHUB_RUN_ATTEMPT: '1' };
 
   /** The variables bakeAmi writes, with a stand-in Packer that stops the build. */
