@@ -131,7 +131,33 @@ variable "kms_key_id" {
 variable "subnet_id" {
   type        = string
   default     = ""
-  description = "Subnet of the bake instance (it needs outbound access and SSH from this machine); empty for the default VPC."
+  description = "Subnet of the bake instance (it needs outbound access, and SSH from this machine unless ssh_interface is session_manager); empty for the default VPC, which accounts without one do not have."
+  validation {
+    condition     = regex_replace(var.subnet_id, "^(subnet-([0-9a-f]{8}|[0-9a-f]{17}))?$", "") == ""
+    error_message = "The subnet_id must be empty or a subnet id such as subnet-0123456789abcdef0."
+  }
+}
+
+variable "ssh_interface" {
+  type        = string
+  default     = "public_ip"
+  description = "How Packer reaches the bake instance: public_ip, private_ip (this machine is inside the VPC) or session_manager (SSM Session Manager: no inbound port; needs iam_instance_profile and the session-manager-plugin here)."
+  validation {
+    condition     = contains(["public_ip", "private_ip", "session_manager"], var.ssh_interface)
+    error_message = "The ssh_interface must be public_ip, private_ip or session_manager."
+  }
+}
+
+variable "associate_public_ip_address" {
+  type        = bool
+  default     = true
+  description = "Give the bake instance a public address (needed by ssh_interface public_ip in a subnet that does not assign one)."
+}
+
+variable "iam_instance_profile" {
+  type        = string
+  default     = ""
+  description = "Instance profile of the bake instance; session_manager needs one with AmazonSSMManagedInstanceCore."
 }
 
 variable "communicator" {

@@ -296,13 +296,16 @@ start_relay() {
 }
 
 bootstrap_account() {
-  phase "Bootstrap the emulated account (cluster, launch template, Auto Scaling group, service, bucket)"
+  phase "Bootstrap the emulated account (first AMI, cluster, launch template, Auto Scaling group, service, bucket)"
   local network subnets security_groups
   network="$(helper emulator-account network)"
   subnets="$(sed -n 's/^subnets=//p' <<<"$network")"
   security_groups="$(sed -n 's/^security-groups=//p' <<<"$network")"
   say "  default VPC: subnets $subnets, security group $security_groups"
   helper emulator-account create-bucket "$bucket"
+  # Bootstrap starts the launch template from an AMI baked here (the base AMI has no mount driver);
+  # the release below reuses it while its inputs are unchanged.
+  cli bake --aws-region "$region" --bucket "$bucket" --subnets "$subnets" --mount-driver "$mount_driver" >"$state_dir/bake.out"
   cli bootstrap --aws-region "$region" --bucket "$bucket" --cluster "$cluster" --service "$service" \
     --auto-scaling-group "$auto_scaling_group" \
     --subnets "$subnets" --security-groups "$security_groups" --instance-profile "$instance_profile" \

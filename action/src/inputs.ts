@@ -59,16 +59,31 @@ export const INPUTS = [
   { name: 'subnets', default: '', description: 'Subnet ids for the Auto Scaling group, comma- or newline-separated (subnet-...).' },
   { name: 'security-groups', default: '', description: 'Security group ids for the instances, comma- or newline-separated (sg-...).' },
   { name: 'instance-profile', default: '', description: 'IAM instance profile name or ARN for the container instances (ECS agent and read-only access to the bucket).' },
-  { name: 'instance-type', default: 't3.small', description: 'EC2 instance type of the container instances and of the bake; must match `architecture`.' },
+  {
+    name: 'instance-type',
+    default: '',
+    description:
+      'EC2 instance type of the container instances and of the bake; must match `architecture`. Unset: bootstrap and bake use t3.small (t4g.small for arm64), and roll and release keep the launch template\'s type.',
+  },
   { name: 'min-size', default: '1', description: 'Minimum size of the Auto Scaling group.' },
   { name: 'max-size', default: '2', description: 'Maximum size of the Auto Scaling group; leave room for launch-before-terminate refreshes.' },
-  { name: 'architecture', default: 'x86_64', description: 'CPU architecture of the AMI and image: x86_64 or arm64.' },
+  { name: 'architecture', default: '', description: 'CPU architecture of the AMI and image: x86_64 or arm64. Unset: that of instance-type, else x86_64.' },
   { name: 'base-ami-id', default: '', description: 'Base AMI to bake from (ami-...). Defaults to the latest ECS-optimized Amazon Linux 2023 AMI from SSM.' },
   { name: 'ami-id', default: '', description: 'Baked AMI to roll out (ami-...). Set it to redeploy an existing AMI without baking.' },
   { name: 'force', default: 'false', boolean: true, description: 'bake, image, release: bake the AMI and build the image even when one made from the same inputs exists (otherwise it is reused).' },
   { name: 'mount-driver', default: 'mirror', description: 'How instances serve the bucket: mirror keeps a local copy fed by S3 change events (local-disk speed, edits live within a second); s3fs or mountpoint (mount-s3) mount it through FUSE.' },
   { name: 'mirror-reconcile-seconds', default: '60', description: 'mirror driver: seconds between full comparisons with the bucket, the most a lost change event can delay an edit (README: costs).' },
   { name: 'ami-name-prefix', default: 'mapserver-ecs', description: 'Prefix of baked AMI names; the build time is appended.' },
+  // Bake instance: where it runs, how Packer reaches it, its root volume.
+  { name: 'bake-subnet', default: '', description: 'Subnet of the bake instance (subnet-...); defaults to the first of `subnets`. Without either, the region\'s default VPC (bake refuses when there is none).' },
+  {
+    name: 'bake-connection',
+    default: 'public-ip',
+    description:
+      'How Packer reaches the bake instance: public-ip (a public address, SSH from the runner), private-ip (the runner is inside the VPC), or session-manager (SSH through SSM Session Manager: no inbound port, needs `instance-profile` with AmazonSSMManagedInstanceCore and the session-manager-plugin on the runner).',
+  },
+  { name: 'volume-size', default: '30', description: 'Root volume (GiB) of the AMI, and so of every instance launched from it: 30 to 1024.' },
+  { name: 'kms-key-id', default: '', description: 'KMS key (id, alias/name or ARN) that encrypts the AMI\'s root volume; empty for the account\'s default EBS key. See the README on the key policy Auto Scaling needs.' },
   { name: 'ecr-repository', default: 'mapserver', description: 'ECR repository of the MapServer image.' },
   { name: 'registry', default: '', description: 'Push to this registry (host:port) instead of ECR, such as a local registry.' },
   { name: 'image', default: '', description: 'Image to deploy (repository[:tag][@sha256:digest]). Set it to redeploy an existing image without building. lint-mapfiles loads the mapfiles with its MapServer.' },

@@ -4,9 +4,12 @@
 // command needs beyond that is in the two tables below.
 import { InputError, type InputProblem } from './errors.js';
 import { InputReader, type InputSource } from './input-reader.js';
+import { readBakeSettings, readInstanceType, type BakeConnection } from './settings-groups.js';
 import { COMMANDS, RELEASE_STEPS, type CommandName, type InputName, type ReleaseStep } from './inputs.js';
 import * as value from './values.js';
 import { hasMapExtension, instanceArchitecture, isImageByDigest, quote, type Architecture } from './values.js';
+
+export type { BakeConnection };
 
 export type MountDriver = 's3fs' | 'mountpoint' | 'mirror';
 export type LintFormat = 'text' | 'json';
@@ -26,10 +29,15 @@ export interface Settings {
   subnets: string[];
   securityGroups: string[];
   instanceProfile: string | undefined;
+  /** The given instance type, else the default of `architecture` (t3.small or t4g.small). */
   instanceType: string;
+  /** instance-type was given: roll and release set it on the launch template; otherwise they keep the template's. */
+  instanceTypeGiven: boolean;
   minSize: number;
   maxSize: number;
   architecture: Architecture;
+  /** architecture was given (else it follows instance-type, or for release and bake the launch template's type). */
+  architectureGiven: boolean;
   baseAmiId: string | undefined;
   amiId: string | undefined;
   /** Bake and build even when an AMI or image with the same input hash exists. */
@@ -38,6 +46,11 @@ export interface Settings {
   /** mirror driver: seconds between listings of the prefix (bounds what a lost event can delay). */
   mirrorReconcileSeconds: number;
   amiNamePrefix: string;
+  /** The bake instance's subnet: bake-subnet, else the first of subnets, else none (the default VPC). */
+  bakeSubnet: string | undefined;
+  bakeConnection: BakeConnection;
+  volumeSize: number;
+  kmsKeyId: string | undefined;
   ecrRepository: string;
   registry: string | undefined;
   image: string | undefined;
@@ -107,6 +120,9 @@ const COMMAND_RULES: Partial<Record<CommandName, (settings: Settings) => InputPr
 
 /** Commands that launch instances of `instance-type`, whose family must match `architecture`. */
 const INSTANCE_TYPE_COMMANDS: ReadonlySet<CommandName> = new Set(['release', 'bake', 'bootstrap', 'roll']);
+
+/** Commands that bake an AMI. */
+const BAKE_COMMANDS: ReadonlySet<CommandName> = new Set(['release', 'bake']);
 
 /** Commands that work on local files only; every other command calls AWS and needs a region. */
 const LOCAL_COMMANDS: ReadonlySet<CommandName> = new Set(['lint-mapfiles', 'preview']);
@@ -199,16 +215,16 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
     subnets: r.list('subnets', value.SUBNET_ID, 'subnet ids such as subnet-0123456789abcdef0'),
     securityGroups: r.list('security-groups', value.SECURITY_GROUP_ID, 'security group ids such as sg-0123456789abcdef0'),
     instanceProfile: r.optional('instance-profile', value.INSTANCE_PROFILE, 'an instance profile name or ARN'),
-    instanceType: r.required('instance-type', value.INSTANCE_TYPE, 'an EC2 instance type such as t3.small'),
+    ...readInstanceType(r),
     minSize: r.integer('min-size', 0, 100),
     maxSize: r.integer('max-size', 1, 100),
-    architecture: r.oneOf('architecture', ['x86_64', 'arm64'] as const),
     baseAmiId: r.optional('base-ami-id', value.AMI_ID, AMI_EXPECTED),
     amiId: r.optional('ami-id', value.AMI_ID, AMI_EXPECTED),
     force: r.boolean('force'),
     mountDriver: r.oneOf('mount-driver', ['s3fs', 'mountpoint', 'mirror'] as const),
     mirrorReconcileSeconds: r.integer('mirror-reconcile-seconds', 5, 86400),
     amiNamePrefix: r.required('ami-name-prefix', value.AMI_NAME_PREFIX, '3 to 100 letters, digits and ()[]./_- characters'),
+    ...readBakeSettings(r),
     ecrRepository: r.required('ecr-repository', value.ECR_REPOSITORY, 'an ECR repository name such as mapserver or team/mapserver'),
     registry: r.optional('registry', value.REGISTRY, 'a registry host[:port] such as 127.0.0.1:5000'),
     image: r.optional('image', value.IMAGE_REFERENCE, 'an image reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/mapserver@sha256:<64 hex>'),
@@ -264,6 +280,9 @@ function relationProblems(settings: Settings): InputProblem[] {
       const example = architecture === 'arm64' ? 't4g.small' : 't3.small';
       problem('instance-type', `${settings.instanceType} is an ${actual} instance type, but architecture is ${architecture}: use an ${architecture} type such as ${example}, or set architecture to ${actual}`);
     }
+  }
+  if (BAKE_COMMANDS.has(settings.command) && settings.bakeConnection === 'session-manager' && !settings.instanceProfile) {
+    problem('instance-profile', 'is required with bake-connection session-manager: the bake instance reaches SSM with it (AmazonSSMManagedInstanceCore)');
   }
   if (settings.maxHealthyPercentage - settings.minHealthyPercentage > 100) {
     problem('max-healthy-percentage', `must be at most min-healthy-percentage + 100 (${settings.minHealthyPercentage + 100}), got ${settings.maxHealthyPercentage}`);

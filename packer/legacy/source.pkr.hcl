@@ -11,10 +11,14 @@ source "amazon-ebs" "ecs" {
   ami_name        = local.ami_name
   ami_description = "ECS-optimized Amazon Linux 2023 (${var.architecture}) with the mapfile bucket mounted read-only by ${var.mount_driver} (mapserver-ecs)"
 
+  # Without a subnet EC2 uses the default VPC; the action passes bake-subnet (or the first of subnets).
+  associate_public_ip_address = var.associate_public_ip_address
+  iam_instance_profile        = var.iam_instance_profile
+
   communicator  = var.communicator
   ssh_username  = "ec2-user"
   ssh_timeout   = "10m"
-  ssh_interface = "public_ip"
+  ssh_interface = var.ssh_interface
 
   custom_endpoint_ec2 = var.ec2_endpoint
   # The region is checked (ec2:DescribeRegions) against the emulator too, as on AWS.

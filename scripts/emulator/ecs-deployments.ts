@@ -1,6 +1,8 @@
 // The emulator's ECS service deployments (moto keeps the first deployment forever): UpdateService
 // starts a new PRIMARY deployment that completes once a container instance satisfies the task's
 // placement constraints; it can be told to trip the circuit breaker, which rolls back like ECS does.
+// A static host port holds one task per instance: a deployment that can neither start a new task
+// (no free instance, or maximumPercent reached) nor stop an old one (minimumHealthyPercent) stalls.
 import { randomUUID } from 'node:crypto';
 import type { Interceptor, Upstream } from './types.js';
 import { internalRequest, jsonResponse } from './wire.js';
@@ -21,6 +23,8 @@ interface SimService {
   arn: string;
   cluster: string;
   desired: number;
+  minimumHealthyPercent: number;
+  maximumPercent: number;
   deployments: SimDeployment[];
   events: Array<{ id: string; createdAt: number; message: string }>;
 }
@@ -91,10 +95,13 @@ export class EcsDeployments {
     const arn = String(raw.serviceArn);
     let service = this.services.get(arn);
     if (!service) {
-      service = { arn, cluster: String(raw.clusterArn ?? input.cluster ?? 'default'), desired: Number(raw.desiredCount ?? 0), deployments: [], events: [] };
+      service = { arn, cluster: String(raw.clusterArn ?? input.cluster ?? 'default'), desired: Number(raw.desiredCount ?? 0), minimumHealthyPercent: 100, maximumPercent: 200, deployments: [], events: [] };
       this.services.set(arn, service);
     }
     service.desired = Number(raw.desiredCount ?? service.desired);
+    const configuration = input.deploymentConfiguration as { minimumHealthyPercent?: number; maximumPercent?: number } | undefined;
+    service.minimumHealthyPercent = configuration?.minimumHealthyPercent ?? service.minimumHealthyPercent;
+    service.maximumPercent = configuration?.maximumPercent ?? service.maximumPercent;
     const primary = service.deployments.find((d) => d.status === 'PRIMARY');
     if (!primary || primary.taskDefinition !== raw.taskDefinition || input.forceNewDeployment === true) {
       for (const d of service.deployments) if (d.status === 'PRIMARY') d.status = 'ACTIVE';
@@ -122,22 +129,63 @@ export class EcsDeployments {
     };
   }
 
-  /** True when some ACTIVE container instance of the cluster satisfies the task's memberOf constraints. */
-  private async placeable(cluster: string, taskDefinition: string): Promise<boolean> {
+  /** ACTIVE container instances of the cluster that satisfy the task's memberOf constraints, and the task's static host port (0: dynamic). */
+  private async placement(cluster: string, taskDefinition: string): Promise<{ instances: number; hostPort: number }> {
     const described = await this.ecs('DescribeTaskDefinition', { taskDefinition });
-    const definition = described.taskDefinition as { placementConstraints?: Array<{ type?: string; expression?: string }> } | undefined;
+    const definition = described.taskDefinition as
+      | { placementConstraints?: Array<{ type?: string; expression?: string }>; containerDefinitions?: Array<{ portMappings?: Array<{ hostPort?: number }> }> }
+      | undefined;
+    const hostPort = (definition?.containerDefinitions ?? []).flatMap((c) => c.portMappings ?? []).find((p) => (p.hostPort ?? 0) > 0)?.hostPort ?? 0;
     const required = (definition?.placementConstraints ?? [])
       .filter((c) => c.type === 'memberOf')
       .map((c) => /^attribute:([\w.:-]+)\s*==\s*([\w.:-]+)$/.exec(c.expression ?? ''))
       .filter((m): m is RegExpExecArray => m !== null);
     const listed = await this.ecs('ListContainerInstances', { cluster });
     const arns = (listed.containerInstanceArns as string[] | undefined) ?? [];
-    if (arns.length === 0) return false;
+    if (arns.length === 0) return { instances: 0, hostPort };
     const instances = await this.ecs('DescribeContainerInstances', { cluster, containerInstances: arns });
     const list = (instances.containerInstances as Array<{ status?: string; attributes?: Array<{ name: string; value?: string }> }> | undefined) ?? [];
-    return list.some(
+    const fit = list.filter(
       (i) => (i.status ?? 'ACTIVE') === 'ACTIVE' && required.every((m) => (i.attributes ?? []).some((a) => a.name === m[1] && a.value === m[2])),
     );
+    return { instances: fit.length, hostPort };
+  }
+
+  /** The largest MaxSize of the Auto Scaling groups behind the cluster's capacity providers with managed scaling. */
+  private async managedCapacity(cluster: string): Promise<number> {
+    const clusters = (await this.ecs('DescribeClusters', { clusters: [cluster] })).clusters as Array<{ capacityProviders?: string[] }> | undefined;
+    const names = clusters?.[0]?.capacityProviders ?? [];
+    if (names.length === 0) return 0;
+    const providers = ((await this.ecs('DescribeCapacityProviders', { capacityProviders: names })).capacityProviders ?? []) as Array<{
+      autoScalingGroupProvider?: { autoScalingGroupArn?: string; managedScaling?: { status?: string } };
+    }>;
+    let most = 0;
+    for (const provider of providers) {
+      const group = provider.autoScalingGroupProvider;
+      const name = group?.autoScalingGroupArn?.split('autoScalingGroupName/')[1];
+      if (!name || group?.managedScaling?.status !== 'ENABLED') continue;
+      const params = new URLSearchParams({ Action: 'DescribeAutoScalingGroups', Version: '2011-01-01', 'AutoScalingGroupNames.member.1': name });
+      const answer = await this.upstream(internalRequest('autoscaling', 'DescribeAutoScalingGroups', params.toString()));
+      most = Math.max(most, Number(/<MaxSize>(\d+)<\/MaxSize>/.exec(answer.body.toString())?.[1] ?? 0));
+    }
+    return most;
+  }
+
+  /**
+   * Why a deployment with a static host port cannot move on `instances` instances, or undefined when it
+   * can: ECS starts a new task only on an instance whose port is free and below maximumPercent, and
+   * stops an old one only above minimumHealthyPercent.
+   */
+  private staticPortStall(service: SimService, instances: number, hostPort: number): string | undefined {
+    const desired = service.desired;
+    const replacing = service.deployments.some((d) => d.status === 'ACTIVE' && d.rolloutState === 'COMPLETED');
+    const most = Math.floor((desired * service.maximumPercent) / 100);
+    const least = Math.ceil((desired * service.minimumHealthyPercent) / 100);
+    const running = replacing ? desired : 0;
+    const canStart = instances > running && most > running;
+    const canStop = replacing && running - 1 >= least;
+    if (instances >= desired && (canStart || canStop || desired === 0)) return undefined;
+    return `ECS deployment in progress: no container instance has host port ${hostPort} free for a new task (${instances} instance(s), ${running} task(s) running, desired ${desired}, minimumHealthyPercent ${service.minimumHealthyPercent}, maximumPercent ${service.maximumPercent}).`;
   }
 
   /** One poll's worth of progress: each DescribeServices moves the primary deployment on. */
@@ -148,8 +196,16 @@ export class EcsDeployments {
       service.deployments = service.deployments.filter((d) => d.status === 'PRIMARY');
       return;
     }
-    if (!(await this.placeable(service.cluster, primary.taskDefinition))) {
+    const { instances: registered, hostPort } = await this.placement(service.cluster, primary.taskDefinition);
+    // Managed scaling of the cluster's capacity provider grows its group up to MaxSize for pending tasks.
+    const instances = registered === 0 ? 0 : Math.max(registered, await this.managedCapacity(service.cluster));
+    if (instances === 0) {
       primary.rolloutStateReason = 'ECS deployment in progress: no container instance meets the placement constraints.';
+      return;
+    }
+    const stall = hostPort > 0 ? this.staticPortStall(service, instances, hostPort) : undefined;
+    if (stall) {
+      primary.rolloutStateReason = stall;
       return;
     }
     primary.ticks += 1;

@@ -1,11 +1,13 @@
 // The emulator's HTTP proxy in front of moto: a chain of interceptors (the IAM request recorder when
-// asked for, faults, then the instance-refresh, lifecycle-hook and ECS deployment simulations) ending
-// in moto, and test controls under CONTROL_PREFIX.
+// asked for, faults, then the AWS rules moto lacks and the instance-refresh, lifecycle-hook and ECS
+// deployment simulations) ending in moto, and test controls under CONTROL_PREFIX.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EcsDeployments } from './ecs-deployments.js';
 import { iamRecorder } from './iam-recorder.js';
 import { InstanceRefreshes } from './instance-refresh.js';
 import { LifecycleHooks } from './lifecycle-hooks.js';
+import { s3NotificationOverlap } from './s3-notifications.js';
+import { SnapshotRules } from './snapshots.js';
 import type { EmulatorProxy, Interceptor, ProxyOptions, ProxyRequest, ProxyResponse, RefreshFailure } from './types.js';
 import { readProxyRequest, jsonResponse } from './wire.js';
 
@@ -80,7 +82,8 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
   const hooks = new LifecycleHooks(toMoto);
   const refreshes = new InstanceRefreshes(toMoto, options.refreshSteps ?? 3, hooks);
   const deployments = new EcsDeployments(toMoto, options.deploymentSteps ?? 2);
-  const chain: Interceptor[] = [...(options.faults ?? []), refreshes.interceptor, hooks.interceptor, deployments.interceptor];
+  const snapshots = new SnapshotRules(toMoto, options.snapshots);
+  const chain: Interceptor[] = [...(options.faults ?? []), s3NotificationOverlap, snapshots.interceptor, refreshes.interceptor, hooks.interceptor, deployments.interceptor];
   // The recorder sees every request first, whoever answers it, as AWS would authorize it.
   if (options.iamRecordFile) {
     chain.unshift(iamRecorder({ file: options.iamRecordFile, upstream: toMoto, ...(options.instanceProfileRoles ? { instanceProfileRoles: options.instanceProfileRoles } : {}) }));
@@ -151,5 +154,6 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
     launchAnswer(instanceId) {
       return hooks.answered(instanceId);
     },
+    snapshots,
   };
 }

@@ -4,6 +4,7 @@ import { freePort } from '../support/ports.js';
 import { IAM_RECORD_ENV } from './iam-recorder.js';
 import { startMoto } from './moto.js';
 import { createProxy } from './proxy.js';
+import type { SnapshotOptions } from './snapshots.js';
 import type { EmulatorProxy, Interceptor } from './types.js';
 
 export interface Emulator {
@@ -38,6 +39,8 @@ export interface EmulatorOptions {
   iamRecordFile?: string;
   /** Instance profile name -> role ARN, for the recorded iam:PassRole of a launch template. */
   instanceProfileRoles?: Record<string, string>;
+  /** Snapshots after a deregistration (in use for a while; DeleteAssociatedSnapshots honoured or not). */
+  snapshots?: SnapshotOptions;
 }
 
 export function emulatorEnv(endpoint: string): Record<string, string> {
@@ -67,6 +70,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...(options.deploymentSteps ? { deploymentSteps: options.deploymentSteps } : {}),
     ...(recordFile ? { iamRecordFile: recordFile } : {}),
     ...(options.instanceProfileRoles ? { instanceProfileRoles: options.instanceProfileRoles } : {}),
+    ...(options.snapshots ? { snapshots: options.snapshots } : {}),
   });
   const port = await proxy.listen(options.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;

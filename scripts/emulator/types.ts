@@ -1,6 +1,7 @@
 // The shapes the emulator's proxy passes along its chain of interceptors (faults, simulations, moto):
 // types only, so every module of the emulator can import them and none imports back.
 import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { SnapshotOptions, SnapshotRules } from './snapshots.js';
 
 /** One request as the proxy sees it, with the AWS service and operation it addresses. */
 export interface ProxyRequest {
@@ -48,6 +49,8 @@ export interface ProxyOptions {
   iamRecordFile?: string;
   /** Instance profile name -> role ARN, for the recorded iam:PassRole of a launch template. */
   instanceProfileRoles?: Record<string, string>;
+  /** Snapshots after a deregistration: how long they stay in use, whether DeleteAssociatedSnapshots is honoured. */
+  snapshots?: SnapshotOptions;
 }
 
 export type RefreshFailure = 'Failed' | 'RollbackSuccessful' | 'Cancelled';
@@ -70,4 +73,6 @@ export interface EmulatorProxy {
   holdLaunch(group: string, instanceId: string): Promise<void>;
   /** CONTINUE or ABANDON once the instance answered its launch hook. */
   launchAnswer(instanceId: string): 'CONTINUE' | 'ABANDON' | undefined;
+  /** The snapshot rules (DeleteAssociatedSnapshots, InvalidSnapshot.InUse) and what they refused. */
+  snapshots: SnapshotRules;
 }

@@ -12,6 +12,7 @@ import {
   GetDownloadUrlForLayerCommand,
   GetLifecyclePolicyCommand,
   PutImageScanningConfigurationCommand,
+  PutImageCommand,
   PutLifecyclePolicyCommand,
   type ECRClient,
   type Repository,
@@ -30,12 +31,31 @@ const REPOSITORY_SETTINGS = {
   encryptionConfiguration: { encryptionType: 'AES256' },
 } as const;
 
-/** The lifecycle policy that keeps the newest `keep` images of the repository. */
+/** Tags that mark the image a service runs, and the one it ran before (a rollback's target). */
+export const DEPLOYED_TAG_PREFIX = 'deployed-';
+export const ROLLBACK_TAG_PREFIX = 'rollback-';
+/** Far above any number of services sharing the repository: the rules below never expire by it. */
+const PROTECTED_COUNT = 1000;
+
+/**
+ * The lifecycle policy: the newest `keep` images stay, and so does every image a service runs or
+ * would roll back to, whatever its age. ECR cannot look at task definitions, so deploy tags those
+ * images (deployed-<service>, rollback-<service>); an image matched by a rule's tag prefixes is never
+ * expired by a rule of lower priority, such as the last one that counts every image.
+ */
 export function lifecyclePolicy(keep: number): string {
+  const protect = (rulePriority: number, prefix: string, what: string) => ({
+    rulePriority,
+    description: `Keep ${what} (tagged ${prefix}<service> by deploy)`,
+    selection: { tagStatus: 'tagged', tagPrefixList: [prefix], countType: 'imageCountMoreThan', countNumber: PROTECTED_COUNT },
+    action: { type: 'expire' },
+  });
   return JSON.stringify({
     rules: [
+      protect(1, DEPLOYED_TAG_PREFIX, 'the image each service runs'),
+      protect(2, ROLLBACK_TAG_PREFIX, 'the image each service would roll back to'),
       {
-        rulePriority: 1,
+        rulePriority: 3,
         description: `Keep the newest ${keep} images`,
         selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: keep },
         action: { type: 'expire' },
@@ -149,4 +169,53 @@ export async function ecrImageConfig(ecr: ECRClient, repository: string, digest:
   if (!url) return undefined;
   const response = await fetcher(url, { signal: AbortSignal.timeout(10_000) });
   return response.ok ? ((await response.json()) as ImageConfig) : undefined;
+}
+
+/** Repository and digest of an image in this account's ECR in `region`; undefined for another registry. */
+export function ecrImageParts(imageUri: string, region: string): { repository: string; digest: string } | undefined {
+  const match = /^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/(.+)@(sha256:[0-9a-f]{64})$/.exec(imageUri);
+  return match && match[1] === region ? { repository: match[2] ?? '', digest: match[3] ?? '' } : undefined;
+}
+
+/** Adds `tag` to the image `digest` (moving it off any other image) by putting its manifest again. */
+export async function tagEcrImage(ecr: ECRClient, repository: string, digest: string, tag: string): Promise<boolean> {
+  const image = (await ecr.send(new BatchGetImageCommand({ repositoryName: repository, imageIds: [{ imageDigest: digest }], acceptedMediaTypes: MANIFEST_TYPES }))).images?.[0];
+  if (!image?.imageManifest) return false;
+  try {
+    await ecr.send(
+      new PutImageCommand({
+        repositoryName: repository,
+        imageManifest: image.imageManifest,
+        ...(image.imageManifestMediaType ? { imageManifestMediaType: image.imageManifestMediaType } : {}),
+        imageDigest: digest,
+        imageTag: tag,
+      }),
+    );
+  } catch (error) {
+    // The tag is on this very image already.
+    if (!isAwsError(error, 'ImageAlreadyExistsException')) throw error;
+  }
+  return true;
+}
+
+/**
+ * Tags the image a deploy moves the service to (deployed-<service>) and the one it ran until now
+ * (rollback-<service>), so the lifecycle policy keeps both. Images outside the repository are left
+ * alone; a refusal is a warning, not a failed deploy.
+ */
+export async function protectDeployedImages(ctx: CommandContext, imageUri: string, previousImageUri: string | undefined): Promise<void> {
+  const { settings, reporter } = ctx;
+  const marks: Array<[string | undefined, string]> = [
+    [previousImageUri !== imageUri ? previousImageUri : undefined, `${ROLLBACK_TAG_PREFIX}${settings.service}`],
+    [imageUri, `${DEPLOYED_TAG_PREFIX}${settings.service}`],
+  ];
+  for (const [uri, tag] of marks) {
+    const parts = uri ? ecrImageParts(uri, settings.region) : undefined;
+    if (!parts || parts.repository !== settings.ecrRepository || settings.registry) continue;
+    try {
+      if (await tagEcrImage(ctx.clients.ecr, parts.repository, parts.digest, tag)) reporter.info(`Tagged ${parts.repository}@${parts.digest.slice(0, 19)} ${tag}: the lifecycle policy keeps it`);
+    } catch (error) {
+      reporter.warn(`Could not tag ${uri ?? ''} ${tag} (${(error as Error).name}: ${(error as Error).message}): the lifecycle policy may expire it once ${settings.keepImages} newer images exist`);
+    }
+  }
 }

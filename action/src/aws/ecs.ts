@@ -17,16 +17,28 @@ import {
 import { createHash } from 'node:crypto';
 import { CONTAINER_NAME, CONTAINER_PORT } from '../container.js';
 import type { CommandContext } from '../context.js';
+import type { Settings } from '../settings.js';
 import { StepFailure } from '../errors.js';
 import { provenanceTags, readProvenance } from '../provenance.js';
 import { isAwsError } from './errors.js';
 
-/** Circuit breaker with rollback; launch the new tasks before stopping the old ones. */
-export const DEPLOYMENT_CONFIGURATION: DeploymentConfiguration = {
-  deploymentCircuitBreaker: { enable: true, rollback: true },
-  minimumHealthyPercent: 100,
-  maximumPercent: 200,
-};
+/**
+ * Circuit breaker with rollback, and percentages a deploy can always meet. A dynamic host port (0)
+ * lets tasks share instances: new tasks start before old ones stop (100/200). A static host port
+ * holds one task per instance, so ECS may run at most max-size tasks at once: maximumPercent is
+ * capped at max-size / desired-count, and when that leaves no room for an extra task, one old task
+ * stops before its replacement starts (minimumHealthyPercent leaves one task of slack).
+ */
+export function deploymentConfiguration(settings: Pick<Settings, 'hostPort' | 'desiredCount' | 'maxSize'>): DeploymentConfiguration {
+  const circuitBreaker = { deploymentCircuitBreaker: { enable: true, rollback: true } };
+  const desired = settings.desiredCount;
+  if (settings.hostPort === 0 || desired === 0) return { ...circuitBreaker, minimumHealthyPercent: 100, maximumPercent: 200 };
+  // ECS runs at most floor(desired * maximumPercent / 100) tasks and keeps ceil(desired * minimumHealthyPercent / 100).
+  const maximumPercent = Math.max(100, Math.min(200, Math.floor((100 * settings.maxSize) / desired)));
+  const roomForOneMore = Math.floor((desired * maximumPercent) / 100) > desired;
+  const minimumHealthyPercent = roomForOneMore ? 100 : Math.floor((100 * (desired - 1)) / desired);
+  return { ...circuitBreaker, minimumHealthyPercent, maximumPercent };
+}
 
 export function serviceDefinition(ctx: CommandContext, taskDefinitionArn: string): CreateServiceCommandInput {
   const { settings } = ctx;
@@ -36,7 +48,7 @@ export function serviceDefinition(ctx: CommandContext, taskDefinitionArn: string
     taskDefinition: taskDefinitionArn,
     desiredCount: settings.desiredCount,
     capacityProviderStrategy: [{ capacityProvider: settings.capacityProvider, weight: 1, base: 0 }],
-    deploymentConfiguration: DEPLOYMENT_CONFIGURATION,
+    deploymentConfiguration: deploymentConfiguration(settings),
     placementStrategy: [
       { type: 'spread', field: 'attribute:ecs.availability-zone' },
       { type: 'spread', field: 'instanceId' },

@@ -1,10 +1,12 @@
 // bake: the base AMI, then an AMI with the bucket mount, reused when one was baked from the same inputs.
+import { followClusterArchitecture } from '../aws/launch-template.js';
 import { endpointOverride } from '../endpoint.js';
 import { bakeAmi, decideBake } from '../steps/bake.js';
 import { resolveBaseAmi } from '../steps/base-ami.js';
 import type { CommandContext } from '../context.js';
 
-export async function bakeCommand(ctx: CommandContext): Promise<void> {
+export async function bakeCommand(given: CommandContext): Promise<void> {
+  const ctx = await followClusterArchitecture(given);
   const { reporter } = ctx;
   const baseAmiId = await resolveBaseAmi(ctx);
   reporter.setOutput('base-ami-id', baseAmiId);

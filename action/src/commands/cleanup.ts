@@ -5,10 +5,12 @@ import { sweepMirrorQueues } from '../steps/mirror-events.js';
 import type { CommandContext } from '../context.js';
 
 export async function cleanupCommand(ctx: CommandContext): Promise<void> {
-  const { deregistered } = await ctx.reporter.group('Clean up old AMIs', () => cleanupAmis(ctx));
+  const { deregistered, orphanedSnapshots, sweptSnapshots } = await ctx.reporter.group('Clean up old AMIs', () => cleanupAmis(ctx));
   ctx.reporter.setOutput('deregistered-amis', deregistered.join(','));
   const verb = ctx.settings.dryRun ? 'would deregister' : 'deregistered';
   ctx.reporter.summaryRow('cleanup', deregistered.length > 0 ? `${verb} ${deregistered.join(', ')}` : 'nothing to deregister');
+  if (orphanedSnapshots.length > 0) ctx.reporter.summaryRow('cleanup', `snapshots left over (a later cleanup deletes them): ${orphanedSnapshots.map((o) => o.snapshotId).join(', ')}`);
+  if (sweptSnapshots?.length) ctx.reporter.summaryRow('cleanup', `${ctx.settings.dryRun ? 'would delete' : 'deleted'} snapshots earlier cleanups left over: ${sweptSnapshots.join(', ')}`);
   if (ctx.settings.mountDriver === 'mirror') {
     const sweep = await ctx.reporter.group('Delete the event queues of ended instances', () => sweepMirrorQueues(ctx));
     const queueVerb = ctx.settings.dryRun ? 'would delete' : 'deleted';

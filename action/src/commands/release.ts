@@ -3,6 +3,7 @@
 // before the first step runs, and each step's decision (reuse or make, with the reason) is read
 // before anything changes: --dry-run prints that plan and stops.
 import { revisionName } from '../aws/ecs.js';
+import { followClusterArchitecture } from '../aws/launch-template.js';
 import type { CommandContext } from '../context.js';
 import { InputError, StepFailure, type InputProblem } from '../errors.js';
 import { RELEASE_STEPS, type ReleaseStep } from '../inputs.js';
@@ -74,7 +75,8 @@ interface Decisions {
   roll?: RollDecision;
 }
 
-export async function releaseCommand(ctx: CommandContext): Promise<void> {
+export async function releaseCommand(given: CommandContext): Promise<void> {
+  const ctx = await followClusterArchitecture(given);
   const { settings, reporter } = ctx;
   const plan = planRelease(settings);
   const attempt: Attempt = async (step, title, fn) => {
@@ -167,9 +169,10 @@ async function runSteps(ctx: CommandContext, plan: ReleasePlan, lines: StepPlan,
   await deployStep(ctx, decisions.deploy, imageUri, steps);
   await rollStep(ctx, decisions.roll, amiId, steps);
   if (plan.run.has('cleanup')) {
-    const { deregistered } = await attempt('cleanup', 'Clean up old AMIs', () => cleanupAmis(ctx));
+    const { deregistered, orphanedSnapshots } = await attempt('cleanup', 'Clean up old AMIs', () => cleanupAmis(ctx));
     reporter.setOutput('deregistered-amis', deregistered.join(','));
-    done('cleanup', deregistered.length > 0 ? `deregistered ${deregistered.join(', ')}` : 'nothing to deregister');
+    const leftOver = orphanedSnapshots.length > 0 ? ` (snapshots left over, a later cleanup deletes them: ${orphanedSnapshots.map((o) => o.snapshotId).join(', ')})` : '';
+    done('cleanup', `${deregistered.length > 0 ? `deregistered ${deregistered.join(', ')}` : 'nothing to deregister'}${leftOver}`);
   } else done('cleanup', planned('cleanup'));
   return results;
 }

@@ -1,11 +1,12 @@
 // Step 2 of a release: bake the AMI with Packer. The templates in packer/ stay plain Packer: this
 // step only renders their variables file, copies everything into a build folder a person can run
 // `packer build .` in, runs Packer there (init, validate, build) and reads the manifest.
-import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeSubnetsCommand, type Image } from '@aws-sdk/client-ec2';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { endpointOverride } from '../endpoint.js';
 import { findLaunchTemplate, launchTemplateVersions } from '../aws/launch-template.js';
+import { isAwsError } from '../aws/errors.js';
 import { MANAGED_TAG } from '../aws/tags.js';
 import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
@@ -50,6 +51,7 @@ export async function bakeAmi(ctx: CommandContext, baseAmiId: string, options: B
       { state: 'nothing was changed' },
     );
   }
+  await checkBakeNetwork(ctx);
 
   if (endpoint) {
     reporter.warn(
@@ -167,4 +169,34 @@ async function assertImageExists(ctx: CommandContext, amiId: string): Promise<vo
   const response = await ctx.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }));
   const image = response.Images?.[0];
   if (!image) throw new StepFailure(`Packer reported ${amiId}, but EC2 does not know it in ${ctx.settings.region}`);
+}
+
+/**
+ * Where the bake instance will run, checked before Packer starts: the given subnet exists, or,
+ * without one, the region has a default VPC (accounts made by Control Tower and most organisations
+ * have none, and EC2 would refuse the launch with VPCIdNotSpecified).
+ */
+async function checkBakeNetwork(ctx: CommandContext): Promise<void> {
+  const { settings, reporter } = ctx;
+  const unchanged = { state: 'nothing was changed' };
+  if (settings.bakeSubnet) {
+    let vpc: string | undefined;
+    try {
+      vpc = (await ctx.clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [settings.bakeSubnet] }))).Subnets?.[0]?.VpcId;
+    } catch (error) {
+      if (!isAwsError(error, 'InvalidSubnetID.NotFound')) throw error;
+    }
+    if (!vpc) throw new StepFailure(`bake-subnet ${settings.bakeSubnet} does not exist in ${settings.region}: give a subnet of this region (bake-subnet, or the first of subnets)`, unchanged);
+    reporter.info(`The bake instance runs in subnet ${settings.bakeSubnet} (${vpc}), reached over ${settings.bakeConnection}`);
+    return;
+  }
+  // A launch without a subnet goes to the default subnet of an Availability Zone: none, no launch.
+  const defaults = (await ctx.clients.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }))).Subnets ?? [];
+  if (defaults.length === 0) {
+    throw new StepFailure(
+      `Neither bake-subnet nor subnets is given, and ${settings.region} has no default VPC (no default subnet) to bake in: set bake-subnet to a subnet with outbound internet access (through a NAT gateway with bake-connection private-ip or session-manager, or a public subnet with public-ip)`,
+      unchanged,
+    );
+  }
+  reporter.info(`The bake instance runs in a default subnet of the default VPC ${defaults[0]?.VpcId ?? ''} (no bake-subnet or subnets given)`);
 }

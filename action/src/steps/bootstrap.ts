@@ -12,7 +12,7 @@ import { MANAGED_TAG } from '../aws/tags.js';
 import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { isImageByDigest } from '../values.js';
-import { resolveBaseAmi } from './base-ami.js';
+import { checkBeforeBootstrap } from './bootstrap-checks.js';
 import { ensureMirrorEvents } from './mirror-events.js';
 import { loadTaskDefinition } from './task-definition.js';
 import { loadUserData, toBase64 } from './user-data.js';
@@ -65,10 +65,11 @@ class Bootstrap {
 export async function bootstrap(ctx: CommandContext): Promise<BootstrapResult> {
   const { settings, reporter } = ctx;
   const run = new Bootstrap(ctx);
+  const { amiId } = await checkBeforeBootstrap(ctx);
   await ecrRepository(run);
   if (settings.mountDriver === 'mirror' && settings.bucket) await mirrorEvents(run, settings.bucket);
   const cluster = await ecsCluster(run);
-  const template = await launchTemplate(run);
+  const template = await launchTemplate(run, amiId);
   const group = await autoScalingGroup(run, template);
   await launchHook(run, group);
   await capacityProvider(run, group);
@@ -127,7 +128,7 @@ async function ecsCluster(run: Bootstrap): Promise<Cluster | undefined> {
 }
 
 /** 3. The launch template: IMDSv2 only, instance profile, security groups, rendered user data. */
-async function launchTemplate(run: Bootstrap): Promise<LaunchTemplate | undefined> {
+async function launchTemplate(run: Bootstrap, checkedAmiId: string | undefined): Promise<LaunchTemplate | undefined> {
   const { ctx } = run;
   const { settings } = ctx;
   const name = settings.launchTemplate;
@@ -137,7 +138,9 @@ async function launchTemplate(run: Bootstrap): Promise<LaunchTemplate | undefine
     return found;
   }
   return run.step(`creating launch template ${name}`, async () => {
-    const amiId = settings.amiId ?? (await resolveBaseAmi(ctx));
+    // Found by the checks when the template was missing; a template made since is not replaced.
+    const amiId = checkedAmiId ?? settings.amiId;
+    if (!amiId) throw new StepFailure(`Launch template ${name} appeared while bootstrap ran; run bootstrap again`, { state: run.made() });
     const userData = toBase64(await loadUserData(ctx.root, settings));
     let template: LaunchTemplate | undefined;
     if (!settings.dryRun) {

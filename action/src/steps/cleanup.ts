@@ -1,9 +1,10 @@
 // Cleanup: deregister AMIs this pipeline made beyond keep-amis (newest kept) and delete their
-// snapshots. An AMI still referenced by the Auto Scaling group's launch template versions, the
+// snapshots (an orphaned snapshot is reported, not a failure: the AMI is gone). An AMI still referenced by the Auto Scaling group's launch template versions, the
 // template's default or latest version, or any instance that is not terminated is always kept.
-import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand, type Image } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeInstancesCommand, type Image } from '@aws-sdk/client-ec2';
 import { describeAutoScalingGroup, groupLaunchTemplate } from '../aws/auto-scaling.js';
 import { findLaunchTemplate, launchTemplateVersions } from '../aws/launch-template.js';
+import { deleteSnapshotWithRetry, deregisterWithSnapshots, leftOverSnapshots, snapshotsOf, type SnapshotRetry } from '../aws/snapshots.js';
 import { MANAGED_TAG } from '../aws/tags.js';
 import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
@@ -115,37 +116,80 @@ export async function planCleanup(ctx: CommandContext): Promise<CleanupPlan> {
   return plan;
 }
 
-export async function cleanupAmis(ctx: CommandContext): Promise<{ deregistered: string[] }> {
+export interface CleanupResult {
+  deregistered: string[];
+  /** Snapshots of deregistered AMIs that could not be deleted, each with why. */
+  orphanedSnapshots: Array<{ snapshotId: string; reason: string }>;
+  /** Snapshots an earlier cleanup left over, deleted now (or, with dry-run, to delete). */
+  sweptSnapshots?: string[];
+}
+
+/** How cleanup waits on snapshots; tests shorten it. */
+export interface CleanupTiming extends SnapshotRetry {
+  /** Age from which a baked snapshot no AMI uses is left over (default a day). */
+  leftOverAgeMs?: number;
+  now?: () => number;
+}
+
+export async function cleanupAmis(ctx: CommandContext, timing: CleanupTiming = {}): Promise<CleanupResult> {
+  const result = await deregisterOldAmis(ctx, timing);
+  const swept = await sweepLeftOverSnapshots(ctx, timing);
+  return swept.length > 0 ? { ...result, sweptSnapshots: swept } : result;
+}
+
+/** Snapshots earlier cleanups could not delete (still in use then): deleted now, a refusal only warned about. */
+async function sweepLeftOverSnapshots(ctx: CommandContext, timing: CleanupTiming): Promise<string[]> {
+  const { reporter, settings } = ctx;
+  const left = await leftOverSnapshots(ctx.clients.ec2, (timing.now ?? Date.now)(), timing.leftOverAgeMs);
+  if (left.length === 0 || settings.dryRun) {
+    if (left.length > 0) reporter.info(`would delete snapshot(s) left over by earlier cleanups: ${left.join(', ')}`);
+    return left;
+  }
+  const swept: string[] = [];
+  for (const id of left) {
+    const reason = await deleteSnapshotWithRetry(ctx.clients.ec2, id, { ...timing, attempts: 1 });
+    if (reason) reporter.warn(`Snapshot ${id}, left over by an earlier cleanup, is still there (${reason})`);
+    else swept.push(id);
+  }
+  if (swept.length > 0) reporter.info(`deleted snapshot(s) left over by earlier cleanups: ${swept.join(', ')}`);
+  return swept;
+}
+
+async function deregisterOldAmis(ctx: CommandContext, retry: SnapshotRetry): Promise<CleanupResult> {
   const { reporter, settings } = ctx;
   const plan = await planCleanup(ctx);
   for (const { image, why } of plan.keep) reporter.info(`keep ${image.ImageId ?? '?'} ${image.Name ?? ''}: ${why}`);
   const ids = plan.remove.map((i) => i.ImageId ?? '').filter((id) => id !== '');
   if (plan.remove.length === 0) {
     reporter.info(`Nothing to clean up: ${plan.keep.length} managed AMI(s), keep-amis ${settings.keepAmis}`);
-    return { deregistered: [] };
+    return { deregistered: [], orphanedSnapshots: [] };
   }
   if (settings.dryRun) {
     for (const image of plan.remove) reporter.info(`would deregister ${image.ImageId ?? '?'} ${image.Name ?? ''} and delete ${snapshotsOf(image).join(', ') || 'no snapshots'}`);
-    return { deregistered: ids };
+    return { deregistered: ids, orphanedSnapshots: [] };
   }
   const done: string[] = [];
+  const orphanedSnapshots: CleanupResult['orphanedSnapshots'] = [];
   for (const image of plan.remove) {
     const id = image.ImageId ?? '';
+    let removed;
     try {
-      await ctx.clients.ec2.send(new DeregisterImageCommand({ ImageId: id }));
-      done.push(id);
-      for (const snapshot of snapshotsOf(image)) await ctx.clients.ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshot }));
-      reporter.info(`deregistered ${id} ${image.Name ?? ''}; deleted ${snapshotsOf(image).join(', ') || 'no snapshots'}`);
+      removed = await deregisterWithSnapshots(ctx.clients.ec2, image, retry);
     } catch (error) {
       throw new StepFailure(`Cleanup failed at ${id}: ${(error as Error).message}`, {
         state: `deregistered: ${done.join(', ') || 'none'}; still registered: ${ids.filter((i) => !done.includes(i)).join(', ')}`,
         cause: error,
       });
     }
+    done.push(id);
+    const shared = removed.shared.length > 0 ? `; kept ${removed.shared.join(', ')} (used by another AMI)` : '';
+    reporter.info(`deregistered ${id} ${image.Name ?? ''}; deleted ${removed.deleted.join(', ') || 'no snapshots'}${shared}`);
+    for (const orphan of removed.orphaned) {
+      reporter.warn(
+        `Snapshot ${orphan.snapshotId} of deregistered ${id} is left over (${orphan.reason}): a cleanup a day or more from now deletes it, or delete it with aws ec2 delete-snapshot --snapshot-id ${orphan.snapshotId}`,
+      );
+    }
+    orphanedSnapshots.push(...removed.orphaned);
   }
-  return { deregistered: done };
-}
-
-function snapshotsOf(image: Image): string[] {
-  return (image.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId ?? '').filter((s) => s !== '');
+  return { deregistered: done, orphanedSnapshots };
 }

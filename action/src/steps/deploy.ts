@@ -2,10 +2,11 @@
 // on, and wait for that very deployment to report rolloutState COMPLETED. A rollback by the circuit
 // breaker is a failure, even though the service ends up stable again (waitUntilServicesStable would
 // call that a success, so the deployment is tracked by its id instead).
-import { CreateServiceCommand, UpdateServiceCommand, type Deployment, type Service } from '@aws-sdk/client-ecs';
+import { CreateServiceCommand, DescribeTaskDefinitionCommand, UpdateServiceCommand, type Deployment, type Service } from '@aws-sdk/client-ecs';
+import { protectDeployedImages } from '../aws/ecr.js';
 import {
   definitionDigest,
-  DEPLOYMENT_CONFIGURATION,
+  deploymentConfiguration,
   describeService,
   latestRevision,
   registerTaskDefinition,
@@ -14,6 +15,7 @@ import {
   serviceDefinition,
 } from '../aws/ecs.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
+import { CONTAINER_NAME } from '../container.js';
 import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { poll } from '../wait.js';
@@ -68,6 +70,7 @@ export async function deployService(ctx: CommandContext, imageUri: string, timin
     return { taskDefinitionArn, unchanged: true };
   }
   reporter.info(`Deploying ${taskDefinitionArn} (image ${imageUri})`);
+  await protectDeployedImages(ctx, imageUri, await imageOf(ctx, existing?.taskDefinition));
 
   let service: Service | undefined;
   if (existing) {
@@ -77,7 +80,7 @@ export async function deployService(ctx: CommandContext, imageUri: string, timin
         service: settings.service,
         taskDefinition: taskDefinitionArn,
         desiredCount: settings.desiredCount,
-        deploymentConfiguration: DEPLOYMENT_CONFIGURATION,
+        deploymentConfiguration: deploymentConfiguration(settings),
       }),
     );
     service = updated.service;
@@ -143,4 +146,17 @@ export async function waitForDeployment(ctx: CommandContext, taskDefinitionArn: 
 function lastCircuitBreakerEvent(service: Service): string {
   const event = service.events?.find((e) => /circuit breaker|rolling back|rolled back/i.test(e.message ?? ''));
   return event?.message ? ` (${event.message})` : '';
+}
+
+/** The image of the MapServer container of a task definition (the service's current one); undefined when unreadable. */
+async function imageOf(ctx: CommandContext, taskDefinition: string | undefined): Promise<string | undefined> {
+  if (!taskDefinition) return undefined;
+  try {
+    const containers = (await ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition }))).taskDefinition?.containerDefinitions ?? [];
+    return (containers.find((c) => c.name === CONTAINER_NAME) ?? containers[0])?.image;
+  } catch (error) {
+    // Only the rollback tag depends on it: the deploy goes on.
+    ctx.reporter.warn(`Could not read the image of ${taskDefinition} (${(error as Error).message}): it is not tagged for rollback`);
+    return undefined;
+  }
 }

@@ -76,7 +76,7 @@ export function bakeFiles(root: string, emulated: boolean): string[] {
   });
 }
 
-export type BakeSettings = Pick<Settings, 'region' | 'architecture' | 'mountDriver' | 'amiNamePrefix'>;
+export type BakeSettings = Pick<Settings, 'region' | 'architecture' | 'mountDriver' | 'amiNamePrefix'> & Partial<Pick<Settings, 'volumeSize' | 'kmsKeyId'>>;
 
 export function bakeFingerprint(root: string, settings: BakeSettings, baseAmiId: string, emulated: boolean): Fingerprint {
   return fingerprint(root, bakeFiles(root, emulated), {
@@ -85,6 +85,10 @@ export function bakeFingerprint(root: string, settings: BakeSettings, baseAmiId:
     architecture: settings.architecture,
     'mount-driver': settings.mountDriver,
     'ami-name-prefix': settings.amiNamePrefix,
+    // The root volume is part of the AMI (where the bake ran and how Packer reached it are not);
+    // named only when set, so AMIs baked with the defaults keep their hash.
+    ...(settings.volumeSize !== undefined && settings.volumeSize !== 30 ? { 'volume-size': String(settings.volumeSize) } : {}),
+    ...(settings.kmsKeyId ? { 'kms-key-id': settings.kmsKeyId } : {}),
     provisioned: emulated ? 'false' : 'true',
   });
 }

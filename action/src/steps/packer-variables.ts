@@ -16,6 +16,14 @@ export interface PackerVariables {
   amiNamePrefix: string;
   mountDriver: MountDriver;
   gitRevision: string;
+  /** The bake instance's subnet; '' for the default VPC. */
+  subnetId: string;
+  sshInterface: 'public_ip' | 'private_ip' | 'session_manager';
+  associatePublicIp: boolean;
+  /** Name of the bake instance's profile; '' unless Session Manager needs one. */
+  iamInstanceProfile: string;
+  volumeSize: number;
+  kmsKeyId: string;
   /** EC2 endpoint of an API emulator; provisioners cannot run against it. */
   ec2Endpoint?: string;
   /** The input hash and manifest tags (fingerprint.ts); none when rendered by hand. */
@@ -33,6 +41,12 @@ const VARIABLE_INPUTS: Record<keyof PackerVariables, string> = {
   amiNamePrefix: 'ami-name-prefix',
   mountDriver: 'mount-driver',
   gitRevision: 'GITHUB_SHA',
+  subnetId: 'bake-subnet',
+  sshInterface: 'bake-connection',
+  associatePublicIp: 'bake-connection',
+  iamInstanceProfile: 'instance-profile',
+  volumeSize: 'volume-size',
+  kmsKeyId: 'kms-key-id',
   ec2Endpoint: 'AWS_ENDPOINT_URL',
   inputTags: 'bake',
   provenanceTags: 'GITHUB_REPOSITORY',
@@ -81,7 +95,22 @@ export function packerVariables(settings: Settings, baseAmiId: string, gitRevisi
     amiNamePrefix: settings.amiNamePrefix,
     mountDriver: settings.mountDriver,
     gitRevision: gitRevision && isGitRevision(gitRevision) ? gitRevision : 'unknown',
+    ...bakeInstance(settings),
     ...(endpoint ? { ec2Endpoint: endpoint.replace(/\/$/, '') } : {}),
+  };
+}
+
+/** Where the bake instance runs and how Packer reaches it (bake-subnet, bake-connection, volume-size, kms-key-id). */
+function bakeInstance(settings: Settings): Pick<PackerVariables, 'subnetId' | 'sshInterface' | 'associatePublicIp' | 'iamInstanceProfile' | 'volumeSize' | 'kmsKeyId'> {
+  const sessionManager = settings.bakeConnection === 'session-manager';
+  return {
+    subnetId: settings.bakeSubnet ?? '',
+    sshInterface: sessionManager ? 'session_manager' : settings.bakeConnection === 'private-ip' ? 'private_ip' : 'public_ip',
+    associatePublicIp: settings.bakeConnection === 'public-ip',
+    // Packer takes the profile's name; an ARN ends with it.
+    iamInstanceProfile: sessionManager ? (settings.instanceProfile ?? '').split('/').pop() ?? '' : '',
+    volumeSize: settings.volumeSize,
+    kmsKeyId: settings.kmsKeyId ?? '',
   };
 }
 

@@ -12,11 +12,12 @@ import {
 import { describeAutoScalingGroup, describeInstanceRefreshes, groupLaunchTemplate, pinGroup } from '../aws/auto-scaling.js';
 import { describeCapacityProvider } from '../aws/ecs.js';
 import { launchFailureSuffix } from '../aws/lifecycle-hook.js';
-import { findLaunchTemplate, launchTemplateData, launchTemplateVersions, METADATA_OPTIONS } from '../aws/launch-template.js';
+import { findLaunchTemplate, launchTemplateChanges, launchTemplateData, launchTemplateVersions, mergeLaunchTemplateData } from '../aws/launch-template.js';
 import { pollTiming, type WaitTiming } from '../aws/timing.js';
 import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { poll } from '../wait.js';
+import { checkAmiFits } from './ami-fit.js';
 import { loadUserData, toBase64 } from './user-data.js';
 
 /** Refresh states in which Auto Scaling refuses (and we refuse) to start another one. */
@@ -45,14 +46,12 @@ export async function desiredVersion(ctx: CommandContext, amiId: string, current
   const { settings } = ctx;
   const userData = toBase64(await loadUserData(ctx.root, settings));
   const base = (current?.LaunchTemplateData ?? {}) as RequestLaunchTemplateData;
-  const fromSettings = launchTemplateData(settings, amiId, userData);
-  const data: RequestLaunchTemplateData = {
-    ...base,
-    ...fromSettings,
-    ...(settings.instanceProfile ? {} : base.IamInstanceProfile ? { IamInstanceProfile: base.IamInstanceProfile } : {}),
-    ...(settings.securityGroups.length > 0 ? {} : base.SecurityGroupIds ? { SecurityGroupIds: base.SecurityGroupIds } : {}),
-    MetadataOptions: { ...base.MetadataOptions, ...METADATA_OPTIONS },
-  };
+  const data = mergeLaunchTemplateData(base, launchTemplateData(settings, amiId, userData), {
+    instanceType: settings.instanceTypeGiven,
+    instanceProfile: settings.instanceProfile !== undefined,
+    securityGroups: settings.securityGroups.length > 0,
+  });
+  await checkAmiFits(ctx, amiId, data.InstanceType ?? settings.instanceType);
   const description = `mapserver-ecs roll to ${amiId} (data ${createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16)})`;
   return { data, description };
 }
@@ -91,13 +90,14 @@ export async function decideRoll(ctx: CommandContext, amiId: string | undefined)
   const plural = (n: number): string => `${n} instance${n === 1 ? '' : 's'}`;
   const from = current?.LaunchTemplateData?.ImageId;
   if (!amiId) return { unchanged: false, reason: `${plural(all)} to replace (new launch template version with the new AMI${from ? `, from ${from}` : ''})` };
-  const { description } = await desiredVersion(ctx, amiId, current);
+  const { data, description } = await desiredVersion(ctx, amiId, current);
   const version = current?.VersionNumber !== undefined ? String(current.VersionNumber) : undefined;
   if (current?.VersionDescription === description && version) {
     if (rolledOnto(group, version)) return { unchanged: true, launchTemplateVersion: version, reason: `unchanged (launch template version ${version}, ${amiId}, ${plural(all)} on it)` };
     return { unchanged: false, reason: `${plural(Math.max(1, instancesToReplace(group, version)))} to replace (onto launch template version ${version}, ${amiId})` };
   }
-  const what = from && from !== amiId ? `${from} -> ${amiId}` : `${amiId}, user data or settings changed`;
+  const changes = launchTemplateChanges((current?.LaunchTemplateData ?? {}) as RequestLaunchTemplateData, data);
+  const what = [from && from !== amiId ? `${from} -> ${amiId}` : `${amiId}, user data or settings changed`, ...changes].join('; ');
   return { unchanged: false, reason: `${plural(all)} to replace (new launch template version: ${what})` };
 }
 

@@ -52,8 +52,11 @@ const CASES: Case[] = [
   ['bootstrap', 'max-size', '0'],
   ['bootstrap', 'desired-count', 'two'],
   ['bake', 'architecture', 'amd64'],
-  ['bake', 'instance-type', 't4g.small'],
-  ['bootstrap', 'instance-type', 'm7gd.large'],
+  // An arm64 type alone now means arm64; the mismatch with a given architecture is an ARGV case below.
+  ['bake', 'bake-subnet', 'subnet-xyz'],
+  ['bake', 'bake-connection', 'ssh'],
+  ['bake', 'volume-size', '20'],
+  ['bake', 'kms-key-id', 'my key'],
   ['bake', 'base-ami-id', 'ami-xyz'],
   ['bake', 'base-ami-id', 'ami-0123456789abcdef'],
   ['roll', 'ami-id', 'i-0123456789abcdef0'],
@@ -91,7 +94,8 @@ const CASES: Case[] = [
 /** Command lines the action cannot express: positionals a command does not take. */
 const ARGV_CASES: Array<[argv: string[], input: string]> = [
   [['bake', '--instance-type', 't4g.small', '--architecture', 'x86_64'], 'instance-type'],
-  [['roll', '--bucket', 'maps-bucket', '--instance-type', 'c8g.xlarge'], 'instance-type'],
+  [['roll', '--bucket', 'maps-bucket', '--instance-type', 'c8g.xlarge', '--architecture', 'x86_64'], 'instance-type'],
+  [['bootstrap', '--bucket', 'maps-bucket', '--instance-type', 'm7gd.large', '--architecture', 'x86_64'], 'instance-type'],
   [['deploy', '--dry-run', 'maybe', '--image', VALID.deploy?.image ?? ''], 'dry-run'],
   [['sync-mapfiles', '--bucket', 'maps-bucket', '--delete', 'false'], 'delete'],
   [['lint-mapfiles', '--dry-run', 'no', 'maps/'], 'dry-run'],

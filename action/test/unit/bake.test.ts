@@ -1,6 +1,8 @@
 // The bake step without Packer: the variables file (rendered, then parsed by HashiCorp's HCL parser),
 // the checks that run before Packer, the build folder, the manifest and the Packer version rules.
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
 import { parse } from '@cdktf/hcl2json';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,12 @@ const BASE: PackerVariables = {
   amiNamePrefix: 'mapserver-ecs',
   mountDriver: 'mirror',
   gitRevision: SHA,
+  subnetId: '',
+  sshInterface: 'public_ip',
+  associatePublicIp: true,
+  iamInstanceProfile: '',
+  volumeSize: 30,
+  kmsKeyId: '',
 };
 
 /** HCL template escapes as hcl2json keeps them: `$${` and `%%{` stand for literal `${` and `%{`. */
@@ -52,7 +60,36 @@ describe('the Packer variables file', () => {
       ami_name_prefix: 'mapserver-ecs',
       mount_driver: 'mirror',
       git_revision: SHA,
+      subnet_id: '',
+      ssh_interface: 'public_ip',
+      associate_public_ip_address: true,
+      iam_instance_profile: '',
+      volume_size: 30,
+      kms_key_id: '',
     });
+  });
+
+  it('bakes in bake-subnet, else the first of subnets, with the connection, volume and key asked for', async () => {
+    const fromSubnets = packerVariables(settingsFor({ subnets: 'subnet-0123456789abcdef1,subnet-0123456789abcdef2' }), 'ami-0123456789abcdef0', SHA, undefined);
+    expect(fromSubnets).toMatchObject({ subnetId: 'subnet-0123456789abcdef1', sshInterface: 'public_ip', associatePublicIp: true });
+    const given = settingsFor({
+      subnets: 'subnet-0123456789abcdef1',
+      'bake-subnet': 'subnet-0123456789abcdef9',
+      'bake-connection': 'session-manager',
+      'instance-profile': 'arn:aws:iam::123456789012:instance-profile/bake/mapserver-ecs-instance',
+      'volume-size': '60',
+      'kms-key-id': 'alias/ebs-maps',
+    });
+    const variables = packerVariables(given, 'ami-0123456789abcdef0', SHA, undefined);
+    expect(variables).toMatchObject({ subnetId: 'subnet-0123456789abcdef9', sshInterface: 'session_manager', associatePublicIp: false, iamInstanceProfile: 'mapserver-ecs-instance', volumeSize: 60, kmsKeyId: 'alias/ebs-maps' });
+    expect(await parseHcl(VARIABLES_FILE, renderPackerVariables(TEMPLATE, variables))).toMatchObject({
+      subnet_id: 'subnet-0123456789abcdef9',
+      ssh_interface: 'session_manager',
+      associate_public_ip_address: false,
+      volume_size: 60,
+      kms_key_id: 'alias/ebs-maps',
+    });
+    expect(packerVariables(settingsFor({ 'bake-connection': 'private-ip' }), 'ami-0123456789abcdef0', SHA, undefined)).toMatchObject({ sshInterface: 'private_ip', associatePublicIp: false, iamInstanceProfile: '' });
   });
 
   it('carries the input hash and manifest as the input_tags map, on one line that packer fmt leaves as it is', async () => {
@@ -103,7 +140,21 @@ describe('the Packer variables file', () => {
     expect(literal(parsed.ami_name_prefix)).toBe(value);
     expect(literal(parsed.instance_type)).toBe(value);
     // Nothing leaked out of its string into a new attribute.
-    expect(Object.keys(parsed).sort()).toEqual(['ami_name_prefix', 'architecture', 'git_revision', 'instance_type', 'mount_driver', 'region', 'source_ami']);
+    expect(Object.keys(parsed).sort()).toEqual([
+      'ami_name_prefix',
+      'architecture',
+      'associate_public_ip_address',
+      'git_revision',
+      'iam_instance_profile',
+      'instance_type',
+      'kms_key_id',
+      'mount_driver',
+      'region',
+      'source_ami',
+      'ssh_interface',
+      'subnet_id',
+      'volume_size',
+    ]);
   });
 
   it.each([
@@ -144,8 +195,8 @@ describe('checks before Packer runs', () => {
   it.each([
     ['a malformed AMI id', 'base-ami-id', {}, 'ami-XYZ', undefined],
     ['an AMI id from a bad SSM value', 'base-ami-id', {}, 'ami-0123456789abcdef0\nami-1', undefined],
-    ['an x86_64 instance type for arm64', 'instance-type', { architecture: 'arm64' }, 'ami-0123456789abcdef0', undefined],
-    ['an arm64 instance type for x86_64', 'instance-type', { 'instance-type': 'm7g.large' }, 'ami-0123456789abcdef0', undefined],
+    ['an x86_64 instance type for arm64', 'instance-type', { architecture: 'arm64', 'instance-type': 't3.small' }, 'ami-0123456789abcdef0', undefined],
+    ['an arm64 instance type for x86_64', 'instance-type', { 'instance-type': 'm7g.large', architecture: 'x86_64' }, 'ami-0123456789abcdef0', undefined],
     ['an endpoint with a path and spaces', 'AWS_ENDPOINT_URL', {}, 'ami-0123456789abcdef0', 'http://127.0.0.1:5000/x y'],
   ] as const)('refuses %s, naming %s', (_case, input, values, ami, endpoint) => {
     const problems = (() => {
@@ -165,7 +216,11 @@ describe('checks before Packer runs', () => {
     ['bucket', 'Bad_Bucket', /bucket: expected an S3 bucket name/],
     ['ami-name-prefix', 'name"with"quotes', /ami-name-prefix: expected 3 to 100 letters/],
     ['mount-driver', 'goofys', /mount-driver: expected one of s3fs, mountpoint, mirror/],
-    ['instance-type', 't4g.small', /instance-type: t4g\.small is an arm64 instance type, but architecture is x86_64/],
+    ['bake-subnet', 'subnet-xyz', /bake-subnet: expected a subnet id/],
+    ['bake-connection', 'ssh', /bake-connection: expected one of public-ip, private-ip, session-manager/],
+    ['volume-size', '20', /volume-size: expected a whole number from 30 to 1024/],
+    ['kms-key-id', 'my key', /kms-key-id: expected a KMS key id/],
+    ['bake-connection', 'session-manager', /instance-profile: is required with bake-connection session-manager/],
   ] as const)('settings refuse %s %j before the bake starts', (input, value, message) => {
     expect(() => settingsFor({ [input]: value })).toThrow(message);
   });
@@ -183,6 +238,14 @@ describe('checks before Packer runs', () => {
 });
 
 describe('the variables file of a bake in a GitHub Actions run', () => {
+  // The bake checks its network (the default subnets) before Packer runs.
+  const ec2 = mockClient(EC2Client);
+  beforeEach(() => {
+    ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: 'subnet-0123456789abcdef0', VpcId: 'vpc-0123456789abcdef0', DefaultForAz: true }] });
+  });
+  afterAll(() => {
+    ec2.restore();
+  });
   const RUN_ENV = { GITHUB_ACTIONS: 'true', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/maps', GITHUB_RUN_ID: '42', GITHUB_RUN_ATTEMPT: '1' };
 
   /** The variables bakeAmi writes, with a stand-in Packer that stops the build. */
@@ -298,7 +361,7 @@ describe('the Packer templates', () => {
     expect(legacy).toEqual(shared);
     expect(metadataOptions).toEqual([{ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 2 }]);
     expect(imdsSupport).toBe('v2.0');
-    expect(sourcePublicIp).toBe(true);
+    expect(sourcePublicIp).toBe('${var.ssh_interface == "public_ip"}');
     expect(shared.launch_block_device_mappings).toEqual([expect.objectContaining({ encrypted: true, device_name: '/dev/xvda' })]);
   });
 

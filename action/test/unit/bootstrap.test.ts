@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { AutoScalingClient, CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, DescribeLifecycleHooksCommand, PutLifecycleHookCommand } from '@aws-sdk/client-auto-scaling';
-import { CreateLaunchTemplateCommand, DescribeLaunchTemplatesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateLaunchTemplateCommand, DescribeImagesCommand, DescribeLaunchTemplatesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateRepositoryCommand, DescribeRepositoriesCommand, ECRClient, PutLifecyclePolicyCommand } from '@aws-sdk/client-ecr';
 import {
   CreateCapacityProviderCommand,
@@ -15,7 +15,7 @@ import {
   RegisterTaskDefinitionCommand,
 } from '@aws-sdk/client-ecs';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetBucketNotificationConfigurationCommand, HeadBucketCommand, PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, ListTopicsCommand, SetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { bootstrapCommand } from '../../src/commands/bootstrap.js';
@@ -63,12 +63,18 @@ function nothingExists(): void {
   ecs.on(DescribeClustersCommand).resolves({ clusters: [], failures: [{ arn: 'mapserver', reason: 'MISSING' }] });
   ecs.on(CreateClusterCommand).resolves({ cluster: { clusterName: 'mapserver', status: 'ACTIVE', capacityProviders: [] } });
   ec2.on(DescribeLaunchTemplatesCommand).rejects(notFound('InvalidLaunchTemplateName.NotFoundException'));
+  ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: AMI, Architecture: 'x86_64' }] });
+  s3.on(HeadBucketCommand).resolves({});
   ec2.on(CreateLaunchTemplateCommand).resolves({ LaunchTemplate: { LaunchTemplateId: LT, DefaultVersionNumber: 1, LatestVersionNumber: 1 } });
-  autoScaling
-    .on(DescribeAutoScalingGroupsCommand)
-    .resolvesOnce({ AutoScalingGroups: [] })
-    .resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'mapserver-ecs', AutoScalingGroupARN: GROUP_ARN } as never] });
-  autoScaling.on(CreateAutoScalingGroupCommand).resolves({});
+  // The group exists once it has been created.
+  let groupMade = false;
+  autoScaling.on(DescribeAutoScalingGroupsCommand).callsFake(() => ({ AutoScalingGroups: groupMade ? [{ AutoScalingGroupName: 'mapserver-ecs', AutoScalingGroupARN: GROUP_ARN }] : [] }));
+  autoScaling.on(CreateAutoScalingGroupCommand).callsFake(() => {
+    groupMade = true;
+    return {};
+  });
+  ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: 'subnet-0123456789abcdef0' }, { SubnetId: 'subnet-0123456789abcdef1' }] });
+  ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: 'sg-0123456789abcdef0' }] });
   autoScaling.on(DescribeLifecycleHooksCommand).resolves({ LifecycleHooks: [] });
   autoScaling.on(PutLifecycleHookCommand).resolves({});
   ecs.on(DescribeCapacityProvidersCommand).resolves({ capacityProviders: [] });
@@ -224,12 +230,62 @@ describe('bootstrap', () => {
     expect(ctx.log()).toMatch(/Dry run: 8 resource\(s\) would be created/);
   });
 
-  it('starts from the ECS-optimized base AMI when no ami-id is given', async () => {
+  it('without ami-id starts from the newest AMI baked for the architecture and mount driver', async () => {
     nothingExists();
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'ami-0fedcba9876543210' } });
+    ec2.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({
+      Images: [
+        { ImageId: 'ami-00000000000000001', CreationDate: '2026-11-01T00:00:00.000Z' },
+        { ImageId: 'ami-00000000000000002', CreationDate: '2026-11-03T00:00:00.000Z' },
+      ],
+    });
     await bootstrap(testContext({ ...inputs, 'ami-id': '' }));
-    expect(ssm.commandCalls(GetParameterCommand)[0]?.args[0].input.Name).toBe('/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id');
-    expect(ec2.commandCalls(CreateLaunchTemplateCommand)[0]?.args[0].input.LaunchTemplateData?.ImageId).toBe('ami-0fedcba9876543210');
+    expect(ec2.commandCalls(DescribeImagesCommand)[0]?.args[0].input.Filters).toEqual(
+      expect.arrayContaining([{ Name: 'tag:mapserver-ecs:mount-driver', Values: ['s3fs'] }, { Name: 'architecture', Values: ['x86_64'] }]),
+    );
+    expect(ec2.commandCalls(CreateLaunchTemplateCommand)[0]?.args[0].input.LaunchTemplateData?.ImageId).toBe('ami-00000000000000002');
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(0);
+  });
+
+  it('without ami-id and no baked AMI, refuses with the command to run and creates nothing', async () => {
+    nothingExists();
+    ec2.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [] });
+    const error = (await bootstrap(testContext({ ...inputs, 'ami-id': '' })).catch((e: unknown) => e)) as StepFailure;
+    expect(error).toBeInstanceOf(StepFailure);
+    expect(error.message).toMatch(/No ami-id given and no AMI baked for x86_64 with mount driver s3fs .*mapserver-ecs bake --bucket maps-bucket --mount-driver s3fs/);
+    expect(error.state).toBe('nothing changed');
+    expect(creations()).toHaveLength(0);
+  });
+
+  it('refuses before any change when a subnet does not exist, naming the input', async () => {
+    nothingExists();
+    ec2.on(DescribeSubnetsCommand).rejects(Object.assign(new Error("The subnet ID 'subnet-0123456789abcdef1' does not exist"), { name: 'InvalidSubnetID.NotFound' }));
+    const error = (await bootstrap(testContext(inputs)).catch((e: unknown) => e)) as StepFailure;
+    expect(error.message).toMatch(/^subnets: The subnet ID 'subnet-0123456789abcdef1' does not exist in us-east-1/);
+    expect(error.state).toBe('nothing changed');
+    expect(creations()).toHaveLength(0);
+  });
+
+  it('refuses before any change when the bucket does not exist', async () => {
+    nothingExists();
+    s3.on(HeadBucketCommand).rejects(Object.assign(new Error('Not Found'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } }));
+    const error = (await bootstrap(testContext(inputs)).catch((e: unknown) => e)) as StepFailure;
+    expect(error.message).toBe('Bucket maps-bucket does not exist: create it (or fix the bucket input) before bootstrap');
+    expect(error.state).toBe('nothing changed');
+    expect(creations()).toHaveLength(0);
+  });
+
+  it('refuses before any change when a notification of the bucket overlaps the mirror one, naming it', async () => {
+    nothingExists();
+    s3.on(GetBucketNotificationConfigurationCommand).resolves({
+      QueueConfigurations: [{ Id: 'thumbnails', QueueArn: 'arn:aws:sqs:us-east-1:123456789012:thumbs', Events: ['s3:ObjectCreated:Put'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'maps/' }] } } }],
+      LambdaFunctionConfigurations: [{ Id: 'audit', LambdaFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:audit', Events: ['s3:ObjectRestore:*'] }],
+    });
+    const error = (await bootstrap(testContext({ ...inputs, 'mount-driver': 'mirror', 'bucket-prefix': 'maps/' })).catch((e: unknown) => e)) as StepFailure;
+    expect(error.message).toMatch(/queue arn:aws:sqs:us-east-1:123456789012:thumbs \(id 'thumbnails'\) gets s3:ObjectCreated:Put under 'maps\/'/);
+    expect(error.message).not.toMatch(/audit/);
+    expect(error.state).toBe('nothing changed');
+    expect(creations()).toHaveLength(0);
+    expect(sns.commandCalls(CreateTopicCommand)).toHaveLength(0);
   });
 
   it('leaves the service to deploy when there is no task definition and no image', async () => {

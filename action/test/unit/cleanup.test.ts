@@ -3,6 +3,7 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/cl
 import {
   DeleteSnapshotCommand,
   DeregisterImageCommand,
+  DescribeSnapshotsCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
@@ -63,6 +64,7 @@ function world(options: { instanceAmi?: string; groupVersion?: string } = {}): v
   });
   ec2.on(DeregisterImageCommand).resolves({});
   ec2.on(DeleteSnapshotCommand).resolves({});
+  ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
 }
 
 beforeEach(() => {
@@ -112,7 +114,7 @@ describe('cleanupAmis', () => {
     world();
     ec2.on(DescribeImagesCommand).resolves({ Images: [ami(5, '05')] });
     const ctx = testContext({ command: 'cleanup' });
-    await expect(cleanupAmis(ctx)).resolves.toEqual({ deregistered: [] });
+    await expect(cleanupAmis(ctx)).resolves.toEqual({ deregistered: [], orphanedSnapshots: [] });
     expect(ctx.log()).toMatch(/Nothing to clean up/);
   });
 
@@ -121,6 +123,53 @@ describe('cleanupAmis', () => {
     ec2.on(DescribeLaunchTemplatesCommand).rejects(Object.assign(new Error('missing'), { name: 'InvalidLaunchTemplateName.NotFoundException' }));
     const result = await cleanupAmis(testContext({ command: 'cleanup', 'keep-amis': '4' }));
     expect(result.deregistered).toEqual(['ami-00000000000000002', 'ami-00000000000000001']);
+  });
+
+  it('asks EC2 to delete the snapshots with the AMI and deletes none itself when EC2 reports them deleted or shared', async () => {
+    world();
+    ec2.on(DeregisterImageCommand).callsFake((input: { ImageId: string }) => ({
+      DeleteSnapshotResults: [{ SnapshotId: input.ImageId.replace('ami-', 'snap-'), ReturnCode: input.ImageId.endsWith('3') ? 'skipped' : 'success' }],
+    }));
+    const ctx = testContext({ command: 'cleanup', 'keep-amis': '1' });
+    const result = await cleanupAmis(ctx);
+    expect(ec2.commandCalls(DeregisterImageCommand).every((c) => c.args[0].input.DeleteAssociatedSnapshots === true)).toBe(true);
+    expect(ec2.commandCalls(DeleteSnapshotCommand)).toHaveLength(0);
+    expect(result.orphanedSnapshots).toEqual([]);
+    expect(ctx.log()).toMatch(/deregistered ami-00000000000000003 .*kept snap-00000000000000003 \(used by another AMI\)/);
+  });
+
+  it('retries InvalidSnapshot.InUse with growing pauses, then reports the snapshot left over instead of failing', async () => {
+    world();
+    const inUse = Object.assign(new Error('The snapshot is currently in use by ami-00000000000000004'), { name: 'InvalidSnapshot.InUse' });
+    ec2.on(DeleteSnapshotCommand, { SnapshotId: 'snap-00000000000000004' }).rejectsOnce(inUse).rejectsOnce(inUse).resolves({});
+    ec2.on(DeleteSnapshotCommand, { SnapshotId: 'snap-00000000000000003' }).rejects(inUse);
+    const pauses: number[] = [];
+    const ctx = testContext({ command: 'cleanup', 'keep-amis': '1' });
+    const result = await cleanupAmis(ctx, { firstDelayMs: 10, maxDelayMs: 25, attempts: 4, sleep: async (ms) => void pauses.push(ms) });
+    expect(result.deregistered).toEqual(['ami-00000000000000004', 'ami-00000000000000003', 'ami-00000000000000001']);
+    expect(result.orphanedSnapshots).toEqual([{ snapshotId: 'snap-00000000000000003', reason: expect.stringMatching(/^InvalidSnapshot\.InUse: .*\(after 4 attempts\)$/) }]);
+    // Two pauses for snap-4 (then deleted), three for snap-3 (then given up), doubling up to the cap.
+    expect(pauses).toEqual([10, 20, 10, 20, 25]);
+    expect(ctx.log()).toMatch(/Snapshot snap-00000000000000003 of deregistered ami-00000000000000003 is left over/);
+  });
+
+  it('deletes snapshots a day old that a bake made and no AMI uses any more (left over by an earlier cleanup)', async () => {
+    world();
+    const now = Date.parse('2026-12-06T00:00:00Z');
+    ec2.on(DescribeSnapshotsCommand).resolves({
+      Snapshots: [
+        { SnapshotId: 'snap-0000000000000000a', StartTime: new Date(now - 3 * 86_400_000) },
+        // Used by an AMI that stays, too young, or used: kept.
+        { SnapshotId: 'snap-00000000000000006', StartTime: new Date(now - 9 * 86_400_000) },
+        { SnapshotId: 'snap-0000000000000000b', StartTime: new Date(now - 3_600_000) },
+      ],
+    });
+    const ctx = testContext({ command: 'cleanup', 'keep-amis': '6' });
+    const result = await cleanupAmis(ctx, { now: () => now });
+    expect(result.sweptSnapshots).toEqual(['snap-0000000000000000a']);
+    expect(ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId)).toEqual(['snap-0000000000000000a']);
+    expect(ec2.commandCalls(DescribeSnapshotsCommand)[0]?.args[0].input).toMatchObject({ OwnerIds: ['self'], Filters: [{ Name: 'tag:mapserver-ecs:managed', Values: ['true'] }] });
+    expect(ctx.log()).toMatch(/deleted snapshot\(s\) left over by earlier cleanups: snap-0000000000000000a/);
   });
 
   it('reports what was done and what is left when a deregistration fails', async () => {

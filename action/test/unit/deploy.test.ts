@@ -9,11 +9,12 @@ import {
   type Deployment,
   type Service,
 } from '@aws-sdk/client-ecs';
+import { BatchGetImageCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { deployCommand } from '../../src/commands/deploy.js';
 import { InputError, StepFailure } from '../../src/errors.js';
-import { definitionDigest, DEFINITION_HASH_TAG, DEPLOYMENT_CONFIGURATION } from '../../src/aws/ecs.js';
+import { definitionDigest, DEFINITION_HASH_TAG, deploymentConfiguration } from '../../src/aws/ecs.js';
 import { decideDeploy, deployService } from '../../src/steps/deploy.js';
 import { loadTaskDefinition } from '../../src/steps/task-definition.js';
 import { DIGEST_IMAGE, testContext } from '../../../scripts/support/command-context.js';
@@ -41,13 +42,21 @@ const deployment = (id: string, taskDefinition: string, status: string, rolloutS
 const inputs = { command: 'deploy', bucket: 'maps-bucket', 'wait-minutes': '2' } as const;
 const timing = () => ({ intervalMs: 10_000, ...fakeClock() });
 
+const ecr = mockClient(ECRClient);
+const PREVIOUS_IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/mapserver@sha256:${'b'.repeat(64)}`;
+
 beforeEach(() => {
   ecs = mockClient(ECSClient);
   ecs.reset();
+  ecr.reset();
   ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: NEW } });
+  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: OLD }).resolves({ taskDefinition: { taskDefinitionArn: OLD, containerDefinitions: [{ name: 'mapserver', image: PREVIOUS_IMAGE }] } });
+  ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: '{"schemaVersion":2}', imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json' }] });
+  ecr.on(PutImageCommand).resolves({});
 });
 afterEach(() => {
   ecs.reset();
+  ecr.reset();
 });
 
 function describeSequence(...services: Service[]): void {
@@ -68,7 +77,7 @@ describe('deployService', () => {
     const registered = ecs.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
     expect(registered?.containerDefinitions?.[0]?.image).toBe(DIGEST_IMAGE);
     const update = ecs.commandCalls(UpdateServiceCommand)[0]?.args[0].input;
-    expect(update).toMatchObject({ cluster: 'mapserver', service: 'mapserver', taskDefinition: NEW, deploymentConfiguration: DEPLOYMENT_CONFIGURATION });
+    expect(update).toMatchObject({ cluster: 'mapserver', service: 'mapserver', taskDefinition: NEW, deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true }, minimumHealthyPercent: 100, maximumPercent: 200 } });
     expect(update?.deploymentConfiguration?.deploymentCircuitBreaker).toEqual({ enable: true, rollback: true });
     expect(ctx.log()).toMatch(/waiting for the deployment of mapserver:7 .*IN_PROGRESS: 0\/1 running/);
     expect(ctx.log()).toMatch(/rollout COMPLETED/);
@@ -139,6 +148,8 @@ describe('deployService', () => {
       // No revision of the family yet (DescribeTaskDefinition before registering).
       { status: 400, body: JSON.stringify({ __type: 'ClientException', message: 'Unable to describe task definition.' }) },
       { status: 200, body: JSON.stringify({ taskDefinition: { taskDefinitionArn: NEW } }) },
+      // The image the service runs now, for its rollback tag.
+      { status: 200, body: JSON.stringify({ taskDefinition: { taskDefinitionArn: OLD, containerDefinitions: [{ name: 'mapserver', image: 'mapserver:old' }] } }) },
       { status: 200, body: JSON.stringify({ service: done }) },
       { status: 400, body: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }) },
       { status: 200, body: JSON.stringify({ services: [done] }) },
@@ -148,7 +159,8 @@ describe('deployService', () => {
     const ctx = testContext(inputs, { clients: { ecs: client, destroy: () => client.destroy() } as unknown as AwsClients });
     try {
       await expect(deployService(ctx, DIGEST_IMAGE, timing())).resolves.toEqual({ taskDefinitionArn: NEW });
-      expect(handler.requests).toHaveLength(7);
+      // The two throttled retries, and the read of the current task definition's image for its rollback tag.
+      expect(handler.requests).toHaveLength(8);
     } finally {
       client.destroy();
     }
@@ -228,5 +240,63 @@ describe('deployCommand', () => {
     ecs.on(UpdateServiceCommand).resolves({ service: done });
     await deployCommand(ctx);
     expect(ctx.reporter.outputs().get('task-definition-arn')).toBe(NEW);
+  });
+});
+
+describe('deploymentConfiguration', () => {
+  const percentages = (hostPort: number, desiredCount: number, maxSize: number) => {
+    const { minimumHealthyPercent, maximumPercent } = deploymentConfiguration({ hostPort, desiredCount, maxSize });
+    return [minimumHealthyPercent, maximumPercent];
+  };
+
+  it('starts new tasks before stopping old ones when they fit: a dynamic port, or a spare instance', () => {
+    expect(percentages(0, 4, 2)).toEqual([100, 200]);
+    expect(percentages(8080, 1, 2)).toEqual([100, 200]);
+    expect(percentages(8080, 2, 3)).toEqual([100, 150]);
+  });
+
+  it('with a static port and no spare instance, never asks for more tasks than max-size and replaces one task at a time', () => {
+    for (const [desired, maxSize] of [[2, 2], [3, 3], [5, 5], [1, 1], [4, 5]] as const) {
+      const [min = 0, max = 0] = percentages(8080, desired, maxSize);
+      const most = Math.floor((desired * max) / 100);
+      const least = Math.ceil((desired * min) / 100);
+      expect(most).toBeLessThanOrEqual(maxSize);
+      // Room for ECS to move: start one more task, or stop one.
+      expect(most - least).toBeGreaterThanOrEqual(1);
+    }
+    expect(percentages(8080, 2, 2)).toEqual([50, 100]);
+  });
+});
+
+describe('images a deploy keeps from the lifecycle policy', () => {
+  it('tags the new image deployed-<service> and the previous one rollback-<service>', async () => {
+    const ctx = testContext(inputs);
+    describeSequence(service([deployment('ecs-svc/1', OLD, 'PRIMARY', 'COMPLETED')]), service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'COMPLETED')]));
+    ecs.on(UpdateServiceCommand).resolves({ service: service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'IN_PROGRESS')]) });
+    await deployService(ctx, DIGEST_IMAGE, timing());
+    const tagged = ecr.commandCalls(PutImageCommand).map((c) => [c.args[0].input.imageDigest, c.args[0].input.imageTag]);
+    expect(tagged).toEqual([
+      [`sha256:${'b'.repeat(64)}`, 'rollback-mapserver'],
+      [`sha256:${'a'.repeat(64)}`, 'deployed-mapserver'],
+    ]);
+  });
+
+  it('leaves images of other registries alone, and a refused tag is a warning, not a failed deploy', async () => {
+    const ctx = testContext(inputs);
+    describeSequence(service([deployment('ecs-svc/1', OLD, 'PRIMARY', 'COMPLETED')]), service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'COMPLETED')]));
+    ecs.on(UpdateServiceCommand).resolves({ service: service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'IN_PROGRESS')]) });
+    ecr.on(PutImageCommand).rejects(Object.assign(new Error('not authorized to perform ecr:PutImage'), { name: 'AccessDeniedException' }));
+    await expect(deployService(ctx, DIGEST_IMAGE, timing())).resolves.toEqual({ taskDefinitionArn: NEW });
+    expect(ctx.log()).toMatch(/Could not tag .* deployed-mapserver \(AccessDeniedException: not authorized/);
+  });
+
+  it('tags no image of another registry', async () => {
+    const other = `ghcr.io/acme/mapserver@sha256:${'a'.repeat(64)}`;
+    const ctx = testContext({ ...inputs, image: other });
+    describeSequence(service([deployment('ecs-svc/1', OLD, 'PRIMARY', 'COMPLETED')]), service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'COMPLETED')]));
+    ecs.on(UpdateServiceCommand).resolves({ service: service([deployment('ecs-svc/2', NEW, 'PRIMARY', 'IN_PROGRESS')]) });
+    await deployService(ctx, other, timing());
+    // Only the previous image, which is in the repository, gets its rollback tag.
+    expect(ecr.commandCalls(PutImageCommand).map((c) => c.args[0].input.imageTag)).toEqual(['rollback-mapserver']);
   });
 });

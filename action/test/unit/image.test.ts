@@ -80,17 +80,13 @@ afterEach(() => {
 });
 
 describe('lifecyclePolicy and platformFor', () => {
-  it('keeps the newest N images of any tag', () => {
-    expect(JSON.parse(lifecyclePolicy(7))).toEqual({
-      rules: [
-        {
-          rulePriority: 1,
-          description: 'Keep the newest 7 images',
-          selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 7 },
-          action: { type: 'expire' },
-        },
-      ],
-    });
+  it('keeps the newest N images, and always the images services run or would roll back to', () => {
+    const rules = (JSON.parse(lifecyclePolicy(7)) as { rules: Array<Record<string, unknown>> }).rules;
+    expect(rules.map((r) => r.rulePriority)).toEqual([1, 2, 3]);
+    expect(rules[0]).toMatchObject({ selection: { tagStatus: 'tagged', tagPrefixList: ['deployed-'], countType: 'imageCountMoreThan', countNumber: 1000 } });
+    expect(rules[1]).toMatchObject({ selection: { tagStatus: 'tagged', tagPrefixList: ['rollback-'], countType: 'imageCountMoreThan', countNumber: 1000 } });
+    // ECR requires the rule over every image to come last.
+    expect(rules[2]).toEqual({ rulePriority: 3, description: 'Keep the newest 7 images', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 7 }, action: { type: 'expire' } });
   });
   it('asks for a platform only when the architecture differs from the machine', () => {
     expect(platformFor('x86_64', 'x64')).toBeUndefined();

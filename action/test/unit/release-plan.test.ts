@@ -8,6 +8,7 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
+  DescribeSnapshotsCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
   type LaunchTemplateVersion,
@@ -336,6 +337,7 @@ describe('the roll decision', () => {
     ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: LT, DefaultVersionNumber: 3 }] });
     ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [current] });
     autoScaling.on(DescribeInstanceRefreshesCommand).resolves({ InstanceRefreshes: [] });
+    ec2.on(DescribeImagesCommand).resolves({ Images: [] });
   };
 
   it('counts the instances to replace: "3 instances to replace"', async () => {
@@ -361,6 +363,7 @@ describe('the roll decision', () => {
   it('is unchanged when the default version holds the same data and every instance runs it', async () => {
     const ctx = testContext({ command: 'release', bucket: 'maps-bucket' }, { root: ROOT });
     const current: LaunchTemplateVersion = { VersionNumber: 3, DefaultVersion: true, LaunchTemplateData: { ImageId: OLD_AMI } };
+    ec2.on(DescribeImagesCommand).resolves({ Images: [] });
     const { data, description } = await desiredVersion(ctx, BAKED, current);
     const made: LaunchTemplateVersion = { VersionNumber: 4, DefaultVersion: true, VersionDescription: description, LaunchTemplateData: data as LaunchTemplateVersion['LaunchTemplateData'] };
     template(made);
@@ -397,6 +400,7 @@ describe('release --dry-run', () => {
       ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: LT, DefaultVersionNumber: 3 }] });
       ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [{ VersionNumber: 3, DefaultVersion: true, LaunchTemplateData: { ImageId: OLD_AMI } }] });
       ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+      ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
       ecr.on(DescribeEcrImagesCommand).resolves({ imageDetails: [{ registryId: '123456789012', imageDigest: DIGEST }] });
       ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'mapserver', status: 'ACTIVE', desiredCount: 1, taskDefinition: TD(12), deployments: [{ id: 'd', status: 'PRIMARY', taskDefinition: TD(12), rolloutState: 'COMPLETED' }] }] });
       ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD(12), revision: 12, status: 'ACTIVE' }, tags: [{ key: DEFINITION_HASH_TAG, value: 'older' }] });
@@ -497,6 +501,7 @@ describe('the commands reuse and change nothing', () => {
 
   it('roll makes no launch template version and no refresh when every instance runs the same data', async () => {
     const ctx = testContext({ command: 'roll', bucket: 'maps-bucket', 'ami-id': BAKED }, { root: ROOT });
+    ec2.on(DescribeImagesCommand).resolves({ Images: [] });
     const { data, description } = await desiredVersion(ctx, BAKED, { VersionNumber: 3, LaunchTemplateData: { ImageId: OLD_AMI } });
     ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: LT, LaunchTemplateName: 'mapserver-ecs', DefaultVersionNumber: 4 }] });
     ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({

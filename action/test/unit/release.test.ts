@@ -5,6 +5,7 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
+  DescribeSnapshotsCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
   ModifyLaunchTemplateCommand,
@@ -92,6 +93,7 @@ describe('releaseCommand', () => {
     ec2.on(ModifyLaunchTemplateCommand).resolves({});
     ec2.on(DescribeImagesCommand).resolves({ Images: [] });
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
   });
   afterEach(() => {
     for (const m of [ec2, ecs, autoScaling]) m.reset();

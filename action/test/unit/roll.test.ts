@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateVersionCommand,
+  DescribeImagesCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeTagsCommand,
@@ -83,6 +84,7 @@ function happyPath(): void {
   });
   ec2.on(CreateLaunchTemplateVersionCommand).resolves({ LaunchTemplateVersion: { VersionNumber: 4, LaunchTemplateId: LT } });
   ec2.on(ModifyLaunchTemplateCommand).resolves({});
+  ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: AMI, Architecture: 'x86_64', Tags: [{ Key: 'mapserver-ecs:mount-driver', Value: 'mirror' }] }] });
   ecs.on(DescribeCapacityProvidersCommand).resolves({
     capacityProviders: [{ name: 'mapserver-ecs', autoScalingGroupProvider: { autoScalingGroupArn: 'arn', managedTerminationProtection: 'ENABLED' } }],
   });
@@ -262,6 +264,25 @@ describe('rollInstances', () => {
     autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [group('3')] });
     ec2.on(DescribeLaunchTemplatesCommand).rejects(Object.assign(new Error('not found'), { name: 'InvalidLaunchTemplateName.NotFoundException' }));
     await expect(rollInstances(testContext(inputs), AMI, timing())).rejects.toThrow(/Launch template mapserver-ecs does not exist/);
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
+  });
+});
+
+describe('the AMI must suit the instances', () => {
+  it('refuses an AMI baked with another mount driver before anything changes, naming both', async () => {
+    happyPath();
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: AMI, Architecture: 'x86_64', Tags: [{ Key: 'mapserver-ecs:mount-driver', Value: 's3fs' }] }] });
+    const error = (await rollInstances(testContext(inputs), AMI, timing()).catch((e: unknown) => e)) as StepFailure;
+    expect(error).toBeInstanceOf(StepFailure);
+    expect(error.message).toMatch(/AMI ami-0123456789abcdef0 was baked with mount driver s3fs, but mount-driver is mirror/);
+    expect(error.state).toBe('nothing changed');
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
+  });
+
+  it('refuses an arm64 AMI for the x86_64 instance type the template keeps', async () => {
+    happyPath();
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: AMI, Architecture: 'arm64' }] });
+    await expect(rollInstances(testContext(inputs), AMI, timing())).rejects.toThrow(/AMI ami-0123456789abcdef0 is an arm64 image, but instance type t3.small is x86_64/);
     expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
   });
 });

@@ -136,11 +136,18 @@ describe('parseSettings', () => {
     expect(problemsOf({ command: 'bake', 'instance-type': 't4g.small', architecture: 'x86_64' })).toEqual([
       { input: 'instance-type', message: expect.stringMatching(/^t4g\.small is an arm64 instance type, but architecture is x86_64/) },
     ]);
-    expect(problemsOf({ command: 'roll', bucket: 'my-maps', 'ami-id': 'ami-0123456789abcdef0', architecture: 'arm64' }).map((p) => p.input)).toEqual(['instance-type']);
+    expect(problemsOf({ command: 'roll', bucket: 'my-maps', 'ami-id': 'ami-0123456789abcdef0', architecture: 'arm64', 'instance-type': 't3.small' }).map((p) => p.input)).toEqual(['instance-type']);
     expect(parse({ command: 'bake', 'instance-type': 'm7gd.large', architecture: 'arm64' }).instanceType).toBe('m7gd.large');
     expect(parse({ command: 'bake', 'instance-type': 'g4dn.xlarge' }).architecture).toBe('x86_64');
     // deploy launches nothing: the instance type is not its concern.
     expect(parse({ command: 'deploy', image: DIGEST_IMAGE, architecture: 'arm64' }).architecture).toBe('arm64');
+  });
+
+  it('defaults instance-type and architecture from each other, and says whether the type was given', () => {
+    expect(parse({ command: 'bake' })).toMatchObject({ instanceType: 't3.small', instanceTypeGiven: false, architecture: 'x86_64' });
+    expect(parse({ command: 'bake', architecture: 'arm64' })).toMatchObject({ instanceType: 't4g.small', instanceTypeGiven: false, architecture: 'arm64' });
+    expect(parse({ command: 'bake', 'instance-type': 'm7g.large' })).toMatchObject({ instanceType: 'm7g.large', instanceTypeGiven: true, architecture: 'arm64' });
+    expect(parse({ command: 'roll', bucket: 'my-maps', 'ami-id': 'ami-0123456789abcdef0', architecture: 'arm64' }).instanceTypeGiven).toBe(false);
   });
 
   it('needs a region only for commands that call AWS', () => {
