@@ -109,19 +109,21 @@ beforeAll(async () => {
     runs[name] = await runCliFromSource(args, pipeline);
     if (runs[name].code !== 0) throw new Error(`${name} exited with ${runs[name].code}:\n${runs[name].stderr.slice(-6000)}`);
   };
-  await cli('bootstrap', ['bootstrap', ...common, '--subnets', value('subnets'), '--security-groups', value('security-groups'), '--instance-profile', PROFILE]);
+  // Older AMIs the pipeline baked: bootstrap starts the group on one (it refuses to start without a
+  // baked AMI), and the release's cleanup deregisters them once it has baked a newer one.
+  const ec2 = new EC2Client({ region: 'us-east-1', endpoint: emulator.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const source = ((await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId ?? '';
+  const older: string[] = [];
+  for (const day of ['01', '02']) {
+    older.push(await makeManagedAmi(ec2, { name: `mapserver-ecs-2026-11-${day}`, buildTime: `2026-11-${day}T10:00:00Z`, sourceAmi: source, subnet: value('subnets').split(',')[0] ?? '' }));
+  }
+  ec2.destroy();
+  await cli('bootstrap', ['bootstrap', ...common, '--subnets', value('subnets'), '--security-groups', value('security-groups'), '--instance-profile', PROFILE, '--ami-id', older[1] ?? '']);
   // The ECS agent of the group's instance registers once its mount is ready (a fixture here).
   const autoScaling = new AutoScalingClient({ region: 'us-east-1', endpoint: emulator.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   const described = await autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['mapserver-ecs'] }));
   autoScaling.destroy();
   for (const instance of described.AutoScalingGroups?.[0]?.Instances ?? []) await registerMountedInstance(emulator.endpoint, 'mapserver', instance.InstanceId ?? '');
-  // Older AMIs the pipeline baked, for the release's cleanup to deregister.
-  const ec2 = new EC2Client({ region: 'us-east-1', endpoint: emulator.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  const source = ((await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId ?? '';
-  for (const day of ['01', '02']) {
-    await makeManagedAmi(ec2, { name: `mapserver-ecs-2026-11-${day}`, buildTime: `2026-11-${day}T10:00:00Z`, sourceAmi: source, subnet: value('subnets').split(',')[0] ?? '' });
-  }
-  ec2.destroy();
   await cli('release', ['release', ...common, '--task-role-arn', values.taskRoleArn, '--execution-role-arn', values.executionRoleArn, '--keep-amis', '1']);
 
   const folder = join(work, 'mapfiles');
