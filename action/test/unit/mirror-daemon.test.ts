@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MirrorDaemon, type MirrorStatus } from '../../src/mirror/daemon.js';
+import { MirrorDaemon } from '../../src/mirror/daemon.js';
+import type { MirrorStatus } from '../../src/mirror/health.js';
 import { Mirror } from '../../src/mirror/mirror.js';
 import type { EventQueue } from '../../src/mirror/queue.js';
 import type { Fetched, ListedObject, ObjectSource } from '../../src/mirror/source.js';
@@ -73,6 +74,8 @@ function start(queue: ScriptedQueue): Promise<void> {
     bucket: 'maps-bucket',
     prefix: 'maps/',
     reconcileSeconds: 3600,
+    graceSeconds: 300,
+    budgetBytes: 1024 * 1024 * 1024,
     statusFile: join(work, 'status.json'),
     requests: () => ({}),
     log: (l) => lines.push(l),
@@ -129,7 +132,7 @@ describe('MirrorDaemon', () => {
     await daemon?.stop();
     await start(failing);
     const seen = await until(status, (s) => s.staleCount === 1);
-    expect(seen.stale).toEqual([{ key: 'maps/c.map', reason: 'NetworkingError: socket hang up' }]);
+    expect(seen.stale).toEqual([{ key: 'maps/c.map', reason: 'NetworkingError: socket hang up', since: expect.any(String) }]);
     expect(failing.removed).toEqual([]);
   });
 
