@@ -240,10 +240,10 @@ export class Mirror {
 
   /** Refuses a write that the budget or an earlier full disk (still backing off) does not allow. */
   private checkRoom(key: string, size: number, known: Entry | undefined): void {
-    const after = this.bytes - (known?.size ?? 0) + size;
-    if (after > this.budget) throw new DiskProblem(`over budget: ${key} (${size} bytes) would take the mirror to ${after} of ${this.budget} bytes`);
     const backoff = this.ledger.diskBackoff();
     if (backoff) throw new DiskProblem(backoff, true);
+    const after = this.bytes - (known?.size ?? 0) + size;
+    if (after > this.budget) throw new DiskProblem(`over budget: ${key} (${size} bytes) would take the mirror to ${after} of ${this.budget} bytes`);
   }
 
   private async skip(key: string, path: string, reason: string, size: number | undefined): Promise<RefreshOutcome> {

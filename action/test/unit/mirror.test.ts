@@ -1,57 +1,13 @@
 // The mirror's engine against an in-memory bucket and a real folder on disk.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { Mirror } from '../../src/mirror/mirror.js';
-import type { Fetched, ListedObject, ObjectSource } from '../../src/mirror/source.js';
 import { LocalTree } from '../../src/mirror/tree.js';
-
-class MemoryBucket implements ObjectSource {
-  readonly objects = new Map<string, Buffer>();
-  gets: Array<{ key: string; ifNoneMatch?: string }> = [];
-  lists = 0;
-  failGets = false;
-  failList = false;
-  /** When set, GET bodies are held until released (to look at the folder mid-download). */
-  hold: { body: PassThrough; release: () => void } | undefined;
-
-  put(key: string, body: string | Buffer): void {
-    this.objects.set(key, Buffer.from(body));
-  }
-
-  etag(key: string): string {
-    return `"${createHash('md5').update(this.objects.get(key) ?? '').digest('hex')}"`;
-  }
-
-  async *list(prefix: string): AsyncIterable<ListedObject> {
-    this.lists += 1;
-    if (this.failList) throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' });
-    for (const [key, body] of [...this.objects].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (key.startsWith(prefix)) yield { key, etag: this.etag(key), size: body.length };
-    }
-  }
-
-  async get(key: string, ifNoneMatch?: string): Promise<Fetched> {
-    this.gets.push({ key, ...(ifNoneMatch ? { ifNoneMatch } : {}) });
-    if (this.failGets) throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
-    const body = this.objects.get(key);
-    if (!body) return { status: 'missing' };
-    if (ifNoneMatch === this.etag(key)) return { status: 'unchanged' };
-    if (this.hold) {
-      const held = new PassThrough();
-      let release!: () => void;
-      const released = new Promise<void>((r) => (release = r));
-      this.hold = { body: held, release };
-      void released.then(() => held.end(body));
-      return { status: 'found', etag: this.etag(key), size: body.length, body: held };
-    }
-    return { status: 'found', etag: this.etag(key), size: body.length, body: Readable.from([body]) };
-  }
-}
+import { MemoryBucket } from '../support/memory-bucket.js';
 
 let work: string;
 let bucket: MemoryBucket;
