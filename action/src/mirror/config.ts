@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { DEFAULT_GRACE_SECONDS } from './health.js';
 import { mirrorQueueName } from './naming.js';
-import { DEFAULT_BUDGET_BYTES, DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_MAX_OBJECT_BYTES, PATTERN, parsePatterns, type Selection } from './selection.js';
+import { DEFAULT_BUDGET_BYTES, DEFAULT_MAX_OBJECT_BYTES, PATTERN, parsePatterns, selectionFrom, type Selection } from './selection.js';
 
 export interface MirrorConfig {
   bucket: string;
@@ -86,20 +86,12 @@ export function readMirrorConfig(env: NodeJS.ProcessEnv): MirrorConfig {
   const gid = number('MIRROR_GID', 0, 4294967294);
   const umask = number('MIRROR_UMASK', 0, 0o777, 0o022, 8) ?? 0o022;
   const reconcileSeconds = number('MIRROR_RECONCILE_SECONDS', 5, 86_400, DEFAULT_RECONCILE_SECONDS) ?? DEFAULT_RECONCILE_SECONDS;
-  const patterns = (name: string, fallback: readonly string[]): string[] => {
-    const raw = (env[name] ?? '').trim();
-    if (raw === '') return [...fallback];
-    if (raw === 'none') return [];
-    const list = parsePatterns(raw);
-    const bad = list.filter((p) => !PATTERN.test(p));
-    if (bad.length > 0) problems.push(`${name} must be glob patterns separated by spaces or commas (or none), got ${JSON.stringify(raw)}`);
+  const patterns = (name: string): string[] => {
+    const list = parsePatterns(env[name] ?? '');
+    if (list.some((p) => !PATTERN.test(p))) problems.push(`${name} must be glob patterns separated by spaces or commas (or none), got ${JSON.stringify(env[name])}`);
     return list;
   };
-  const selection: Selection = {
-    include: patterns('MIRROR_INCLUDE', DEFAULT_INCLUDE),
-    exclude: patterns('MIRROR_EXCLUDE', DEFAULT_EXCLUDE),
-    maxObjectBytes: (number('MIRROR_MAX_OBJECT_MIB', 1, 1_048_576) ?? DEFAULT_MAX_OBJECT_BYTES / MIB) * MIB,
-  };
+  const selection = selectionFrom(patterns('MIRROR_INCLUDE'), patterns('MIRROR_EXCLUDE'), number('MIRROR_MAX_OBJECT_MIB', 1, 1_048_576) ?? DEFAULT_MAX_OBJECT_BYTES / MIB);
   const budgetBytes = (number('MIRROR_BUDGET_MIB', 1, 16_777_216) ?? DEFAULT_BUDGET_BYTES / MIB) * MIB;
   const graceSeconds = number('MIRROR_GRACE_SECONDS', 0, 86_400, DEFAULT_GRACE_SECONDS) ?? DEFAULT_GRACE_SECONDS;
   if (problems.length > 0) throw new MirrorConfigError(`mapfiles-mirror: invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

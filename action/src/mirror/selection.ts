@@ -2,6 +2,8 @@
 // templates, vector side files), not the imagery GDAL reads through /vsis3/ from the same bucket.
 // Pure rules, shared by the mirror and by the pipeline's lint rule that warns about them.
 
+import { GLOB_PATTERN } from '../values.js';
+
 export interface Selection {
   /** Patterns a key's path (relative to the prefix) must match; `*` matches everything. */
   include: readonly string[];
@@ -27,7 +29,7 @@ export const DEFAULT_BUDGET_BYTES = 4 * 1024 * 1024 * 1024;
 export const DEFAULT_SELECTION: Selection = { include: DEFAULT_INCLUDE, exclude: DEFAULT_EXCLUDE, maxObjectBytes: DEFAULT_MAX_OBJECT_BYTES };
 
 /** A pattern is a glob: `*` and `?` stay within a path segment, `**` crosses them. */
-export const PATTERN = /^[^\s,]+$/;
+export const PATTERN = GLOB_PATTERN;
 
 const compiled = new Map<string, RegExp>();
 
@@ -72,4 +74,10 @@ export function excludedObject(path: string, size: number, selection: Selection)
 /** Parses a list of patterns separated by spaces or commas. */
 export function parsePatterns(text: string): string[] {
   return text.split(/[\s,]+/).filter(Boolean);
+}
+
+/** A selection from pattern lists as settings give them: empty means the defaults, `none` means no patterns. */
+export function selectionFrom(include: readonly string[], exclude: readonly string[], maxObjectMib: number): Selection {
+  const list = (given: readonly string[], fallback: readonly string[]): string[] => (given.length === 0 ? [...fallback] : given.filter((p) => p !== 'none'));
+  return { include: list(include, DEFAULT_INCLUDE), exclude: list(exclude, DEFAULT_EXCLUDE), maxObjectBytes: maxObjectMib * 1024 * 1024 };
 }

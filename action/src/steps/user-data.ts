@@ -10,7 +10,7 @@ import type { Settings } from '../settings.js';
 /** The systemd unit installed in the AMI that mounts the bucket (packer/files overlay). */
 export const MOUNT_SERVICE = 'mapfiles-mount.service';
 
-export type UserDataSettings = Pick<Settings, 'cluster' | 'bucket' | 'bucketPrefix' | 'region' | 'mountDriver' | 'mirrorReconcileSeconds'>;
+export type UserDataSettings = Pick<Settings, 'cluster' | 'bucket' | 'bucketPrefix' | 'region' | 'mountDriver' | 'mirrorReconcileSeconds' | 'mirrorInclude' | 'mirrorExclude' | 'mirrorMaxObjectMib' | 'mirrorBudgetMib'>;
 
 export function userDataValues(settings: UserDataSettings): Record<string, unknown> {
   if (!settings.bucket) throw new StepFailure('The user data needs the bucket input', { state: 'nothing changed' });
@@ -24,6 +24,10 @@ export function userDataValues(settings: UserDataSettings): Record<string, unkno
     // The mirror's change events arrive through the bucket's topic (made by bootstrap).
     mirrorTopic: settings.mountDriver === 'mirror' ? mirrorTopicName(settings.bucket) : '',
     mirrorReconcileSeconds: String(settings.mirrorReconcileSeconds),
+    mirrorInclude: settings.mirrorInclude.join(' '),
+    mirrorExclude: settings.mirrorExclude.join(' '),
+    mirrorMaxObjectMib: String(settings.mirrorMaxObjectMib),
+    mirrorBudgetMib: String(settings.mirrorBudgetMib),
     mountService: MOUNT_SERVICE,
     // Long enough for MapServer to finish in-flight requests when the agent stops a task.
     containerStopTimeout: '60s',
