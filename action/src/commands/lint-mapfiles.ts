@@ -2,6 +2,7 @@
 // and MapServer's status go to the log. In GitHub Actions each finding also becomes an annotation.
 import { StepFailure } from '../errors.js';
 import { lintInputPaths } from '../mapfiles/lint.js';
+import { mirrorLintContext } from '../mapfiles/rules-mirror.js';
 import { annotateFindings, formatJson, formatText, summaryLine } from '../mapfiles/lint-output.js';
 import { checkoutRoot } from '../mapfiles/served.js';
 import type { CommandContext } from '../context.js';
@@ -9,7 +10,7 @@ import type { CommandContext } from '../context.js';
 export async function lintMapfilesCommand(context: CommandContext): Promise<void> {
   const { settings, reporter, env } = context;
   const cwd = process.cwd();
-  const report = await lintInputPaths({ paths: settings.paths, mapfilesDir: settings.mapfilesDir, cwd, env, projectRoot: checkoutRoot(context) });
+  const report = await lintInputPaths({ paths: settings.paths, mapfilesDir: settings.mapfilesDir, cwd, env, projectRoot: checkoutRoot(context), mirror: mirrorLintContext(settings) });
   if (settings.format === 'json') process.stdout.write(`${formatJson(report, cwd)}\n`);
   else {
     for (const line of formatText(report, cwd)) process.stdout.write(`${line}\n`);

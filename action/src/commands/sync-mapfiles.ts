@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InputError, StepFailure } from '../errors.js';
 import { lintInputPaths, type LintReport } from '../mapfiles/lint.js';
+import { mirrorLintContext } from '../mapfiles/rules-mirror.js';
 import { annotateFindings, formatText, summaryLine } from '../mapfiles/lint-output.js';
 import { checkoutRoot } from '../mapfiles/served.js';
 import { formatAction, formatBytes, formatPlanSummary, formatSyncResult, planSync, scanLocal, syncedFileCount, type SyncPlan } from '../mapfiles/sync.js';
@@ -62,7 +63,7 @@ async function mapfilesFolder(mapfilesDir: string): Promise<string> {
 /** Findings go to the log (and annotations) here: standard output stays free in a sync. */
 async function lintFolder(context: CommandContext, dir: string): Promise<LintReport> {
   const { settings, reporter, env } = context;
-  const report = await lintInputPaths({ paths: [dir], mapfilesDir: settings.mapfilesDir, cwd: process.cwd(), env, projectRoot: checkoutRoot(context) });
+  const report = await lintInputPaths({ paths: [dir], mapfilesDir: settings.mapfilesDir, cwd: process.cwd(), env, projectRoot: checkoutRoot(context), mirror: mirrorLintContext(settings) });
   for (const line of formatText(report, process.cwd())) reporter.info(line);
   annotateFindings(report, env);
   reporter.info(summaryLine(report));

@@ -4,7 +4,7 @@ import { open, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { loadMapfile, type MapfileDocument } from './document.js';
-import { findingKey, type Finding } from './findings.js';
+import { findingKey, type Finding, type MirrorLintContext } from './findings.js';
 import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folder.js';
 import { checkWithMapServer, findMapServerTool, type MapServerTool } from './mapserver.js';
 import { inParallel } from './parallel.js';
@@ -22,6 +22,8 @@ export interface LintOptions {
   projectRoot?: string;
   /** 'auto' uses map2img/shp2img when installed; 'off' skips MapServer's check. */
   mapserver?: 'auto' | 'off';
+  /** With the mirror driver: warn about paths to files the instances will not hold. */
+  mirror?: MirrorLintContext;
 }
 
 export interface MapServerStatus {
@@ -118,6 +120,7 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
       root: target.root,
       containerPath: containerPathOf(target.file, target.root),
       mapPattern,
+      ...(options.mirror ? { mirror: options.mirror } : {}),
     });
     findings.push(...own, ...ruleFindings);
     if (tool && isMapfileName(basename(target.file))) {

@@ -36,8 +36,17 @@ describe('renderUserData', () => {
       EXTRA_OPTIONS: "''",
       MIRROR_TOPIC: "'mapserver-ecs-mapfiles-maps-bucket'",
       MIRROR_RECONCILE_SECONDS: "'60'",
+      MIRROR_INCLUDE: "''",
+      MIRROR_EXCLUDE: "''",
+      MIRROR_MAX_OBJECT_MIB: "'64'",
+      MIRROR_BUDGET_MIB: "'4096'",
     });
     expect(script.trimEnd().endsWith(`systemctl start '${MOUNT_SERVICE}'`)).toBe(true);
+  });
+
+  it('passes the mirror selection and budget', () => {
+    const conf = mountConf(renderUserData(template, settings({ mirrorInclude: ['*.map', 'symbols/**'], mirrorExclude: ['none'], mirrorMaxObjectMib: 8, mirrorBudgetMib: 512 })));
+    expect(conf).toMatchObject({ MIRROR_INCLUDE: "'*.map symbols/**'", MIRROR_EXCLUDE: "'none'", MIRROR_MAX_OBJECT_MIB: "'8'", MIRROR_BUDGET_MIB: "'512'" });
   });
 
   it('takes the mount driver and an empty prefix', () => {
