@@ -33,6 +33,8 @@ export interface EmulatorOptions {
   refreshSteps?: number;
   /** Polls a deployment takes once its tasks can be placed (1: done at once). */
   deploymentSteps?: number;
+  /** Keep client connections open as S3 does (see ProxyOptions.keepAlive). */
+  keepAlive?: boolean;
 }
 
 export function emulatorEnv(endpoint: string): Record<string, string> {
@@ -59,6 +61,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.refreshSteps ? { refreshSteps: options.refreshSteps } : {}),
     ...(options.deploymentSteps ? { deploymentSteps: options.deploymentSteps } : {}),
+    ...(options.keepAlive ? { keepAlive: true } : {}),
   });
   const port = await proxy.listen(options.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;

@@ -44,6 +44,11 @@ export interface ProxyOptions {
   refreshSteps?: number;
   /** Deployment polls from start to COMPLETED once tasks can be placed (default 2). */
   deploymentSteps?: number;
+  /**
+   * Keep every client connection open, idle or not, as S3 does (moto closes each one): a client
+   * that leaves response bodies unread then runs out of connections, as it would against AWS.
+   */
+  keepAlive?: boolean;
 }
 
 export type RefreshFailure = 'Failed' | 'RollbackSuccessful' | 'Cancelled';
@@ -58,4 +63,6 @@ export interface EmulatorProxy {
   failNextRefresh(status: RefreshFailure, reason?: string): void;
   /** Make the next ECS deployment trip the circuit breaker and roll back. */
   failNextDeployment(reason?: string): void;
+  /** Client connections open now. */
+  connections(): Promise<number>;
 }
