@@ -56,7 +56,7 @@ export class Mirror {
     this.state = new StateStore(options.stateFile);
     this.selection = options.selection ?? DEFAULT_SELECTION;
     this.budget = options.budgetBytes ?? DEFAULT_BUDGET_BYTES;
-    this.slots = new Slots(options.concurrency ?? 8);
+    this.slots = new Slots(options.concurrency ?? 16);
   }
 
   get objectCount(): number {
