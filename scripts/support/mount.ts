@@ -29,6 +29,8 @@ export interface MountOptions {
   extraOptions?: string;
   /** Extra environment: the emulator's credentials and region, or MAPFILES_MOUNT_* tuning. */
   env?: Record<string, string>;
+  /** How long `mapfiles-mount mount` may take (default 120 s; a mirror's first sync of many keys takes longer). */
+  mountTimeoutMs?: number;
   /** Mount driver (default s3fs; mountpoint is not installed on Debian). */
   driver?: 's3fs' | 'mountpoint' | 'mirror';
   /** mirror driver: the bucket's SNS topic (name or ARN), the instance's queue, the interval. */
@@ -132,7 +134,7 @@ export async function mountBucket(options: MountOptions): Promise<Mounted> {
     },
   };
 
-  const result = await runMountScript('mount', scriptEnv);
+  const result = await runMountScript('mount', scriptEnv, options.mountTimeoutMs);
   if (result.code !== 0) {
     await lazyUnmount(options.mountPoint);
     const mirrorLog = options.driver === 'mirror' ? `\nmirror log:\n${await readFile(mounted.mirrorLog, 'utf8').catch(() => '(none)')}` : '';

@@ -1,7 +1,7 @@
 // The mirror's engine: keeps a local folder equal to the selected keys of s3://bucket/prefix. Every
-// change, whether an event or the periodic reconciliation noticed it, goes through refresh(key):
-// fetch the key as it is now (by ETag), then place it, replace it or remove it. Refreshes of one key
-// never overlap, and requests for a key already waiting to be refreshed join that refresh.
+// change (an event, or what the reconciliation noticed) goes through refresh(key): fetch the key as it
+// is now (by ETag), then place, replace or remove it. Refreshes of one key never overlap; requests
+// for a key already waiting join that refresh.
 import { DISK_FULL_CODES, DiskProblem, Ledger } from './ledger.js';
 import { placeOfKey, type KeyEvent, SequencerLog } from './keys.js';
 import { DEFAULT_BUDGET_BYTES, DEFAULT_SELECTION, excludedByName, excludedObject, type Selection } from './selection.js';
@@ -17,8 +17,7 @@ export interface ReconcileReport {
   fetched: number;
   deleted: number;
   failed: number;
-  /** Listed keys not mirrored by the selection (name, size). */
-  skipped: number;
+  skipped: number; // listed keys the selection leaves out
   durationMs: number;
 }
 
@@ -68,7 +67,7 @@ export class Mirror {
   }
 
   /**
-   * Loads the ETags kept by an earlier run, trusting only entries whose file is still the one they
+   * Loads the ETags kept by an earlier run, trusting only those whose file is still the one they
    * were recorded with (same size, inode and modification time); files nobody accounts for are
    * removed by the first reconciliation unless listed.
    */
@@ -79,6 +78,8 @@ export class Mirror {
       if (place.kind === 'refused' || typeof entry?.etag !== 'string') continue;
       const file = files.get(place.path);
       if (entry.folder || (file && file.size === entry.size && file.stamp === entry.stamp)) this.setEntry(key, entry, false);
+      // A file replaced since its ETag was saved: held with no ETag, so it is fetched again, or removed.
+      else if (file) this.setEntry(key, { etag: '', size: file.size, folder: false, stamp: file.stamp }, false);
       files.delete(place.path);
     }
     this.strays = files;
@@ -103,6 +104,11 @@ export class Mirror {
     return next;
   }
 
+  /** Resolves once no refresh runs or waits, including those started by others' deletes. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0 || this.waiting.size > 0) await Promise.allSettled([...this.waiting.values(), ...this.running.values()]);
+  }
+
   /** Applies queue events: keys outside the prefix and changes already applied cost nothing. */
   async applyEvents(events: KeyEvent[]): Promise<{ refreshed: number; skipped: number }> {
     let refreshed = 0;
@@ -122,10 +128,9 @@ export class Mirror {
   }
 
   /**
-   * Streams the listing of the prefix and refreshes every key whose ETag differs from ours, and
-   * every key we hold that the listing lacks (a GET, not the listing, decides a delete: the key may
-   * have been written after the listing began). Throws when the listing fails; failed fetches are
-   * counted and kept stale.
+   * Streams the listing and refreshes every key whose ETag differs from ours, and every key we hold
+   * that the listing lacks (a GET, not the listing, decides a delete: the key may have been written
+   * after the listing began). Throws when the listing fails; failed fetches are counted, kept stale.
    */
   async reconcile(): Promise<ReconcileReport> {
     const started = Date.now();
@@ -156,7 +161,7 @@ export class Mirror {
     return { listed: seen.size, ...counts, durationMs: Date.now() - started };
   }
 
-  /** Writes the changed ETags (a line each); on a full disk they are written later. */
+  /** Writes the changed ETags (a line each); on a full disk, later. */
   async saveState(): Promise<void> {
     try {
       await this.state.save(this.entries);
@@ -287,8 +292,7 @@ export class Mirror {
     this.strays = undefined;
     for (const path of strays.keys()) {
       const key = `${this.options.prefix}${path}`;
-      // A listed file is kept while it is the last good copy of a key that could not be fetched.
-      if (listed.has(key) && (this.entries.has(key) || this.ledger.stale.has(key))) continue;
+      if (listed.has(key) && (this.entries.has(key) || this.ledger.stale.has(key))) continue; // the last good copy
       await this.options.tree.removeFile(path, (folder) => this.keepsFolder(folder)).catch(() => undefined);
       this.options.log(`removed ${path}, which is not in the bucket`);
     }

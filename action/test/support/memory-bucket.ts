@@ -8,6 +8,8 @@ export class MemoryBucket implements ObjectSource {
   readonly objects = new Map<string, Buffer>();
   gets: Array<{ key: string; ifNoneMatch?: string }> = [];
   lists = 0;
+  /** Keys whose bodies arrive in 64 KiB chunks, one per turn of the event loop (a download in progress). */
+  slowKeys: RegExp | undefined;
   /** Every body handed out: one neither read to its end nor destroyed would hold a connection. */
   readonly bodies: Readable[] = [];
   failGets = false;
@@ -45,7 +47,7 @@ export class MemoryBucket implements ObjectSource {
       void released.then(() => held.end(body));
       return { status: 'found', etag: this.etag(key), size: body.length, body: held };
     }
-    const stream = Readable.from([body]);
+    const stream = this.slowKeys?.test(key) ? Readable.from(slowChunks(body)) : Readable.from([body]);
     this.bodies.push(stream);
     return { status: 'found', etag: this.etag(key), size: body.length, body: stream };
   }
@@ -53,5 +55,12 @@ export class MemoryBucket implements ObjectSource {
   /** Bodies still holding their connection. */
   openBodies(): number {
     return this.bodies.filter((b) => !b.readableEnded && !b.destroyed).length;
+  }
+}
+
+async function* slowChunks(body: Buffer): AsyncGenerator<Buffer> {
+  for (let at = 0; at < body.length; at += 64 * 1024) {
+    await new Promise((resolve) => setImmediate(resolve));
+    yield body.subarray(at, at + 64 * 1024);
   }
 }
