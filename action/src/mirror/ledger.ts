@@ -112,6 +112,13 @@ export class Ledger {
     this.changed();
   }
 
+  /** Refuses a write the budget or a full disk (still backing off) does not allow: `after` is the mirror's bytes with it. */
+  checkRoom(key: string, size: number, after: number, budget: number): void {
+    const backoff = this.diskBackoff();
+    if (backoff) throw new DiskProblem(backoff, true);
+    if (after > budget) throw new DiskProblem(`over budget: ${key} (${size} bytes) would take the mirror to ${after} of ${budget} bytes`);
+  }
+
   /** While backing off from a full disk, why a write is not tried now. */
   diskBackoff(): string | undefined {
     const disk = this.disk;

@@ -36,6 +36,9 @@ export interface MirrorOptions {
   now?: () => number;
 }
 
+/** Refreshes a reconciliation keeps queued at most (the fetches themselves are bounded by Slots). */
+const RECONCILE_WINDOW = 64;
+
 export class Mirror {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
@@ -61,7 +64,6 @@ export class Mirror {
   get objectCount(): number {
     return this.entries.size;
   }
-
   get byteCount(): number {
     return this.bytes;
   }
@@ -75,7 +77,8 @@ export class Mirror {
     const files = await this.options.tree.listFiles();
     for (const [key, entry] of await this.state.load()) {
       const place = placeOfKey(key, this.options.prefix);
-      if (place.kind === 'refused' || typeof entry?.etag !== 'string') continue;
+      // Refused, or left out by the current selection: its file is a stray, removed unless listed.
+      if (place.kind === 'refused' || typeof entry?.etag !== 'string' || (!entry.folder && excludedObject(place.path, entry.size, this.selection))) continue;
       const file = files.get(place.path);
       if (entry.folder || (file && file.size === entry.size && file.stamp === entry.stamp)) this.setEntry(key, entry, false);
       // A file replaced since its ETag was saved: held with no ETag, so it is fetched again, or removed.
@@ -106,7 +109,7 @@ export class Mirror {
 
   /** Resolves once no refresh runs or waits, including those started by others' deletes. */
   async idle(): Promise<void> {
-    while (this.running.size > 0 || this.waiting.size > 0) await Promise.allSettled([...this.waiting.values(), ...this.running.values()]);
+    while (this.running.size + this.waiting.size > 0) await Promise.allSettled([...this.waiting.values(), ...this.running.values()]);
   }
 
   /** Applies queue events: keys outside the prefix and changes already applied cost nothing. */
@@ -136,24 +139,24 @@ export class Mirror {
     const started = Date.now();
     const seen = new Set<string>();
     const counts = { fetched: 0, deleted: 0, failed: 0, skipped: 0 };
-    const work: Array<Promise<void>> = [];
-    const attempt = (key: string): void => {
-      work.push(
-        this.refresh(key).then(
-          (outcome) => {
-            if (outcome === 'fetched' || outcome === 'deleted') counts[outcome] += 1;
-          },
-          () => void (counts.failed += 1),
-        ),
+    // A bounded window of refreshes: memory stays proportional to the keys held, not to the work queued.
+    const work = new Set<Promise<void>>();
+    const attempt = async (key: string): Promise<void> => {
+      const done: Promise<void> = this.refresh(key).then(
+        (outcome) => void (outcome === 'fetched' || outcome === 'deleted' ? (counts[outcome] += 1) : 0),
+        () => void (counts.failed += 1),
       );
+      work.add(done);
+      void done.finally(() => work.delete(done));
+      if (work.size >= RECONCILE_WINDOW) await Promise.race(work);
     };
     for await (const object of this.options.source.list(this.options.prefix)) {
       seen.add(object.key);
-      if (this.needsRefresh(object)) attempt(object.key);
+      if (this.needsRefresh(object)) await attempt(object.key);
       else if (this.ledger.skipped.has(object.key)) counts.skipped += 1;
     }
-    for (const key of this.entries.keys()) if (!seen.has(key)) attempt(key);
-    for (const key of this.ledger.stale.keys()) if (!seen.has(key) && !this.entries.has(key)) attempt(key);
+    for (const key of [...this.entries.keys()]) if (!seen.has(key)) await attempt(key);
+    for (const key of [...this.ledger.stale.keys()]) if (!seen.has(key) && !this.entries.has(key)) await attempt(key);
     await Promise.all(work);
     this.ledger.forgetUnlisted(seen);
     await this.removeStrays(seen);
@@ -174,12 +177,14 @@ export class Mirror {
   /** Decides from a listed object alone whether it needs a GET; records what is not mirrored. */
   private needsRefresh(object: ListedObject): boolean {
     const { key } = object;
+    const known = this.entries.get(key);
+    // The common case of a reconciliation, first: a key held as listed.
+    if (known && known.etag === object.etag && !this.ledger.stale.has(key)) return false;
     const place = placeOfKey(key, this.options.prefix);
     if (place.kind === 'refused') {
       this.ledger.refuse(key, place.reason);
       return false;
     }
-    const known = this.entries.get(key);
     if (place.kind === 'file') {
       const reason = excludedObject(place.path, object.size, this.selection);
       if (reason) {
@@ -222,7 +227,7 @@ export class Mirror {
         } else {
           const tooLarge = excludedObject(place.path, fetched.size, this.selection);
           if (tooLarge) return await this.skip(key, place.path, tooLarge, fetched.size);
-          this.checkRoom(key, fetched.size, known);
+          this.ledger.checkRoom(key, fetched.size, this.bytes - (known?.size ?? 0) + fetched.size, this.budget);
           const stamp = await this.options.tree.writeFile(place.path, fetched.body);
           this.setEntry(key, { etag: fetched.etag, size: fetched.size, folder: false, stamp });
         }
@@ -241,14 +246,6 @@ export class Mirror {
       this.ledger.markStale(key, `${failure.name}: ${failure.message}`, failure instanceof DiskProblem);
       throw failure;
     }
-  }
-
-  /** Refuses a write that the budget or an earlier full disk (still backing off) does not allow. */
-  private checkRoom(key: string, size: number, known: Entry | undefined): void {
-    const backoff = this.ledger.diskBackoff();
-    if (backoff) throw new DiskProblem(backoff, true);
-    const after = this.bytes - (known?.size ?? 0) + size;
-    if (after > this.budget) throw new DiskProblem(`over budget: ${key} (${size} bytes) would take the mirror to ${after} of ${this.budget} bytes`);
   }
 
   private async skip(key: string, path: string, reason: string, size: number | undefined): Promise<RefreshOutcome> {
