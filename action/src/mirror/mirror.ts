@@ -36,8 +36,7 @@ export interface MirrorOptions {
   now?: () => number;
 }
 
-/** Refreshes a reconciliation keeps queued at most (the fetches themselves are bounded by Slots). */
-const RECONCILE_WINDOW = 64;
+const RECONCILE_WINDOW = 64; // refreshes a reconciliation keeps queued (Slots bounds the fetches)
 
 export class Mirror {
   private readonly entries = new Map<string, Entry>();
@@ -140,15 +139,18 @@ export class Mirror {
     const seen = new Set<string>();
     const counts = { fetched: 0, deleted: 0, failed: 0, skipped: 0 };
     // A bounded window of refreshes: memory stays proportional to the keys held, not to the work queued.
-    const work = new Set<Promise<void>>();
+    let active = 0;
+    let wake: (() => void) | undefined;
     const attempt = async (key: string): Promise<void> => {
-      const done: Promise<void> = this.refresh(key).then(
-        (outcome) => void (outcome === 'fetched' || outcome === 'deleted' ? (counts[outcome] += 1) : 0),
-        () => void (counts.failed += 1),
-      );
-      work.add(done);
-      void done.finally(() => work.delete(done));
-      if (work.size >= RECONCILE_WINDOW) await Promise.race(work);
+      active += 1;
+      const counted = (outcome: RefreshOutcome): void => void (outcome === 'fetched' || outcome === 'deleted' ? (counts[outcome] += 1) : 0);
+      void this.refresh(key)
+        .then(counted, () => void (counts.failed += 1))
+        .finally(() => {
+          active -= 1;
+          wake?.();
+        });
+      while (active >= RECONCILE_WINDOW) await new Promise<void>((resolve) => (wake = resolve));
     };
     for await (const object of this.options.source.list(this.options.prefix)) {
       seen.add(object.key);
@@ -157,7 +159,7 @@ export class Mirror {
     }
     for (const key of [...this.entries.keys()]) if (!seen.has(key)) await attempt(key);
     for (const key of [...this.ledger.stale.keys()]) if (!seen.has(key) && !this.entries.has(key)) await attempt(key);
-    await Promise.all(work);
+    while (active > 0) await new Promise<void>((resolve) => (wake = resolve));
     this.ledger.forgetUnlisted(seen);
     await this.removeStrays(seen);
     await this.saveState();
