@@ -110,6 +110,37 @@ describe('against an S3 that keeps connections open', () => {
   });
 });
 
+describe('kill -9 mid-overwrite, then a revert while the mirror is down', () => {
+  it('converges within one reconciliation', async () => {
+    const A = (i: number): string => `MAP NAME "A${String(i).padStart(3, '0')}" END`;
+    const B = (i: number): string => `MAP NAME "B${String(i).padStart(3, '0')}" END`;
+    const count = 40;
+    for (let i = 0; i < count; i++) await put(`revert/k${i}.map`, A(i));
+    const mounted = await mount('revert/');
+    const before = await status(mounted);
+    const supervisor = Number(await readFile(join(mounted.mirrorRoot, 'supervisor.pid'), 'utf8'));
+    const overwrites = Array.from({ length: count }, (_, i) => put(`revert/k${i}.map`, B(i)));
+    // Kill the mirror while it applies them: once some, not all, are in place.
+    await waitFor('some overwrites applied', async () => {
+      let applied = 0;
+      for (let i = 0; i < count; i++) if ((await readFile(join(mounted.mountPoint, `k${i}.map`), 'utf8').catch(() => '')) === B(i)) applied += 1;
+      return applied;
+    }, (applied) => applied > 0, 20_000);
+    process.kill(supervisor, 'SIGSTOP');
+    process.kill(before.pid, 'SIGKILL');
+    try {
+      await Promise.all(overwrites);
+      for (let i = 0; i < count; i++) await put(`revert/k${i}.map`, A(i));
+    } finally {
+      process.kill(supervisor, 'SIGCONT');
+    }
+    const restarted = await waitFor('a restarted mirror', () => status(mounted).catch(() => before), (s) => s.pid !== before.pid && s.reconcile.count >= 1, 60_000);
+    expect(restarted.pid).not.toBe(before.pid);
+    for (let i = 0; i < count; i++) expect(await readFile(join(mounted.mountPoint, `k${i}.map`), 'utf8')).toBe(A(i));
+    await mounted.unmount();
+  });
+});
+
 describe('a mirror root on a 50 MiB file system', () => {
   let mounted: Mounted;
   const small = (): string => join(scratch, 'small');
