@@ -89,8 +89,8 @@ export class Ledger {
 
   /** The key is as the bucket has it (unchanged, or just placed). */
   placed(key: string): void {
-    const had = this.stale.delete(key) || this.refused.delete(key) || this.skipped.delete(key);
-    if (had) this.changed();
+    const had = [this.stale, this.refused, this.skipped].map((map) => map.delete(key));
+    if (had.includes(true)) this.changed();
     this.settleDisk();
   }
 

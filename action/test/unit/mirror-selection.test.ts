@@ -6,6 +6,7 @@ import { readFile, readdir, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { Ledger } from '../../src/mirror/ledger.js';
 import { Mirror } from '../../src/mirror/mirror.js';
 import { DEFAULT_SELECTION, type Selection } from '../../src/mirror/selection.js';
 import { LocalTree } from '../../src/mirror/tree.js';
@@ -102,6 +103,14 @@ describe('refused keys', () => {
     await mirror.reconcile();
     expect(mirror.ledger.refused.has('maps/../escape')).toBe(false);
     expect(bucket.openBodies()).toBe(0);
+  });
+
+  it('forgets a refusal once the key is placed, even after it was stale meanwhile', () => {
+    const ledger = new Ledger(() => undefined, Date.now);
+    ledger.refuse('maps/a/b.map', 'a needs a folder where the file a is', '"etag"');
+    ledger.markStale('maps/a/b.map', 'NetworkingError: socket hang up', false);
+    ledger.placed('maps/a/b.map');
+    expect([ledger.refused.size, ledger.stale.size]).toEqual([0, 0]);
   });
 
   it('follows a file that becomes a folder and back on events alone, whatever order they come in', async () => {
