@@ -136,6 +136,8 @@ export async function mountBucket(options: MountOptions): Promise<Mounted> {
 
   const result = await runMountScript('mount', scriptEnv, options.mountTimeoutMs);
   if (result.code !== 0) {
+    // A mount script killed by the timeout leaves its mirror's supervisor running: stop it too.
+    if (options.driver === 'mirror') await runMountScript('unmount', scriptEnv, 60_000);
     await lazyUnmount(options.mountPoint);
     const mirrorLog = options.driver === 'mirror' ? `\nmirror log:\n${await readFile(mounted.mirrorLog, 'utf8').catch(() => '(none)')}` : '';
     rmSync(workDir, { recursive: true, force: true });
