@@ -73,6 +73,10 @@ export const INPUTS = [
   { name: 'force', default: 'false', boolean: true, description: 'bake, image, release: bake the AMI and build the image even when one made from the same inputs exists (otherwise it is reused).' },
   { name: 'mount-driver', default: 'mirror', description: 'How instances serve the bucket: mirror keeps a local copy fed by S3 change events (local-disk speed, edits live within a second); s3fs or mountpoint (mount-s3) mount it through FUSE.' },
   { name: 'mirror-reconcile-seconds', default: '60', description: 'mirror driver: seconds between full comparisons with the bucket, the most a lost change event can delay an edit (README: costs).' },
+  { name: 'mirror-include', default: '', description: 'mirror driver: glob patterns (space- or comma-separated) of the paths under the prefix to mirror; empty mirrors every path (README: what the mirror holds).' },
+  { name: 'mirror-exclude', default: '', description: 'mirror driver: glob patterns of paths never mirrored, such as imagery GDAL reads through /vsis3/; empty leaves out raster formats (*.tif, *.jp2, ...), none leaves out nothing.' },
+  { name: 'mirror-max-object-mib', default: '64', description: 'mirror driver: objects larger than this many MiB are not mirrored (listed in the status as not mirrored).' },
+  { name: 'mirror-budget-mib', default: '4096', description: 'mirror driver: the most disk, in MiB, the mirrored files may take; beyond it the mirror keeps its last good copy and reports over budget.' },
   { name: 'ami-name-prefix', default: 'mapserver-ecs', description: 'Prefix of baked AMI names; the build time is appended.' },
   // Bake instance: where it runs, how Packer reaches it, its root volume.
   { name: 'bake-subnet', default: '', description: 'Subnet of the bake instance (subnet-...); defaults to the first of `subnets`. Without either, the region\'s default VPC (bake refuses when there is none).' },

@@ -45,6 +45,11 @@ export interface Settings {
   mountDriver: MountDriver;
   /** mirror driver: seconds between listings of the prefix (bounds what a lost event can delay). */
   mirrorReconcileSeconds: number;
+  /** mirror driver: what is mirrored; empty lists mean the mirror's defaults ('none' excludes nothing). */
+  mirrorInclude: string[];
+  mirrorExclude: string[];
+  mirrorMaxObjectMib: number;
+  mirrorBudgetMib: number;
   amiNamePrefix: string;
   /** The bake instance's subnet: bake-subnet, else the first of subnets, else none (the default VPC). */
   bakeSubnet: string | undefined;
@@ -223,6 +228,10 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
     force: r.boolean('force'),
     mountDriver: r.oneOf('mount-driver', ['s3fs', 'mountpoint', 'mirror'] as const),
     mirrorReconcileSeconds: r.integer('mirror-reconcile-seconds', 5, 86400),
+    mirrorInclude: r.list('mirror-include', value.GLOB_PATTERN, 'glob patterns such as *.map or symbols/**'),
+    mirrorExclude: r.list('mirror-exclude', value.GLOB_PATTERN, 'glob patterns such as *.tif or imagery/**, or none'),
+    mirrorMaxObjectMib: r.integer('mirror-max-object-mib', 1, 1_048_576),
+    mirrorBudgetMib: r.integer('mirror-budget-mib', 1, 16_777_216),
     amiNamePrefix: r.required('ami-name-prefix', value.AMI_NAME_PREFIX, '3 to 100 letters, digits and ()[]./_- characters'),
     ...readBakeSettings(r),
     ecrRepository: r.required('ecr-repository', value.ECR_REPOSITORY, 'an ECR repository name such as mapserver or team/mapserver'),

@@ -23,6 +23,8 @@ export const ECR_REPOSITORY = /^(?=.{2,256}$)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a
 export const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 export const REGISTRY = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 export const LOG_GROUP = /^[\w#/.-]{1,512}$/;
+/** A mirror selection pattern: a glob without spaces, commas, quotes or backslashes (checked on both sides). */
+export const GLOB_PATTERN = /^[^\s,'"\\]{1,256}$/;
 export const AMI_NAME_PREFIX = /^[A-Za-z0-9()[\]./_-]{3,100}$/;
 /** A key prefix: letters, digits and !_.*'()- in parts separated by single slashes. */
 const KEY_PREFIX = /^[A-Za-z0-9!_.*'()/-]+$/;

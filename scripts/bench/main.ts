@@ -1,4 +1,4 @@
-// npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline] [--variants local,mirror,...]
+// npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline,mirror-scale] [--variants local,mirror,...] [--mirror-keys N,...]
 // Serving throughput/latency per storage variant, freshness of edits, and the pipeline's time and
 // AWS calls; prints a table, writes DIR/results.json and DIR/serving.png. Bounded in time.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { parseBenchArgs } from './args.js';
 import { barChart } from './chart.js';
 import { cpuPercentDuring, rssMiB } from './cpu.js';
 import { measureFreshness, type FreshnessPlan, type FreshnessResult } from './freshness.js';
+import { measureMirrorScale, type MirrorScaleResult } from './mirror-scale.js';
 import { measurePipeline, type PipelineResult } from './pipeline.js';
 import { compareInterleaved, measureVariant, type InterleavedComparison, type ServingVariant } from './serving.js';
 import { ratio } from './stats.js';
@@ -177,6 +178,20 @@ async function main(): Promise<void> {
   }
   if (Object.keys(mirrorCost).length > 0) {
     results.mirror = { note: 'CPU of the mirror process (user + system) as a percent of one core, and its resident memory', ...mirrorCost };
+  }
+  if (args.only.includes('mirror-scale')) {
+    const counts = args.mirrorKeys ?? (args.quick ? [2000] : [20_000, 100_000]);
+    const scale: MirrorScaleResult[] = [];
+    for (const keys of counts) {
+      log(`mirror-scale: ${keys} keys`);
+      scale.push(await measureMirrorScale(keys, `npm run bench -- --out ${args.out} --only mirror-scale --mirror-keys ${keys}`, log));
+    }
+    results.mirror_scale = { note: 'the mirror (booted by mapfiles-mount) on a bucket of small keys; goals at 20000 keys: first sync < 60 s, RSS < 120 MiB after sync and < 200 MiB peak, no-change reconciliation < 0.3 CPU s, new object < 1 s; at 100000: RSS < 300 MiB', runs: scale };
+    log('\nMirror at scale');
+    for (const r of scale) {
+      log(`${String(r.keys).padStart(7)} keys: first sync ${r.first_sync_seconds} s (${r.first_sync_cpu_seconds} CPU s), RSS ${r.rss_mib_after_sync} MiB (peak ${r.rss_high_water_mib}), no-change reconciliation ${r.no_change_reconcile_cpu_seconds} CPU s (${r.no_change_reconcile_ms} ms), new object ${r.new_object_applied_seconds} s`);
+      log(`${''.padStart(13)}measured by: ${r.command}`);
+    }
   }
   let pipeline: PipelineResult | undefined;
   if (args.only.includes('pipeline')) {

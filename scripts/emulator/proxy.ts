@@ -116,6 +116,9 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
     });
   });
 
+  // Node closes idle connections after 5 s; 0 keeps them, as S3 keeps a client's connections.
+  if (options.keepAlive) server.keepAliveTimeout = 0;
+
   return {
     server,
     listen(port: number, host = '127.0.0.1') {
@@ -155,5 +158,8 @@ export function createProxy(options: ProxyOptions): EmulatorProxy {
       return hooks.answered(instanceId);
     },
     snapshots,
+    connections() {
+      return new Promise((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    },
   };
 }

@@ -41,6 +41,8 @@ export interface EmulatorOptions {
   instanceProfileRoles?: Record<string, string>;
   /** Snapshots after a deregistration (in use for a while; DeleteAssociatedSnapshots honoured or not). */
   snapshots?: SnapshotOptions;
+  /** Keep client connections open as S3 does (see ProxyOptions.keepAlive). */
+  keepAlive?: boolean;
 }
 
 export function emulatorEnv(endpoint: string): Record<string, string> {
@@ -71,6 +73,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...(recordFile ? { iamRecordFile: recordFile } : {}),
     ...(options.instanceProfileRoles ? { instanceProfileRoles: options.instanceProfileRoles } : {}),
     ...(options.snapshots ? { snapshots: options.snapshots } : {}),
+    ...(options.keepAlive ? { keepAlive: true } : {}),
   });
   const port = await proxy.listen(options.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;

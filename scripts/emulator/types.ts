@@ -51,6 +51,11 @@ export interface ProxyOptions {
   instanceProfileRoles?: Record<string, string>;
   /** Snapshots after a deregistration: how long they stay in use, whether DeleteAssociatedSnapshots is honoured. */
   snapshots?: SnapshotOptions;
+  /**
+   * Keep every client connection open, idle or not, as S3 does (moto closes each one): a client
+   * that leaves response bodies unread then runs out of connections, as it would against AWS.
+   */
+  keepAlive?: boolean;
 }
 
 export type RefreshFailure = 'Failed' | 'RollbackSuccessful' | 'Cancelled';
@@ -75,4 +80,6 @@ export interface EmulatorProxy {
   launchAnswer(instanceId: string): 'CONTINUE' | 'ABANDON' | undefined;
   /** The snapshot rules (DeleteAssociatedSnapshots, InvalidSnapshot.InUse) and what they refused. */
   snapshots: SnapshotRules;
+  /** Client connections open now. */
+  connections(): Promise<number>;
 }

@@ -29,10 +29,20 @@ export interface MountOptions {
   extraOptions?: string;
   /** Extra environment: the emulator's credentials and region, or MAPFILES_MOUNT_* tuning. */
   env?: Record<string, string>;
+  /** How long `mapfiles-mount mount` may take (default 120 s; a mirror's first sync of many keys takes longer). */
+  mountTimeoutMs?: number;
   /** Mount driver (default s3fs; mountpoint is not installed on Debian). */
   driver?: 's3fs' | 'mountpoint' | 'mirror';
   /** mirror driver: the bucket's SNS topic (name or ARN), the instance's queue, the interval. */
-  mirror?: { topic?: string; queue?: string; reconcileSeconds?: number };
+  mirror?: {
+    topic?: string;
+    queue?: string;
+    reconcileSeconds?: number;
+    /** Where the mirror keeps its files (default: in the mount's work folder), such as a small file system. */
+    root?: string;
+    /** More mount.conf settings: MIRROR_BUDGET_MIB, MIRROR_GRACE_SECONDS, MIRROR_EXCLUDE... */
+    settings?: Record<string, string>;
+  };
 }
 
 /** The mirror's bundle as the AMI carries it (kept equal to the source by the check-dist test). */
@@ -85,10 +95,11 @@ export async function mountBucket(options: MountOptions): Promise<Mounted> {
     ['MOUNT_UMASK', options.umask ?? '0022'],
     ['EXTRA_OPTIONS', options.extraOptions ?? ''],
     ['S3_ENDPOINT', options.endpoint],
-    ['MIRROR_ROOT', join(workDir, 'mirror')],
+    ['MIRROR_ROOT', options.mirror?.root ?? join(workDir, 'mirror')],
     ['MIRROR_TOPIC', options.mirror?.topic ?? ''],
     ['MIRROR_QUEUE', options.mirror?.queue ?? ''],
     ['MIRROR_RECONCILE_SECONDS', String(options.mirror?.reconcileSeconds ?? 60)],
+    ...Object.entries(options.mirror?.settings ?? {}),
   ];
   writeFileSync(configPath, values.map(([key, value]) => `${key}=${shellWord(value, key)}\n`).join(''), { mode: 0o600 });
   mkdirSync(options.mountPoint, { recursive: true });
@@ -111,7 +122,7 @@ export async function mountBucket(options: MountOptions): Promise<Mounted> {
     configPath,
     readyFile,
     scriptEnv,
-    mirrorRoot: join(workDir, 'mirror'),
+    mirrorRoot: options.mirror?.root ?? join(workDir, 'mirror'),
     mirrorLog: join(workDir, 'mirror.log'),
     async unmount() {
       if (unmounted) return;
@@ -123,8 +134,10 @@ export async function mountBucket(options: MountOptions): Promise<Mounted> {
     },
   };
 
-  const result = await runMountScript('mount', scriptEnv);
+  const result = await runMountScript('mount', scriptEnv, options.mountTimeoutMs);
   if (result.code !== 0) {
+    // A mount script killed by the timeout leaves its mirror's supervisor running: stop it too.
+    if (options.driver === 'mirror') await runMountScript('unmount', scriptEnv, 60_000);
     await lazyUnmount(options.mountPoint);
     const mirrorLog = options.driver === 'mirror' ? `\nmirror log:\n${await readFile(mounted.mirrorLog, 'utf8').catch(() => '(none)')}` : '';
     rmSync(workDir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // and MapServer's status go to the log. In GitHub Actions each finding also becomes an annotation.
 import { StepFailure } from '../errors.js';
 import { lintInputPaths } from '../mapfiles/lint.js';
+import { mirrorLintContext } from '../mapfiles/rules-mirror.js';
 import { annotateFindings, formatJson, formatText, summaryLine } from '../mapfiles/lint-output.js';
 import { checkoutRoot } from '../mapfiles/served.js';
 import type { CommandContext } from '../context.js';
@@ -17,6 +18,7 @@ export async function lintMapfilesCommand(context: CommandContext): Promise<void
     projectRoot: checkoutRoot(context),
     mapserver: settings.lintMapserver,
     image: settings.image,
+    mirror: mirrorLintContext(settings),
   });
   if (settings.format === 'json') process.stdout.write(`${formatJson(report, cwd)}\n`);
   else {

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InputError, StepFailure } from '../errors.js';
 import { lintInputPaths, type LintReport } from '../mapfiles/lint.js';
+import { mirrorLintContext } from '../mapfiles/rules-mirror.js';
 import { annotateFindings, formatText, summaryLine } from '../mapfiles/lint-output.js';
 import { checkoutRoot } from '../mapfiles/served.js';
 import { formatAction, formatBytes, formatPlanSummary, formatSyncResult, planSync, scanLocal, syncedFileCount, type SyncPlan } from '../mapfiles/sync.js';
@@ -70,6 +71,7 @@ async function lintFolder(context: CommandContext, dir: string): Promise<LintRep
     projectRoot: checkoutRoot(context),
     mapserver: settings.lintMapserver,
     image: settings.image,
+    mirror: mirrorLintContext(settings),
   });
   for (const line of formatText(report, process.cwd())) reporter.info(line);
   annotateFindings(report, env);

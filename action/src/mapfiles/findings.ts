@@ -1,9 +1,16 @@
 // What a lint rule is given and what it reports: findings (file, line, severity, rule) and the
 // places of secret values, which every output leaves out.
+import type { Selection } from '../mirror/selection.js';
 import type { MapfileDocument } from './document.js';
 
+export interface MirrorLintContext {
+  selection: Selection;
+  bucket: string;
+  prefix: string;
+}
+
 export type Severity = 'error' | 'warning';
-export type RuleId = 'syntax' | 'include' | 'secret' | 'errorfile' | 'data-path' | 'onlineresource' | 'map-pattern' | 'mapserver';
+export type RuleId = 'syntax' | 'include' | 'secret' | 'errorfile' | 'data-path' | 'onlineresource' | 'map-pattern' | 'mapserver' | 'mirror';
 
 export interface Finding {
   file: string;
@@ -30,6 +37,8 @@ export interface RuleContext {
   mapPattern: RegExp;
   /** Plugin names the image's MapServer config file declares (PLUGINS block); none when not given. */
   imagePlugins?: readonly string[];
+  /** With the mirror driver: what the instances hold, to warn about paths to files they do not. */
+  mirror?: MirrorLintContext;
   /** Whether a local file exists; injectable for tests. */
   exists?: (path: string) => boolean;
 }

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { loadMapfile, type MapfileDocument } from './document.js';
-import { findingKey, redactSecrets, type Finding, type SecretSpan } from './findings.js';
+import { findingKey, redactSecrets, type Finding, type MirrorLintContext, type SecretSpan } from './findings.js';
 import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folder.js';
 import { checkWithMapServer } from './mapserver.js';
 import { chooseMapServer, type MapServerMode, type MapServerStatus } from './mapserver-choice.js';
@@ -28,6 +28,8 @@ export interface LintOptions {
   mapserver?: MapServerMode;
   /** The image whose MapServer judges (such as the service's, by digest); the image built from docker/ otherwise. */
   image?: string;
+  /** With the mirror driver: warn about paths to files the instances will not hold. */
+  mirror?: MirrorLintContext;
 }
 
 export type { MapServerStatus } from './mapserver-choice.js';
@@ -96,7 +98,11 @@ export async function lintInputPaths(options: LintOptions): Promise<LintReport> 
 export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
   const { mapfiles, sideFiles } = await collectTargets(options);
   const { judge, status: mapserver } = await chooseMapServer(options.mapserver ?? 'auto', options.image, options.env);
-  const checks = { mapPattern: posixPatternToRegExp(imageMapPattern(options.projectRoot)), imagePlugins: imagePlugins(options.projectRoot) };
+  const checks: FileChecks = {
+    mapPattern: posixPatternToRegExp(imageMapPattern(options.projectRoot)),
+    imagePlugins: imagePlugins(options.projectRoot),
+    ...(options.mirror ? { mirror: options.mirror } : {}),
+  };
   const imageTargets: ImageTarget[] = [];
   const byMapfile: Record<string, Finding[]> = {};
   /** Per mapfile, the lines our own checks already reported: MapServer often says the same. */
@@ -154,6 +160,7 @@ function sortFindings(findings: Finding[]): Finding[] {
 interface FileChecks {
   mapPattern: RegExp;
   imagePlugins: readonly string[];
+  mirror?: MirrorLintContext;
 }
 
 /** Our own checks of one file: its reading, MapServer's parser's checks (syntax.ts) and the rules. */

@@ -1,7 +1,8 @@
 // The lint rules: what breaks a mapfile once it is in the bucket and served by the image, checked
-// on the parsed document, one theme a module (rules-secrets, rules-paths, rules-serving, rules-runtime). Messages
+// on the parsed document, one theme a module (rules-secrets, rules-paths, rules-serving, rules-runtime, rules-mirror). Messages
 // name keywords and places, never the secret values themselves.
 import { findingKey, type Finding, type RuleContext, type RuleResult, type SecretSpan } from './findings.js';
+import { mirrorSelectionRule } from './rules-mirror.js';
 import { dataPathRule } from './rules-paths.js';
 import { pluginRule, relativeInitRule } from './rules-runtime.js';
 import { secretRule } from './rules-secrets.js';
@@ -17,6 +18,7 @@ export function runRules(context: RuleContext): RuleResult {
   mapPatternRule(context, findings);
   pluginRule(context, findings);
   relativeInitRule(context, findings);
+  mirrorSelectionRule(context, findings);
   return { findings: dedupe(findings), secrets };
 }
 

@@ -1,7 +1,9 @@
 // The mirror's settings, from the environment the mount script passes (it reads them from
 // /etc/mapserver-ecs/mount.conf). Every problem is reported at once, naming the variable.
 import { join } from 'node:path';
+import { DEFAULT_GRACE_SECONDS } from './health.js';
 import { mirrorQueueName } from './naming.js';
+import { DEFAULT_BUDGET_BYTES, DEFAULT_MAX_OBJECT_BYTES, PATTERN, parsePatterns, selectionFrom, type Selection } from './selection.js';
 
 export interface MirrorConfig {
   bucket: string;
@@ -18,7 +20,13 @@ export interface MirrorConfig {
   /** Instance id (tag of the queue); the queue's name comes from it when MIRROR_QUEUE is empty. */
   owner: string;
   region: string | undefined;
+  selection: Selection;
+  budgetBytes: number;
+  /** How long a full disk or a stale key is tolerated before `check` fails. */
+  graceSeconds: number;
 }
+
+const MIB = 1024 * 1024;
 
 export const DEFAULT_RECONCILE_SECONDS = 60;
 
@@ -78,6 +86,14 @@ export function readMirrorConfig(env: NodeJS.ProcessEnv): MirrorConfig {
   const gid = number('MIRROR_GID', 0, 4294967294);
   const umask = number('MIRROR_UMASK', 0, 0o777, 0o022, 8) ?? 0o022;
   const reconcileSeconds = number('MIRROR_RECONCILE_SECONDS', 5, 86_400, DEFAULT_RECONCILE_SECONDS) ?? DEFAULT_RECONCILE_SECONDS;
+  const patterns = (name: string): string[] => {
+    const list = parsePatterns(env[name] ?? '');
+    if (list.some((p) => !PATTERN.test(p))) problems.push(`${name} must be glob patterns separated by spaces or commas (or none), got ${JSON.stringify(env[name])}`);
+    return list;
+  };
+  const selection = selectionFrom(patterns('MIRROR_INCLUDE'), patterns('MIRROR_EXCLUDE'), number('MIRROR_MAX_OBJECT_MIB', 1, 1_048_576) ?? DEFAULT_MAX_OBJECT_BYTES / MIB);
+  const budgetBytes = (number('MIRROR_BUDGET_MIB', 1, 16_777_216) ?? DEFAULT_BUDGET_BYTES / MIB) * MIB;
+  const graceSeconds = number('MIRROR_GRACE_SECONDS', 0, 86_400, DEFAULT_GRACE_SECONDS) ?? DEFAULT_GRACE_SECONDS;
   if (problems.length > 0) throw new MirrorConfigError(`mapfiles-mirror: invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return {
     bucket,
@@ -91,5 +107,8 @@ export function readMirrorConfig(env: NodeJS.ProcessEnv): MirrorConfig {
     queueName,
     owner: owner || queueName,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+    selection,
+    budgetBytes,
+    graceSeconds,
   };
 }

@@ -1,16 +1,13 @@
 // The mirror as a long-running service: the event loop (long-polls the instance's queue), the
 // reconciliation loop (lists the prefix every interval), and a status file that the mount script's
 // health check and an operator read. Any failure keeps the last good copy and retries with backoff.
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Message } from '@aws-sdk/client-sqs';
 import { parseEventMessage } from './keys.js';
-import type { Mirror, ReconcileReport } from './mirror.js';
+import { HEARTBEAT_SECONDS, ledgerLists, type MirrorStatus } from './health.js';
+import type { Mirror } from './mirror.js';
 import type { EventQueue } from './queue.js';
 
-/** How often the status file is rewritten while nothing happens: the health check's heartbeat. */
-export const HEARTBEAT_SECONDS = 5;
-/** A heartbeat older than this means the mirror is dead or stuck. */
-const STALE_HEARTBEAT_SECONDS = HEARTBEAT_SECONDS * 6;
 const MAX_BACKOFF_MS = 60_000;
 /** Messages being applied at once; the receive loop waits when this many are in flight. */
 const MAX_MESSAGES_IN_FLIGHT = 50;
@@ -22,38 +19,11 @@ export interface DaemonOptions {
   bucket: string;
   prefix: string;
   reconcileSeconds: number;
+  graceSeconds: number;
+  budgetBytes: number;
   statusFile: string;
   requests: () => Record<string, number>;
   log: (line: string) => void;
-}
-
-export interface MirrorStatus {
-  state: 'syncing' | 'ready' | 'stopped';
-  synced: boolean;
-  pid: number;
-  startedAt: string;
-  heartbeatAt: string;
-  bucket: string;
-  prefix: string;
-  reconcileSeconds: number;
-  events: {
-    state: 'off' | 'connecting' | 'listening' | 'unavailable';
-    topicArn?: string;
-    error?: string;
-    received: number;
-    lastEventAt?: string;
-    lastEventKey?: string;
-    /** From the time S3 gives the change to the moment it was applied here. */
-    lastLagMs?: number;
-  };
-  reconcile: { count: number; lastAt?: string; lastOkAt?: string; last?: ReconcileReport; error?: string };
-  objects: number;
-  bytes: number;
-  staleCount: number;
-  stale: Array<{ key: string; reason: string }>;
-  refusedCount: number;
-  refused: Array<{ key: string; reason: string }>;
-  requests: Record<string, number>;
 }
 
 export class MirrorDaemon {
@@ -66,6 +36,8 @@ export class MirrorDaemon {
   private readonly loops: Array<Promise<void>> = [];
   private heartbeat: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  private listsVersion = -1;
+  private statusWriteFailed = false;
 
   constructor(private readonly options: DaemonOptions) {
     const now = new Date().toISOString();
@@ -78,6 +50,8 @@ export class MirrorDaemon {
       bucket: options.bucket,
       prefix: options.prefix,
       reconcileSeconds: options.reconcileSeconds,
+      graceSeconds: options.graceSeconds,
+      budgetBytes: options.budgetBytes,
       events: { state: options.queue ? 'connecting' : 'off', received: 0 },
       reconcile: { count: 0 },
       objects: 0,
@@ -86,6 +60,9 @@ export class MirrorDaemon {
       stale: [],
       refusedCount: 0,
       refused: [],
+      notMirroredCount: 0,
+      notMirroredBytes: 0,
+      notMirrored: [],
       requests: {},
     };
   }
@@ -95,7 +72,7 @@ export class MirrorDaemon {
     log(`mirroring s3://${this.options.bucket}/${this.options.prefix}, reconciling every ${this.options.reconcileSeconds} s${this.options.queue ? '' : ' (no topic: no change events)'}`);
     await this.options.mirror.load();
     await this.writeStatus();
-    this.heartbeat = setInterval(() => void this.writeStatus().catch(() => undefined), HEARTBEAT_SECONDS * 1000);
+    this.heartbeat = setInterval(() => void this.writeStatus(), HEARTBEAT_SECONDS * 1000);
     // Subscribe before the first listing when possible, so nothing changed meanwhile is missed.
     if (this.options.queue) await this.openQueue(1);
     this.loops.push(this.reconcileLoop());
@@ -147,10 +124,12 @@ export class MirrorDaemon {
       const at = new Date().toISOString();
       try {
         const report = await this.options.mirror.reconcile();
-        this.status.reconcile = { count: this.status.reconcile.count + 1, lastAt: at, lastOkAt: at, last: report };
+        this.status.reconcile = { count: this.status.reconcile.count + 1, lastAt: at, lastOkAt: new Date().toISOString(), last: report };
         failures = 0;
         if (report.fetched + report.deleted + report.failed > 0 || !this.status.synced) {
-          this.options.log(`reconciled ${report.listed} keys in ${report.durationMs} ms: ${report.fetched} fetched, ${report.deleted} removed, ${report.failed} failed`);
+          this.options.log(
+            `reconciled ${report.listed} keys in ${report.durationMs} ms: ${report.fetched} fetched, ${report.deleted} removed, ${report.failed} failed, ${report.skipped} not mirrored`,
+          );
         }
         if (!this.status.synced && report.failed === 0) {
           this.status.synced = true;
@@ -253,9 +232,24 @@ export class MirrorDaemon {
     });
   }
 
-  /** Status writes run one at a time (the heartbeat and the loops share one file). */
+  /**
+   * Status writes run one at a time (the heartbeat and the loops share one file). A failed write
+   * (a disk full to the last byte) is logged once and never stops the mirror: the heartbeat goes
+   * stale, so the check says so.
+   */
   private writeStatus(): Promise<void> {
-    this.statusWrites = this.statusWrites.catch(() => undefined).then(() => this.writeStatusNow());
+    this.statusWrites = this.statusWrites
+      .then(() => this.writeStatusNow())
+      .then(
+        () => {
+          if (this.statusWriteFailed) this.options.log('the status file is written again');
+          this.statusWriteFailed = false;
+        },
+        (error: Error) => {
+          if (!this.statusWriteFailed) this.options.log(`cannot write the status file: ${error.name}: ${error.message}`);
+          this.statusWriteFailed = true;
+        },
+      );
     return this.statusWrites;
   }
 
@@ -265,22 +259,20 @@ export class MirrorDaemon {
     status.heartbeatAt = new Date().toISOString();
     status.objects = mirror.objectCount;
     status.bytes = mirror.byteCount;
-    status.staleCount = mirror.stale.size;
-    status.stale = [...mirror.stale].slice(0, 20).map(([key, reason]) => ({ key, reason }));
-    status.refusedCount = mirror.refusedKeys.size;
-    status.refused = [...mirror.refusedKeys].slice(0, 20).map(([key, reason]) => ({ key, reason }));
+    if (this.listsVersion !== mirror.ledger.version) {
+      this.listsVersion = mirror.ledger.version;
+      delete status.degraded;
+      Object.assign(status, ledgerLists(mirror.ledger));
+    }
+    if (status.state !== 'stopped') status.state = !status.synced ? 'syncing' : status.degraded ? 'degraded' : 'ready';
     status.requests = this.options.requests();
     const temporary = `${this.options.statusFile}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(status, null, 2)}\n`);
-    await rename(temporary, this.options.statusFile);
+    try {
+      await writeFile(temporary, `${JSON.stringify(status, null, 2)}\n`);
+      await rename(temporary, this.options.statusFile);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
   }
-}
-
-/** Why the mirror cannot serve, or undefined when it can. */
-export function unhealthy(status: MirrorStatus, now = Date.now()): string | undefined {
-  if (status.state === 'stopped') return 'the mirror has stopped';
-  const age = (now - Date.parse(status.heartbeatAt)) / 1000;
-  if (!(age <= STALE_HEARTBEAT_SECONDS)) return `no heartbeat for ${Math.round(age)} s (the mirror is not running)`;
-  if (!status.synced) return `the first sync has not finished${status.reconcile.error ? ` (${status.reconcile.error})` : ''}`;
-  return undefined;
 }

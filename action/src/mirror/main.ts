@@ -14,7 +14,8 @@ import { readFile } from 'node:fs/promises';
 import { endpointOverride } from '../endpoint.js';
 import { dropSdkNodeVersionWarning } from '../node-warnings.js';
 import { readMirrorConfig, readMirrorRoot, paths, MirrorConfigError, type MirrorConfig } from './config.js';
-import { MirrorDaemon, unhealthy, type MirrorStatus } from './daemon.js';
+import { MirrorDaemon } from './daemon.js';
+import { unhealthy, type MirrorStatus } from './health.js';
 import { Mirror } from './mirror.js';
 import { EventQueue } from './queue.js';
 import { S3ObjectSource } from './source.js';
@@ -32,7 +33,7 @@ async function run(config: MirrorConfig): Promise<void> {
   const source = new S3ObjectSource(s3, config.bucket);
   const tree = new LocalTree({ root: location.data, staging: location.staging, uid: config.uid, gid: config.gid, umask: config.umask });
   await tree.prepare();
-  const mirror = new Mirror({ prefix: config.prefix, tree, source, stateFile: location.state, log });
+  const mirror = new Mirror({ prefix: config.prefix, tree, source, stateFile: location.state, selection: config.selection, budgetBytes: config.budgetBytes, log });
   const queue = config.topic
     ? new EventQueue(new SQSClient(common), new SNSClient(common), { queueName: config.queueName, topic: config.topic, owner: config.owner })
     : undefined;
@@ -42,6 +43,8 @@ async function run(config: MirrorConfig): Promise<void> {
     bucket: config.bucket,
     prefix: config.prefix,
     reconcileSeconds: config.reconcileSeconds,
+    graceSeconds: config.graceSeconds,
+    budgetBytes: config.budgetBytes,
     statusFile: location.status,
     requests: () => ({ ...source.requests, ...(queue?.requests ?? {}) }),
     log,
@@ -102,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(
-    `mapfiles-mirror: ready: ${status.objects} objects, events ${status.events.state}, last reconciliation ${status.reconcile.lastOkAt ?? 'never'}, ${status.staleCount} stale\n`,
+    `mapfiles-mirror: ${status.state}: ${status.objects} objects (${status.bytes} of ${status.budgetBytes} bytes), events ${status.events.state}, last reconciliation ${status.reconcile.lastOkAt ?? 'never'}, ${status.staleCount} stale, ${status.notMirroredCount} not mirrored${status.degraded ? `, ${status.degraded.reason} since ${status.degraded.since}` : ''}\n`,
   );
   return 0;
 }

@@ -1,25 +1,23 @@
-// The mirror's engine: keeps a local folder equal to s3://bucket/prefix. Every change, whether an
-// event or the periodic reconciliation noticed it, goes through refresh(key): fetch the key as it
-// is now (by ETag), then place it, replace it or remove it. Refreshes of one key never overlap, and
-// requests for a key already waiting to be refreshed join that refresh, so duplicates cost nothing.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+// The mirror's engine: keeps a local folder equal to the selected keys of s3://bucket/prefix. Every
+// change (an event, or what the reconciliation noticed) goes through refresh(key): fetch the key as it
+// is now (by ETag), then place, replace or remove it. Refreshes of one key never overlap; requests
+// for a key already waiting join that refresh.
+import { DISK_FULL_CODES, DiskProblem, Ledger } from './ledger.js';
 import { placeOfKey, type KeyEvent, SequencerLog } from './keys.js';
-import type { ObjectSource } from './source.js';
+import { DEFAULT_BUDGET_BYTES, DEFAULT_SELECTION, excludedByName, excludedObject, type Selection } from './selection.js';
+import type { ListedObject, ObjectSource } from './source.js';
+import { StateStore, type Entry } from './state.js';
+import { Slots } from './slots.js';
 import { PathConflict, type LocalTree } from './tree.js';
 
-export type RefreshOutcome = 'fetched' | 'unchanged' | 'deleted' | 'absent' | 'refused';
-
-interface Entry {
-  etag: string;
-  size: number;
-  folder: boolean;
-}
+export type RefreshOutcome = 'fetched' | 'unchanged' | 'deleted' | 'absent' | 'refused' | 'skipped';
 
 export interface ReconcileReport {
   listed: number;
   fetched: number;
   deleted: number;
   failed: number;
+  skipped: number; // listed keys the selection leaves out
   durationMs: number;
 }
 
@@ -29,60 +27,61 @@ export interface MirrorOptions {
   source: ObjectSource;
   /** Where the ETags of the mirrored files are kept across restarts. */
   stateFile: string;
+  selection?: Selection;
+  /** The most bytes the mirrored files may take. */
+  budgetBytes?: number;
   /** Parallel fetches at most. */
   concurrency?: number;
   log: (line: string) => void;
   now?: () => number;
 }
 
+const RECONCILE_WINDOW = 64; // refreshes a reconciliation keeps queued (Slots bounds the fetches)
+
 export class Mirror {
   private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
   private readonly waiting = new Map<string, Promise<RefreshOutcome>>();
   private readonly running = new Map<string, Promise<RefreshOutcome>>();
-  private readonly refused = new Map<string, string>();
-  /** Keys whose last refresh failed: served from the last good copy until a refresh succeeds. */
-  readonly stale = new Map<string, string>();
+  /** Keys refused, skipped or stale, and the disk's state: what the status reports. */
+  readonly ledger: Ledger;
   readonly sequencers = new SequencerLog();
-  private active = 0;
-  private readonly slots: Array<() => void> = [];
-  private stateDirty = false;
-  private strays: Map<string, number> | undefined;
-  private readonly now: () => number;
+  private readonly slots: Slots;
+  private readonly state: StateStore;
+  private strays: Map<string, unknown> | undefined;
+  private readonly selection: Selection;
+  private readonly budget: number;
 
   constructor(private readonly options: MirrorOptions) {
-    this.now = options.now ?? Date.now;
+    this.ledger = new Ledger(options.log, options.now ?? Date.now);
+    this.state = new StateStore(options.stateFile);
+    this.selection = options.selection ?? DEFAULT_SELECTION;
+    this.budget = options.budgetBytes ?? DEFAULT_BUDGET_BYTES;
+    this.slots = new Slots(options.concurrency ?? 16);
   }
 
   get objectCount(): number {
     return this.entries.size;
   }
-
   get byteCount(): number {
-    let total = 0;
-    for (const entry of this.entries.values()) total += entry.size;
-    return total;
-  }
-
-  get refusedKeys(): ReadonlyMap<string, string> {
-    return this.refused;
+    return this.bytes;
   }
 
   /**
-   * Loads the ETags kept by an earlier run, trusting only entries whose file is still there with
-   * the same size; files nobody accounts for are removed by the first reconciliation unless listed.
+   * Loads the ETags kept by an earlier run, trusting only those whose file is still the one they
+   * were recorded with (same size, inode and modification time); files nobody accounts for are
+   * removed by the first reconciliation unless listed.
    */
   async load(): Promise<void> {
     const files = await this.options.tree.listFiles();
-    let saved: Record<string, Entry>;
-    try {
-      saved = JSON.parse(await readFile(this.options.stateFile, 'utf8')) as Record<string, Entry>;
-    } catch {
-      saved = {};
-    }
-    for (const [key, entry] of Object.entries(saved)) {
+    for (const [key, entry] of await this.state.load()) {
       const place = placeOfKey(key, this.options.prefix);
-      if (place.kind === 'refused' || typeof entry?.etag !== 'string') continue;
-      if (entry.folder || files.get(place.path) === entry.size) this.entries.set(key, entry);
+      // Refused, or left out by the current selection: its file is a stray, removed unless listed.
+      if (place.kind === 'refused' || typeof entry?.etag !== 'string' || (!entry.folder && excludedObject(place.path, entry.size, this.selection))) continue;
+      const file = files.get(place.path);
+      if (entry.folder || (file && file.size === entry.size && file.stamp === entry.stamp)) this.setEntry(key, entry, false);
+      // A file replaced since its ETag was saved: held with no ETag, so it is fetched again, or removed.
+      else if (file) this.setEntry(key, { etag: '', size: file.size, folder: false, stamp: file.stamp }, false);
       files.delete(place.path);
     }
     this.strays = files;
@@ -95,7 +94,7 @@ export class Mirror {
     const before = this.running.get(key);
     const next = (before ? before.catch(() => undefined) : Promise.resolve()).then(async () => {
       this.waiting.delete(key);
-      const run = this.withSlot(() => this.apply(key));
+      const run = this.slots.run(() => this.apply(key));
       this.running.set(key, run);
       try {
         return await run;
@@ -105,6 +104,11 @@ export class Mirror {
     });
     this.waiting.set(key, next);
     return next;
+  }
+
+  /** Resolves once no refresh runs or waits, including those started by others' deletes. */
+  async idle(): Promise<void> {
+    while (this.running.size + this.waiting.size > 0) await Promise.allSettled([...this.waiting.values(), ...this.running.values()]);
   }
 
   /** Applies queue events: keys outside the prefix and changes already applied cost nothing. */
@@ -126,89 +130,154 @@ export class Mirror {
   }
 
   /**
-   * Lists the prefix and refreshes every key whose ETag differs from ours, and every key we hold
+   * Streams the listing and refreshes every key whose ETag differs from ours, and every key we hold
    * that the listing lacks (a GET, not the listing, decides a delete: the key may have been written
-   * after the listing began). Throws when the listing fails; failed fetches are counted and kept stale.
+   * after the listing began). Throws when the listing fails; failed fetches are counted, kept stale.
    */
   async reconcile(): Promise<ReconcileReport> {
-    const started = this.now();
-    const listed = new Map<string, { etag: string; size: number }>();
-    for await (const object of this.options.source.list(this.options.prefix)) listed.set(object.key, object);
-    const work: Array<Promise<RefreshOutcome | 'failed'>> = [];
-    const attempt = (key: string): void => {
-      work.push(this.refresh(key).catch(() => 'failed' as const));
+    const started = Date.now();
+    const seen = new Set<string>();
+    const counts = { fetched: 0, deleted: 0, failed: 0, skipped: 0 };
+    // A bounded window of refreshes: memory stays proportional to the keys held, not to the work queued.
+    let active = 0;
+    let wake: (() => void) | undefined;
+    const attempt = async (key: string): Promise<void> => {
+      active += 1;
+      const counted = (outcome: RefreshOutcome): void => void (outcome === 'fetched' || outcome === 'deleted' ? (counts[outcome] += 1) : 0);
+      void this.refresh(key)
+        .then(counted, () => void (counts.failed += 1))
+        .finally(() => {
+          active -= 1;
+          wake?.();
+        });
+      while (active >= RECONCILE_WINDOW) await new Promise<void>((resolve) => (wake = resolve));
     };
-    for (const [key, object] of listed) {
-      const known = this.entries.get(key);
-      if (!known || known.etag !== object.etag || this.stale.has(key)) attempt(key);
+    for await (const object of this.options.source.list(this.options.prefix)) {
+      seen.add(object.key);
+      if (this.needsRefresh(object)) await attempt(object.key);
+      else if (this.ledger.skipped.has(object.key)) counts.skipped += 1;
     }
-    for (const key of this.entries.keys()) if (!listed.has(key)) attempt(key);
-    const outcomes = await Promise.all(work);
-    await this.removeStrays(listed);
+    for (const key of [...this.entries.keys()]) if (!seen.has(key)) await attempt(key);
+    for (const key of [...this.ledger.stale.keys()]) if (!seen.has(key) && !this.entries.has(key)) await attempt(key);
+    while (active > 0) await new Promise<void>((resolve) => (wake = resolve));
+    this.ledger.forgetUnlisted(seen);
+    await this.removeStrays(seen);
     await this.saveState();
-    return {
-      listed: listed.size,
-      fetched: outcomes.filter((o) => o === 'fetched').length,
-      deleted: outcomes.filter((o) => o === 'deleted').length,
-      failed: outcomes.filter((o) => o === 'failed').length,
-      durationMs: this.now() - started,
-    };
+    return { listed: seen.size, ...counts, durationMs: Date.now() - started };
   }
 
-  /** Writes the ETags kept across restarts, when they changed. */
+  /** Writes the changed ETags (a line each); on a full disk, later. */
   async saveState(): Promise<void> {
-    if (!this.stateDirty) return;
-    this.stateDirty = false;
-    const temporary = `${this.options.stateFile}.tmp`;
-    await writeFile(temporary, JSON.stringify(Object.fromEntries(this.entries)));
-    await rename(temporary, this.options.stateFile);
+    try {
+      await this.state.save(this.entries);
+    } catch (error) {
+      if (!DISK_FULL_CODES.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      this.ledger.diskFailed(`disk full: cannot save the mirror's state (${(error as Error).message})`);
+    }
+  }
+
+  /** Decides from a listed object alone whether it needs a GET; records what is not mirrored. */
+  private needsRefresh(object: ListedObject): boolean {
+    const { key } = object;
+    const known = this.entries.get(key);
+    // The common case of a reconciliation, first: a key held as listed.
+    if (known && known.etag === object.etag && !this.ledger.stale.has(key)) return false;
+    const place = placeOfKey(key, this.options.prefix);
+    if (place.kind === 'refused') {
+      this.ledger.refuse(key, place.reason);
+      return false;
+    }
+    if (place.kind === 'file') {
+      const reason = excludedObject(place.path, object.size, this.selection);
+      if (reason) {
+        // A copy made under an earlier selection goes: the GET finds it too large, or its name excluded.
+        if (known) return true;
+        this.ledger.skip(key, reason, object.size);
+        return false;
+      }
+    }
+    if (this.ledger.isUnchangedConflict(key, object.etag)) return false;
+    return !known || known.etag !== object.etag || this.ledger.stale.has(key);
   }
 
   private async apply(key: string): Promise<RefreshOutcome> {
     const place = placeOfKey(key, this.options.prefix);
-    if (place.kind === 'refused') return this.refuse(key, place.reason);
+    if (place.kind === 'refused') return this.ledger.refuse(key, place.reason);
     const known = this.entries.get(key);
+    const excluded = place.kind === 'file' ? excludedByName(place.path, this.selection) : undefined;
+    if (excluded) return this.skip(key, place.path, excluded, undefined);
+    let etag: string | undefined;
     try {
       const fetched = await this.options.source.get(key, known?.etag);
       if (fetched.status === 'unchanged') {
-        this.stale.delete(key);
+        this.ledger.placed(key);
         return 'unchanged';
       }
       if (fetched.status === 'missing') {
-        this.stale.delete(key);
+        this.ledger.gone(key);
         if (!known) return 'absent';
-        this.entries.delete(key);
-        this.stateDirty = true;
-        if (known.folder) await this.options.tree.pruneFolders(place.path, (path) => this.keepsFolder(path));
-        else await this.options.tree.removeFile(place.path, (path) => this.keepsFolder(path));
+        await this.removeLocal(key, place.path, known);
         this.options.log(`removed ${key}`);
+        this.retryConflicts(place.path);
         return 'deleted';
       }
-      if (place.kind === 'folder') {
-        fetched.body.resume();
-        await this.options.tree.ensureFolders(place.path);
-      } else {
-        await this.options.tree.writeFile(place.path, fetched.body);
+      etag = fetched.etag;
+      try {
+        if (place.kind === 'folder') {
+          await this.options.tree.ensureFolders(place.path);
+          this.setEntry(key, { etag: fetched.etag, size: 0, folder: true });
+        } else {
+          const tooLarge = excludedObject(place.path, fetched.size, this.selection);
+          if (tooLarge) return await this.skip(key, place.path, tooLarge, fetched.size);
+          this.ledger.checkRoom(key, fetched.size, this.bytes - (known?.size ?? 0) + fetched.size, this.budget);
+          const stamp = await this.options.tree.writeFile(place.path, fetched.body);
+          this.setEntry(key, { etag: fetched.etag, size: fetched.size, folder: false, stamp });
+        }
+      } finally {
+        // Unread bodies hold their connection: a kept-alive socket is only reused once drained or destroyed.
+        fetched.body.destroy();
       }
-      this.entries.set(key, { etag: fetched.etag, size: fetched.size, folder: place.kind === 'folder' });
-      this.stateDirty = true;
-      this.stale.delete(key);
-      this.refused.delete(key);
+      this.ledger.placed(key);
       this.options.log(`${known ? 'updated' : 'added'} ${key} (${fetched.size} bytes)`);
       return 'fetched';
     } catch (error) {
-      if (error instanceof PathConflict) return this.refuse(key, error.message);
-      const reason = `${(error as Error).name}: ${(error as Error).message}`;
-      if (!this.stale.has(key)) this.options.log(`cannot refresh ${key}, serving the last good copy: ${reason}`);
-      this.stale.set(key, reason);
-      throw error;
+      if (error instanceof PathConflict) return this.ledger.refuse(key, error.message, etag);
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      const failure = DISK_FULL_CODES.has(code) ? new DiskProblem(`disk full: ${code} writing ${key}`) : (error as Error);
+      if (failure instanceof DiskProblem && !failure.backingOff) this.ledger.diskFailed(failure.message);
+      this.ledger.markStale(key, `${failure.name}: ${failure.message}`, failure instanceof DiskProblem);
+      throw failure;
     }
   }
 
-  private refuse(key: string, reason: string): RefreshOutcome {
-    if (!this.refused.has(key)) this.options.log(`refused ${JSON.stringify(key)}: ${reason}`);
-    this.refused.set(key, reason);
-    return 'refused';
+  private async skip(key: string, path: string, reason: string, size: number | undefined): Promise<RefreshOutcome> {
+    const known = this.entries.get(key);
+    if (known) await this.removeLocal(key, path, known);
+    this.ledger.skip(key, reason, size);
+    return 'skipped';
+  }
+
+  private async removeLocal(key: string, path: string, known: Entry): Promise<void> {
+    this.deleteEntry(key);
+    if (known.folder) await this.options.tree.pruneFolders(path, (folder) => this.keepsFolder(folder));
+    else await this.options.tree.removeFile(path, (folder) => this.keepsFolder(folder));
+  }
+
+  /** A key refused because a file stood where its folder goes (or the reverse) may fit now. */
+  private retryConflicts(removedPath: string): void {
+    for (const key of this.ledger.conflictsAround(removedPath, this.options.prefix)) void this.refresh(key).catch(() => undefined);
+  }
+
+  private setEntry(key: string, entry: Entry, record = true): void {
+    this.bytes += entry.size - (this.entries.get(key)?.size ?? 0);
+    this.entries.set(key, entry);
+    if (record) this.state.set(key, entry);
+  }
+
+  private deleteEntry(key: string): void {
+    this.bytes -= this.entries.get(key)?.size ?? 0;
+    this.entries.delete(key);
+    this.state.delete(key);
   }
 
   /** A folder stays when a folder-marker key names it. */
@@ -216,28 +285,15 @@ export class Mirror {
     return this.entries.get(`${this.options.prefix}${path}/`)?.folder === true;
   }
 
-  private async removeStrays(listed: Map<string, unknown>): Promise<void> {
+  private async removeStrays(listed: ReadonlySet<string>): Promise<void> {
     const strays = this.strays;
     if (!strays) return;
     this.strays = undefined;
     for (const path of strays.keys()) {
-      if (listed.has(`${this.options.prefix}${path}`)) continue;
+      const key = `${this.options.prefix}${path}`;
+      if (listed.has(key) && (this.entries.has(key) || this.ledger.stale.has(key))) continue; // the last good copy
       await this.options.tree.removeFile(path, (folder) => this.keepsFolder(folder)).catch(() => undefined);
       this.options.log(`removed ${path}, which is not in the bucket`);
-    }
-  }
-
-  private async withSlot<T>(work: () => Promise<T>): Promise<T> {
-    const limit = this.options.concurrency ?? 8;
-    // A finished fetch hands its slot straight to the next waiter, so the limit is never exceeded.
-    if (this.active >= limit) await new Promise<void>((resolve) => this.slots.push(resolve));
-    else this.active += 1;
-    try {
-      return await work();
-    } finally {
-      const next = this.slots.shift();
-      if (next) next();
-      else this.active -= 1;
     }
   }
 }

@@ -2,7 +2,7 @@
 // file system and renamed over its target, so a reader (MapServer) opens either the old file or the
 // new one, never half of one. Ownership and modes are those the s3fs mount gives (uid/gid/umask).
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type BigIntStats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -17,6 +17,11 @@ export interface TreeOptions {
   gid?: number;
   /** Like the mount's umask: 0022 gives 0644 files and 0755 folders. */
   umask: number;
+}
+
+/** Identifies one version of a file on disk: a rename puts another inode in place. */
+export function stampOf(stats: BigIntStats): string {
+  return `${stats.ino}:${stats.mtimeNs}`;
 }
 
 /** A key cannot be placed because a file stands where a folder must be, or the other way round. */
@@ -45,19 +50,26 @@ export class LocalTree {
     }
   }
 
-  /** Streams `body` into place atomically; returns the bytes written. */
-  async writeFile(relativePath: string, body: Readable): Promise<number> {
+  /** Streams `body` into place atomically; returns the file's stamp (see stampOf). */
+  async writeFile(relativePath: string, body: Readable): Promise<string> {
     const target = this.absolute(relativePath);
     await this.ensureFolders(dirname(relativePath));
     const existing = await lstat(target).catch(() => undefined);
     if (existing?.isDirectory()) throw new PathConflict(`${relativePath} is a folder of other keys`);
     const temporary = join(this.options.staging, randomBytes(8).toString('hex'));
     try {
-      const out = createWriteStream(temporary, { mode: this.fileMode });
-      await pipeline(body, out);
+      await pipeline(body, createWriteStream(temporary, { mode: this.fileMode }));
       await this.own(temporary, this.fileMode);
-      await rename(temporary, target);
-      return out.bytesWritten;
+      const stamp = stampOf(await stat(temporary, { bigint: true }));
+      try {
+        await rename(temporary, target);
+      } catch (error) {
+        // A folder-marker delete pruned the parent folder between ensureFolders and the rename.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await this.ensureFolders(dirname(relativePath));
+        await rename(temporary, target);
+      }
+      return stamp;
     } catch (error) {
       await rm(temporary, { force: true });
       // A folder took the target's place, or a file took a parent folder's, since the checks above.
@@ -111,15 +123,18 @@ export class LocalTree {
     }
   }
 
-  /** Every file under the root with its size, as relative paths (for the first reconciliation). */
-  async listFiles(): Promise<Map<string, number>> {
-    const files = new Map<string, number>();
+  /** Every file under the root with its size and stamp, as relative paths (for the first reconciliation). */
+  async listFiles(): Promise<Map<string, { size: number; stamp: string }>> {
+    const files = new Map<string, { size: number; stamp: string }>();
     const walk = async (relative: string): Promise<void> => {
       const entries = await readdir(relative ? this.absolute(relative) : this.options.root, { withFileTypes: true });
       for (const entry of entries) {
         const path = relative ? `${relative}/${entry.name}` : entry.name;
         if (entry.isDirectory()) await walk(path);
-        else files.set(path, (await lstat(this.absolute(path))).size);
+        else {
+          const stats = await lstat(this.absolute(path), { bigint: true });
+          files.set(path, { size: Number(stats.size), stamp: stampOf(stats) });
+        }
       }
     };
     await walk('');

@@ -11,7 +11,7 @@ import type { Settings } from '../settings.js';
 /** The systemd unit installed in the AMI that mounts the bucket (packer/files overlay). */
 export const MOUNT_SERVICE = 'mapfiles-mount.service';
 
-export type UserDataSettings = Pick<Settings, 'cluster' | 'bucket' | 'bucketPrefix' | 'region' | 'mountDriver' | 'mirrorReconcileSeconds' | 'autoScalingGroup' | 'unhealthyGraceSeconds'>;
+export type UserDataSettings = Pick<Settings, 'cluster' | 'bucket' | 'bucketPrefix' | 'region' | 'mountDriver' | 'mirrorReconcileSeconds' | 'mirrorInclude' | 'mirrorExclude' | 'mirrorMaxObjectMib' | 'mirrorBudgetMib' | 'autoScalingGroup' | 'unhealthyGraceSeconds'>;
 
 export function userDataValues(settings: UserDataSettings): Record<string, unknown> {
   if (!settings.bucket) throw new StepFailure('The user data needs the bucket input', { state: 'nothing changed' });
@@ -25,6 +25,10 @@ export function userDataValues(settings: UserDataSettings): Record<string, unkno
     // The mirror's change events arrive through the bucket's topic (made by bootstrap).
     mirrorTopic: settings.mountDriver === 'mirror' ? mirrorTopicName(settings.bucket) : '',
     mirrorReconcileSeconds: String(settings.mirrorReconcileSeconds),
+    mirrorInclude: settings.mirrorInclude.join(' '),
+    mirrorExclude: settings.mirrorExclude.join(' '),
+    mirrorMaxObjectMib: String(settings.mirrorMaxObjectMib),
+    mirrorBudgetMib: String(settings.mirrorBudgetMib),
     mountService: MOUNT_SERVICE,
     // The instance completes its launch hook (CONTINUE or ABANDON) and, later, reports itself unhealthy.
     autoScalingGroup: settings.autoScalingGroup,

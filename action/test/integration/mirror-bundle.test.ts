@@ -14,12 +14,13 @@ function mirror(command: string, root: string, extra: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [bundle, command], { env, encoding: 'utf8' });
 }
 
-function status(heartbeatAt: Date, synced = true): object {
+function status(heartbeatAt: Date, synced = true, pid = 1): object {
   const at = heartbeatAt.toISOString();
   return {
-    state: synced ? 'ready' : 'syncing', synced, pid: 1, startedAt: at, heartbeatAt: at, bucket: 'maps-bucket', prefix: '', reconcileSeconds: 60,
+    state: synced ? 'ready' : 'syncing', synced, pid, startedAt: at, heartbeatAt: at, bucket: 'maps-bucket', prefix: '', reconcileSeconds: 60,
+    graceSeconds: 300, budgetBytes: 4096 * 1024 * 1024,
     events: { state: 'listening', received: 0 }, reconcile: { count: 1, lastAt: at, lastOkAt: at }, objects: 3, bytes: 10,
-    staleCount: 0, stale: [], refusedCount: 0, refused: [], requests: {},
+    staleCount: 0, stale: [], refusedCount: 0, refused: [], notMirroredCount: 2, notMirroredBytes: 400, notMirrored: [], requests: {},
   };
 }
 
@@ -36,10 +37,17 @@ describe('mapfiles-mirror check and status on an instance', () => {
   it('reports ready from a fresh heartbeat, and the status as JSON', () => {
     writeFileSync(join(root, 'status.json'), JSON.stringify(status(new Date())));
     const check = mirror('check', root);
-    expect([check.status, check.stdout]).toEqual([0, expect.stringMatching(/^mapfiles-mirror: ready: 3 objects, events listening/)]);
+    expect([check.status, check.stdout]).toEqual([0, expect.stringMatching(/^mapfiles-mirror: ready: 3 objects \(10 of 4294967296 bytes\), events listening, .*, 0 stale, 2 not mirrored/)]);
     const shown = mirror('status', root);
     expect(shown.status).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({ synced: true, objects: 3 });
+  });
+
+  it('fails at once when the process that wrote the status is gone, heartbeat fresh or not', () => {
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(root, 'status.json'), JSON.stringify(status(new Date(), true, Number(gone.stdout))));
+    const check = mirror('check', root);
+    expect([check.status, check.stderr]).toEqual([1, expect.stringMatching(/the mirror's process \d+ is not running/)]);
   });
 
   it('fails on a stopped heartbeat and on a bad MIRROR_ROOT', () => {

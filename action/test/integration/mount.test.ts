@@ -209,6 +209,8 @@ describe('mapfiles-mount without a mount', () => {
     ["BUCKET='ok-bucket'\nMOUNT_UMASK='777777'\n", 'MOUNT_UMASK must be octal'],
     ["BUCKET='ok-bucket'\nEXTRA_OPTIONS='allow_root -o rw'\n", 'EXTRA_OPTIONS must be comma-separated options'],
     ['BUCKET=$(touch /tmp/mapfiles-mount-injected)\n', 'BUCKET has a value that is not shell-quoted'],
+    ["BUCKET='ok-bucket'\nMIRROR_BUDGET_MIB='4G'\n", 'MIRROR_BUDGET_MIB must be a whole number'],
+    ["BUCKET='ok-bucket'\nMIRROR_EXCLUDE='*.tif \\x'\n", 'MIRROR_EXCLUDE must be glob patterns'],
   ])('refuses a bad config %j', async (content, message) => {
     const config = join(scratch, 'bad.conf');
     writeFileSync(config, content);

@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MirrorDaemon, type MirrorStatus } from '../../src/mirror/daemon.js';
+import { MirrorDaemon } from '../../src/mirror/daemon.js';
+import type { MirrorStatus } from '../../src/mirror/health.js';
 import { Mirror } from '../../src/mirror/mirror.js';
 import type { EventQueue } from '../../src/mirror/queue.js';
 import type { Fetched, ListedObject, ObjectSource } from '../../src/mirror/source.js';
@@ -64,7 +65,7 @@ let bucket: Bucket;
 let daemon: MirrorDaemon | undefined;
 const lines: string[] = [];
 
-function start(queue: ScriptedQueue): Promise<void> {
+function start(queue: ScriptedQueue, statusFile = join(work, 'status.json')): Promise<void> {
   const tree = new LocalTree({ root: join(work, 'data'), staging: join(work, 'staging'), umask: 0o022 });
   const mirror = new Mirror({ prefix: 'maps/', tree, source: bucket, stateFile: join(work, 'state.json'), log: (l) => lines.push(l) });
   daemon = new MirrorDaemon({
@@ -73,7 +74,9 @@ function start(queue: ScriptedQueue): Promise<void> {
     bucket: 'maps-bucket',
     prefix: 'maps/',
     reconcileSeconds: 3600,
-    statusFile: join(work, 'status.json'),
+    graceSeconds: 300,
+    budgetBytes: 1024 * 1024 * 1024,
+    statusFile,
     requests: () => ({}),
     log: (l) => lines.push(l),
   });
@@ -129,7 +132,7 @@ describe('MirrorDaemon', () => {
     await daemon?.stop();
     await start(failing);
     const seen = await until(status, (s) => s.staleCount === 1);
-    expect(seen.stale).toEqual([{ key: 'maps/c.map', reason: 'NetworkingError: socket hang up' }]);
+    expect(seen.stale).toEqual([{ key: 'maps/c.map', reason: 'NetworkingError: socket hang up', since: expect.any(String) }]);
     expect(failing.removed).toEqual([]);
   });
 
@@ -141,5 +144,27 @@ describe('MirrorDaemon', () => {
     expect(seen.events).toMatchObject({ state: 'unavailable', error: 'Error: connect ECONNREFUSED' });
     expect(seen.synced).toBe(true);
     expect(lines.some((l) => /cannot receive change events, retrying with backoff/.test(l))).toBe(true);
+  });
+
+  it('lists what it does not mirror, largest first, with the reason', async () => {
+    bucket.objects.set('maps/a.map', 'one');
+    bucket.objects.set('maps/cogs/small.tif', 'x'.repeat(10));
+    bucket.objects.set('maps/cogs/large.tif', 'x'.repeat(30));
+    await start(new ScriptedQueue([]));
+    const seen = await until(status, (s) => s.synced === true);
+    expect(seen).toMatchObject({ objects: 1, notMirroredCount: 2, notMirroredBytes: 40 });
+    expect(seen.notMirrored).toEqual([
+      { key: 'maps/cogs/large.tif', size: 30, reason: 'excluded by the pattern *.tif' },
+      { key: 'maps/cogs/small.tif', size: 10, reason: 'excluded by the pattern *.tif' },
+    ]);
+  });
+
+  it('keeps running when its status file cannot be written, and says so once', async () => {
+    bucket.objects.set('maps/a.map', 'one');
+    await start(new ScriptedQueue([]), join(work, 'no-such-folder', 'status.json'));
+    const placed = await until(() => readFile(join(work, 'data', 'a.map'), 'utf8').catch(() => ''), (t) => t === 'one');
+    expect(placed).toBe('one');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(lines.filter((l) => l.startsWith('cannot write the status file: Error: ENOENT'))).toHaveLength(1);
   });
 });

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { compareSequencers, decodeEventKey, parseEventMessage, placeOfKey, SequencerLog } from '../../src/mirror/keys.js';
 import { topicArnFor, mirrorTopicName } from '../../src/mirror/naming.js';
 import { readMirrorConfig } from '../../src/mirror/config.js';
-import { unhealthy, type MirrorStatus } from '../../src/mirror/daemon.js';
+import { DEFAULT_EXCLUDE, excludedObject, matchesPattern } from '../../src/mirror/selection.js';
+import { unhealthy, type MirrorStatus } from '../../src/mirror/health.js';
 
 describe('placeOfKey', () => {
   it.each([
@@ -95,6 +96,29 @@ describe('naming', () => {
   });
 });
 
+describe('selection', () => {
+  const defaults = { include: ['*'], exclude: [...DEFAULT_EXCLUDE], maxObjectBytes: 64 * 1024 * 1024 };
+
+  it('matches a pattern without / against the file name, one with / against the whole path, ignoring case', () => {
+    expect(matchesPattern('imagery/2024/ortho.TIF', '*.tif')).toBe(true);
+    expect(matchesPattern('imagery/2024/ortho.tif', 'imagery/*.tif')).toBe(false);
+    expect(matchesPattern('imagery/2024/ortho.tif', 'imagery/**')).toBe(true);
+    expect(matchesPattern('a.map', '?.map')).toBe(true);
+    expect(matchesPattern('ab.map', '?.map')).toBe(false);
+    expect(matchesPattern('a+b (1).map', 'a+b (1).map')).toBe(true);
+  });
+
+  it('keeps mapfiles and their side files, and leaves rasters and anything too large out', () => {
+    for (const path of ['roads.map', 'inc/layers.inc', 'symbols/symbols.sym', 'fonts/DejaVuSans.ttf', 'fonts/fonts.list', 'templates/query.html', 'data/roads.shp', 'data/roads.dbf', 'data/roads.shx', 'data/roads.prj', 'data/parcels.gpkg', 'data/points.csv', 'index.vrt']) {
+      expect(excludedObject(path, 2048, defaults)).toBeUndefined();
+    }
+    expect(excludedObject('cogs/ortho_2024.tif', 2048, defaults)).toBe('excluded by the pattern *.tif');
+    expect(excludedObject('dem/dem.jp2', 2048, defaults)).toBe('excluded by the pattern *.jp2');
+    expect(excludedObject('data/huge.gpkg', 65 * 1024 * 1024, defaults)).toMatch(/larger than the largest mirrored object \(68157440 > 67108864 bytes\)/);
+    expect(excludedObject('notes.txt', 10, { ...defaults, include: ['*.map'] })).toMatch(/not matched by the include patterns \(\*\.map\)/);
+  });
+});
+
 describe('readMirrorConfig', () => {
   const good = { MIRROR_BUCKET: 'maps-bucket', MIRROR_PREFIX: 'maps/', MIRROR_ROOT: '/var/lib/mapserver-ecs/mirror', MIRROR_TOPIC: 'topic', MIRROR_QUEUE: 'queue' };
 
@@ -111,7 +135,29 @@ describe('readMirrorConfig', () => {
       queueName: 'queue',
       owner: 'queue',
       region: 'eu-west-1',
+      selection: { include: ['*'], exclude: [...DEFAULT_EXCLUDE], maxObjectBytes: 64 * 1024 * 1024 },
+      budgetBytes: 4096 * 1024 * 1024,
+      graceSeconds: 300,
     });
+  });
+
+  it('reads the selection, the disk budget and the grace period', () => {
+    const config = readMirrorConfig({
+      ...good,
+      MIRROR_INCLUDE: '*.map, symbols/** fonts/**',
+      MIRROR_EXCLUDE: 'none',
+      MIRROR_MAX_OBJECT_MIB: '8',
+      MIRROR_BUDGET_MIB: '512',
+      MIRROR_GRACE_SECONDS: '30',
+    });
+    expect(config).toMatchObject({
+      selection: { include: ['*.map', 'symbols/**', 'fonts/**'], exclude: [], maxObjectBytes: 8 * 1024 * 1024 },
+      budgetBytes: 512 * 1024 * 1024,
+      graceSeconds: 30,
+    });
+    expect(() => readMirrorConfig({ ...good, MIRROR_MAX_OBJECT_MIB: '0', MIRROR_BUDGET_MIB: '1G', MIRROR_GRACE_SECONDS: '-1' })).toThrow(
+      /MIRROR_MAX_OBJECT_MIB must be a whole number from 1[\s\S]*MIRROR_BUDGET_MIB must be a whole number[\s\S]*MIRROR_GRACE_SECONDS must be a whole number from 0/,
+    );
   });
 
   it('names every bad setting at once', () => {
@@ -137,18 +183,56 @@ describe('readMirrorConfig', () => {
 
 describe('unhealthy', () => {
   const now = Date.parse('2026-12-03T10:00:00Z');
+  const ago = (seconds: number): string => new Date(now - seconds * 1000).toISOString();
+  const runs = (): boolean => true;
   const status = (over: Partial<MirrorStatus>): MirrorStatus =>
-    ({ state: 'ready', synced: true, heartbeatAt: new Date(now - 5000).toISOString(), reconcile: { count: 1 }, ...over }) as MirrorStatus;
+    ({
+      state: 'ready',
+      synced: true,
+      pid: 4242,
+      startedAt: ago(600),
+      heartbeatAt: ago(1),
+      reconcileSeconds: 60,
+      graceSeconds: 120,
+      reconcile: { count: 1, lastOkAt: ago(30) },
+      staleCount: 0,
+      stale: [],
+      ...over,
+    }) as MirrorStatus;
 
   it('passes a synced mirror with a fresh heartbeat', () => {
-    expect(unhealthy(status({}), now)).toBeUndefined();
+    expect(unhealthy(status({}), now, runs)).toBeUndefined();
   });
 
   it('fails a stopped mirror, a stale heartbeat, and an unfinished first sync (with its reason)', () => {
-    expect(unhealthy(status({ state: 'stopped' }), now)).toMatch(/stopped/);
-    expect(unhealthy(status({ heartbeatAt: new Date(now - 120_000).toISOString() }), now)).toMatch(/no heartbeat for 120 s/);
-    expect(unhealthy(status({ synced: false, state: 'syncing', reconcile: { count: 2, error: 'TimeoutError: connect' } }), now)).toMatch(
+    expect(unhealthy(status({ state: 'stopped' }), now, runs)).toMatch(/stopped/);
+    expect(unhealthy(status({ heartbeatAt: ago(120) }), now, runs)).toMatch(/no heartbeat for 120 s/);
+    expect(unhealthy(status({ synced: false, state: 'syncing', reconcile: { count: 2, error: 'TimeoutError: connect' } }), now, runs)).toMatch(
       /first sync has not finished \(TimeoutError: connect\)/,
     );
+  });
+
+  it('fails within 10 s of the process dying: at once when its id is gone, by the heartbeat otherwise', () => {
+    expect(unhealthy(status({}), now, (pid) => pid !== 4242)).toMatch(/process 4242 is not running/);
+    expect(unhealthy(status({ heartbeatAt: ago(9) }), now, runs)).toMatch(/no heartbeat for 9 s/);
+    expect(unhealthy(status({ heartbeatAt: ago(7) }), now, runs)).toBeUndefined();
+    // This test's own process runs: the default probe finds it.
+    expect(unhealthy(status({ pid: process.pid }), now)).toBeUndefined();
+  });
+
+  it('fails when no reconciliation has completed for two intervals', () => {
+    expect(unhealthy(status({ reconcile: { count: 9, lastOkAt: ago(119) } }), now, runs)).toBeUndefined();
+    expect(unhealthy(status({ reconcile: { count: 9, lastOkAt: ago(121), error: 'TimeoutError: list' } }), now, runs)).toMatch(
+      /no reconciliation has completed for 121 s \(two intervals are 120 s\): TimeoutError: list/,
+    );
+  });
+
+  it('fails on a full disk or a stale key only after the grace period', () => {
+    const full = { reason: 'disk full: ENOSPC writing maps/big.dat', since: ago(60) };
+    expect(unhealthy(status({ state: 'degraded', degraded: full }), now, runs)).toBeUndefined();
+    expect(unhealthy(status({ state: 'degraded', degraded: { ...full, since: ago(121) } }), now, runs)).toMatch(/^disk full: ENOSPC writing maps\/big.dat \(for 121 s\)/);
+    const stale = (seconds: number): Partial<MirrorStatus> => ({ staleCount: 1, stale: [{ key: 'maps/a.map', reason: 'NetworkingError: hang up', since: ago(seconds) }] });
+    expect(unhealthy(status(stale(60)), now, runs)).toBeUndefined();
+    expect(unhealthy(status(stale(130)), now, runs)).toMatch(/1 key\(s\) stale, "maps\/a.map" for over 120 s: NetworkingError/);
   });
 });

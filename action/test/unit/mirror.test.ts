@@ -1,57 +1,13 @@
 // The mirror's engine against an in-memory bucket and a real folder on disk.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { Mirror } from '../../src/mirror/mirror.js';
-import type { Fetched, ListedObject, ObjectSource } from '../../src/mirror/source.js';
 import { LocalTree } from '../../src/mirror/tree.js';
-
-class MemoryBucket implements ObjectSource {
-  readonly objects = new Map<string, Buffer>();
-  gets: Array<{ key: string; ifNoneMatch?: string }> = [];
-  lists = 0;
-  failGets = false;
-  failList = false;
-  /** When set, GET bodies are held until released (to look at the folder mid-download). */
-  hold: { body: PassThrough; release: () => void } | undefined;
-
-  put(key: string, body: string | Buffer): void {
-    this.objects.set(key, Buffer.from(body));
-  }
-
-  etag(key: string): string {
-    return `"${createHash('md5').update(this.objects.get(key) ?? '').digest('hex')}"`;
-  }
-
-  async *list(prefix: string): AsyncIterable<ListedObject> {
-    this.lists += 1;
-    if (this.failList) throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' });
-    for (const [key, body] of [...this.objects].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (key.startsWith(prefix)) yield { key, etag: this.etag(key), size: body.length };
-    }
-  }
-
-  async get(key: string, ifNoneMatch?: string): Promise<Fetched> {
-    this.gets.push({ key, ...(ifNoneMatch ? { ifNoneMatch } : {}) });
-    if (this.failGets) throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
-    const body = this.objects.get(key);
-    if (!body) return { status: 'missing' };
-    if (ifNoneMatch === this.etag(key)) return { status: 'unchanged' };
-    if (this.hold) {
-      const held = new PassThrough();
-      let release!: () => void;
-      const released = new Promise<void>((r) => (release = r));
-      this.hold = { body: held, release };
-      void released.then(() => held.end(body));
-      return { status: 'found', etag: this.etag(key), size: body.length, body: held };
-    }
-    return { status: 'found', etag: this.etag(key), size: body.length, body: Readable.from([body]) };
-  }
-}
+import { MemoryBucket } from '../support/memory-bucket.js';
 
 let work: string;
 let bucket: MemoryBucket;
@@ -95,8 +51,8 @@ describe('first sync and reconciliation', () => {
     expect((await stat(join(work, 'data', 'empty'))).isDirectory()).toBe(true);
     expect(await mode('roads.map')).toBe('644');
     expect(await mode('data')).toBe('755');
-    expect((await readdir(join(work))).sort()).toEqual(['data', 'staging', 'state.json']);
-    expect(mirror.refusedKeys.get('maps/../escape')).toMatch(/".." is not a valid path segment/);
+    expect((await readdir(join(work))).sort()).toEqual(['data', 'staging', 'state.log']);
+    expect(mirror.ledger.refused.get('maps/../escape')?.reason).toMatch(/".." is not a valid path segment/);
     expect(lines.filter((l) => l.startsWith('refused'))).toHaveLength(1);
 
     // Nothing changed: one LIST, no GET.
@@ -144,7 +100,7 @@ describe('first sync and reconciliation', () => {
     bucket.failGets = true;
     expect(await mirror.reconcile()).toMatchObject({ failed: 1 });
     expect(await local('a.map')).toBe('good');
-    expect([...mirror.stale.keys()]).toEqual(['maps/a.map']);
+    expect([...mirror.ledger.stale.keys()]).toEqual(['maps/a.map']);
     expect(lines.some((l) => /cannot refresh maps\/a.map, serving the last good copy: NetworkingError/.test(l))).toBe(true);
     bucket.failList = true;
     await expect(mirror.reconcile()).rejects.toThrow(/ECONNREFUSED/);
@@ -152,7 +108,7 @@ describe('first sync and reconciliation', () => {
     bucket.failList = false;
     expect(await mirror.reconcile()).toMatchObject({ fetched: 1, failed: 0 });
     expect(await local('a.map')).toBe('newer');
-    expect(mirror.stale.size).toBe(0);
+    expect(mirror.ledger.stale.size).toBe(0);
   });
 
   it('refuses a key whose folder is a file, or the other way round, and keeps serving the one placed first', async () => {
@@ -160,7 +116,7 @@ describe('first sync and reconciliation', () => {
     bucket.put('maps/a/b.map', 'nested');
     const mirror = await ready();
     expect(await mirror.reconcile()).toMatchObject({ fetched: 1, failed: 0 });
-    const refused = [...mirror.refusedKeys];
+    const refused = [...mirror.ledger.refused].map(([key, r]) => [key, r.reason] as const);
     expect(refused).toHaveLength(1);
     if (refused[0]?.[0] === 'maps/a/b.map') {
       expect(await local('a')).toBe('file');
@@ -237,10 +193,10 @@ describe('events', () => {
 
   it('streams large side files without holding them whole', async () => {
     const big = Buffer.alloc(24 * 1024 * 1024, 7);
-    bucket.put('maps/big.tif', big);
+    bucket.put('maps/big.csv', big);
     const mirror = await ready();
     await mirror.reconcile();
-    expect((await stat(join(work, 'data', 'big.tif'))).size).toBe(big.length);
+    expect((await stat(join(work, 'data', 'big.csv'))).size).toBe(big.length);
   });
 });
 

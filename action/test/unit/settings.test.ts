@@ -117,6 +117,13 @@ describe('parseSettings', () => {
     expect(problem?.message).toMatch(message);
   });
 
+  it('reads the mirror selection and budget, with defaults, and names bad values', () => {
+    expect(parse({ command: 'lint-mapfiles' })).toMatchObject({ mirrorInclude: [], mirrorExclude: [], mirrorMaxObjectMib: 64, mirrorBudgetMib: 4096 });
+    expect(parse({ command: 'lint-mapfiles', 'mirror-include': '*.map, symbols/**', 'mirror-exclude': 'none' })).toMatchObject({ mirrorInclude: ['*.map', 'symbols/**'], mirrorExclude: ['none'] });
+    const problems = problemsOf({ command: 'lint-mapfiles', 'mirror-exclude': "it's", 'mirror-budget-mib': '0', 'mirror-max-object-mib': 'big' });
+    expect(problems.map((p) => p.input).sort()).toEqual(['mirror-budget-mib', 'mirror-exclude', 'mirror-max-object-mib']);
+  });
+
   it('takes the preview target from the paths and asks it to be a .map file', () => {
     expect(parse({ command: 'preview' }, ['maps/world.map']).paths).toEqual(['maps/world.map']);
     expect(() => parse({ command: 'preview' }, ['notes.txt'])).toThrow(/mapfile: expected the path of a \.map file, got "notes\.txt"/);

@@ -40,6 +40,10 @@ describe('renderUserData', () => {
       AUTO_SCALING_GROUP: "'mapserver-ecs'",
       LAUNCH_HOOK: "'mapserver-ecs-launch'",
       UNHEALTHY_GRACE_SECONDS: "'300'",
+      MIRROR_INCLUDE: "''",
+      MIRROR_EXCLUDE: "''",
+      MIRROR_MAX_OBJECT_MIB: "'64'",
+      MIRROR_BUDGET_MIB: "'4096'",
     });
     // Without waiting: user data runs in cloud-final, which the agent (after the mount) waits for.
     expect(script.trimEnd().endsWith(`systemctl start --no-block '${MOUNT_SERVICE}'`)).toBe(true);
@@ -50,6 +54,11 @@ describe('renderUserData', () => {
 
   it('takes the grace period of unhealthy-grace-seconds', () => {
     expect(mountConf(renderUserData(template, settings({ unhealthyGraceSeconds: 120 }))).UNHEALTHY_GRACE_SECONDS).toBe("'120'");
+  });
+
+  it('passes the mirror selection and budget', () => {
+    const conf = mountConf(renderUserData(template, settings({ mirrorInclude: ['*.map', 'symbols/**'], mirrorExclude: ['none'], mirrorMaxObjectMib: 8, mirrorBudgetMib: 512 })));
+    expect(conf).toMatchObject({ MIRROR_INCLUDE: "'*.map symbols/**'", MIRROR_EXCLUDE: "'none'", MIRROR_MAX_OBJECT_MIB: "'8'", MIRROR_BUDGET_MIB: "'512'" });
   });
 
   it('takes the mount driver and an empty prefix', () => {

@@ -37562,6 +37562,80 @@ function dropSdkNodeVersionWarning(proc = process) {
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ./action/src/mirror/health.ts
+/** How often the status file is rewritten while nothing happens: the health check's heartbeat. */
+const HEARTBEAT_SECONDS = 2;
+/** A heartbeat older than this means the mirror is dead or stuck (a check fails within 10 s). */
+const STALE_HEARTBEAT_SECONDS = 8;
+/** How long a full disk or a stale key is tolerated before the check fails. */
+const DEFAULT_GRACE_SECONDS = 300;
+/** The most keys of each kind the status lists (the counts are always whole). */
+const STATUS_LIST_LIMIT = 1000;
+/** The ledger's keys as the status lists them. */
+function ledgerLists(ledger) {
+    const iso = (ms) => new Date(ms).toISOString();
+    const notMirrored = [];
+    let notMirroredBytes = 0;
+    for (const [key, { reason, size }] of ledger.skipped) {
+        notMirrored.push(size === undefined ? { key, reason } : { key, reason, size });
+        notMirroredBytes += size ?? 0;
+    }
+    notMirrored.sort((a, b) => (b.size ?? 0) - (a.size ?? 0));
+    const limit = (items) => {
+        const out = [];
+        for (const item of items) {
+            if (out.length >= STATUS_LIST_LIMIT)
+                break;
+            out.push(item);
+        }
+        return out;
+    };
+    return {
+        staleCount: ledger.stale.size,
+        stale: limit([...ledger.stale].map(([key, s]) => ({ key, reason: s.reason, since: iso(s.since) }))),
+        refusedCount: ledger.refused.size,
+        refused: limit([...ledger.refused].map(([key, r]) => ({ key, reason: r.reason }))),
+        notMirroredCount: ledger.skipped.size,
+        notMirroredBytes,
+        notMirrored: notMirrored.slice(0, STATUS_LIST_LIMIT),
+        ...(ledger.disk ? { degraded: { reason: ledger.disk.reason, since: iso(ledger.disk.since) } } : {}),
+    };
+}
+/** True when a process of that id runs on this host (EPERM: it runs, as another user). */
+function processRuns(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+/** Why the mirror cannot serve as it should, or undefined when it can. */
+function unhealthy(status, now = Date.now(), runs = processRuns) {
+    if (status.state === 'stopped')
+        return 'the mirror has stopped';
+    if (typeof status.pid === 'number' && !runs(status.pid))
+        return `the mirror's process ${status.pid} is not running`;
+    const seconds = (iso) => (now - Date.parse(iso ?? '')) / 1000;
+    const age = seconds(status.heartbeatAt);
+    if (!(age <= STALE_HEARTBEAT_SECONDS))
+        return `no heartbeat for ${Math.round(age)} s (the mirror is not running)`;
+    if (!status.synced)
+        return `the first sync has not finished${status.reconcile.error ? ` (${status.reconcile.error})` : ''}`;
+    const grace = status.graceSeconds ?? DEFAULT_GRACE_SECONDS;
+    const sinceReconcile = seconds(status.reconcile.lastOkAt ?? status.startedAt);
+    if (status.reconcileSeconds && sinceReconcile > 2 * status.reconcileSeconds) {
+        return `no reconciliation has completed for ${Math.round(sinceReconcile)} s (two intervals are ${2 * status.reconcileSeconds} s)${status.reconcile.error ? `: ${status.reconcile.error}` : ''}`;
+    }
+    if (status.degraded && seconds(status.degraded.since) > grace)
+        return `${status.degraded.reason} (for ${Math.round(seconds(status.degraded.since))} s)`;
+    const oldStale = (status.stale ?? []).find((s) => seconds(s.since) > grace);
+    if (oldStale)
+        return `${status.staleCount} key(s) stale, ${JSON.stringify(oldStale.key)} for over ${grace} s: ${oldStale.reason}`;
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./action/src/mirror/naming.ts
 // Names shared by the pipeline (bootstrap makes the topic and the bucket notification, cleanup
 // sweeps orphaned queues, the IAM policies scope to them) and the mirror on each instance.
@@ -37592,11 +37666,172 @@ function topicArnFor(topic, queueArn) {
     return `arn:${parts[1]}:sns:${parts[3]}:${parts[4]}:${topic}`;
 }
 
+;// CONCATENATED MODULE: ./action/src/values.ts
+// What a valid value looks like: one pattern or check for each kind of value the inputs, the steps and
+// the scripts accept. Settings check inputs with these; steps check values from elsewhere (SSM, the
+// environment, a previous step) with the same ones.
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const AMI_ID = /^ami-([0-9a-f]{8}|[0-9a-f]{17})$/;
+const SUBNET_ID = /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/;
+const SECURITY_GROUP_ID = /^sg-([0-9a-f]{8}|[0-9a-f]{17})$/;
+const ACCOUNT_ID = /^\d{12}$/;
+const IAM_ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+/** A GitHub repository as owner/name (GitHub's rules: owner 1-39 letters, digits, hyphens; name letters, digits, . _ -). */
+const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
+const INSTANCE_PROFILE = /^(arn:aws(-[a-z]+)*:iam::\d{12}:instance-profile\/)?[\w+=,.@/-]{1,128}$/;
+const TARGET_GROUP_ARN = /^arn:aws(-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[\w-]{1,32}\/[0-9a-f]{16}$/;
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+/** A KMS key as EC2 takes it: key id, multi-Region key id, alias name, or key or alias ARN. */
+const KMS_KEY = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias\/[\w/-]{1,250}|arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(?:key\/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})|alias\/[\w/-]{1,250}))$/;
+/** ECS cluster/service, launch template, Auto Scaling group and capacity provider names share this shape. */
+const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const ECR_REPOSITORY = /^(?=.{2,256}$)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const REGISTRY = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
+const LOG_GROUP = /^[\w#/.-]{1,512}$/;
+/** A mirror selection pattern: a glob without spaces, commas, quotes or backslashes (checked on both sides). */
+const GLOB_PATTERN = /^[^\s,'"\\]{1,256}$/;
+const AMI_NAME_PREFIX = /^[A-Za-z0-9()[\]./_-]{3,100}$/;
+/** A key prefix: letters, digits and !_.*'()- in parts separated by single slashes. */
+const KEY_PREFIX = /^[A-Za-z0-9!_.*'()/-]+$/;
+/** repository[:tag][@sha256:digest]; a registry host has a dot or a port, or is localhost (Docker's rule). */
+const IMAGE_REFERENCE = /^(?:(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?|[A-Za-z0-9-]+:\d+|localhost)\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+const DIGEST = 'sha256:[0-9a-f]{64}';
+const IMAGE_DIGEST = new RegExp(`^${DIGEST}$`);
+/** host/repository@digest: the host, the repository and the digest of an image by digest. */
+const IMAGE_BY_DIGEST = new RegExp(`^(?:([^/\\s@]+)/)?([^\\s@]+)@(${DIGEST})$`);
+/** A content digest as registries report it: sha256:<64 hex>. */
+function isImageDigest(digest) {
+    return IMAGE_DIGEST.test(digest);
+}
+/** Tasks run images by digest, so a moved tag cannot change what a running service pulls. */
+function isImageByDigest(reference) {
+    return IMAGE_BY_DIGEST.test(reference);
+}
+/** The parts of an image by digest; undefined for any other reference. */
+function imageByDigestParts(reference) {
+    const match = IMAGE_BY_DIGEST.exec(reference);
+    if (!match)
+        return undefined;
+    const [, host, repository = '', digest = ''] = match;
+    return { host, repository, digest };
+}
+const MAP_EXTENSION = /\.map$/i;
+/** A mapfile is named *.map, in any case. */
+function hasMapExtension(path) {
+    return MAP_EXTENSION.test(path);
+}
+/** Graviton (arm64) instance families carry a `g` after the generation (t4g, m7gd, c8g) or are a1. */
+function instanceArchitecture(instanceType) {
+    const family = instanceType.split('.')[0] ?? '';
+    return /^a1$|^[a-z]+\d+g/.test(family) ? 'arm64' : 'x86_64';
+}
+/** S3 bucket naming rules for general-purpose buckets; undefined when the name follows them. */
+function bucketNameProblem(name) {
+    if (name.length < 3 || name.length > 63)
+        return `must be 3 to 63 characters long, got ${name.length}`;
+    if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
+        return 'may hold only lowercase letters, digits, dots and hyphens, and must start and end with a letter or digit';
+    }
+    if (name.includes('..'))
+        return 'must not contain two adjacent dots';
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(name))
+        return 'must not be formatted as an IP address';
+    if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name) || /(-s3alias|--ol-s3|--x-s3|\.mrap)$/.test(name)) {
+        return 'uses a prefix or suffix that S3 reserves';
+    }
+    return undefined;
+}
+/** A bucket prefix without its leading and trailing slashes; valid when it has no empty, . or .. part. */
+function isKeyPrefix(trimmed) {
+    return KEY_PREFIX.test(trimmed) && !trimmed.split('/').some((part) => part === '' || part === '.' || part === '..');
+}
+/** A value as an error message shows it: quoted, and cut short when long. */
+function quote(value) {
+    const shown = value.length > 80 ? `${value.slice(0, 77)}...` : value;
+    return JSON.stringify(shown);
+}
+
+;// CONCATENATED MODULE: ./action/src/mirror/selection.ts
+// Which keys the mirror holds: what MapServer opens as files (mapfiles, includes, symbols, fonts,
+// templates, vector side files), not the imagery GDAL reads through /vsis3/ from the same bucket.
+// Pure rules, shared by the mirror and by the pipeline's lint rule that warns about them.
+
+/**
+ * Raster and point-cloud formats: GDAL reads them by range through /vsis3/, and one of them can be
+ * larger than the whole disk. Mapfiles, symbols, fonts, templates and vector files stay in.
+ */
+const DEFAULT_EXCLUDE = [
+    '*.tif', '*.tiff', '*.ovr', '*.jp2', '*.j2k', '*.ecw', '*.sid', '*.img', '*.mrf', '*.nc', '*.hdf', '*.h5', '*.grib', '*.grb2', '*.las', '*.laz',
+];
+const DEFAULT_INCLUDE = ['*'];
+/** Larger than any mapfile or side file the corpus holds by far; a raster of any use is larger. */
+const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;
+/** The most disk the mirror takes: the 30 GiB root volume keeps room for the system and Docker. */
+const DEFAULT_BUDGET_BYTES = 4 * 1024 * 1024 * 1024;
+const DEFAULT_SELECTION = { include: DEFAULT_INCLUDE, exclude: DEFAULT_EXCLUDE, maxObjectBytes: DEFAULT_MAX_OBJECT_BYTES };
+/** A pattern is a glob: `*` and `?` stay within a path segment, `**` crosses them. */
+const PATTERN = GLOB_PATTERN;
+const compiled = new Map();
+/**
+ * A pattern without `/` matches a file name in any folder (`*.tif`); one with `/` matches the whole
+ * path (`imagery/**`). Matching ignores case: `.TIF` is as much a raster as `.tif`.
+ */
+function matchesPattern(path, pattern) {
+    let regexp = compiled.get(pattern);
+    if (!regexp) {
+        let source = '';
+        for (let i = 0; i < pattern.length; i++) {
+            const char = pattern[i] ?? '';
+            if (char === '*' && pattern[i + 1] === '*') {
+                source += '.*';
+                i += 1;
+            }
+            else if (char === '*')
+                source += '[^/]*';
+            else if (char === '?')
+                source += '[^/]';
+            else
+                source += char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+        }
+        regexp = new RegExp(`^${source}$`, 'i');
+        compiled.set(pattern, regexp);
+    }
+    const subject = pattern.includes('/') ? path : path.slice(path.lastIndexOf('/') + 1);
+    return regexp.test(subject);
+}
+/** Why a path is not mirrored by its name, or undefined when its name is mirrored. */
+function excludedByName(path, selection) {
+    if (!selection.include.some((p) => matchesPattern(path, p)))
+        return `not matched by the include patterns (${selection.include.join(' ')})`;
+    const exclude = selection.exclude.find((p) => matchesPattern(path, p));
+    return exclude ? `excluded by the pattern ${exclude}` : undefined;
+}
+/** Why an object is not mirrored by its name or size, or undefined when it is mirrored. */
+function excludedObject(path, size, selection) {
+    const byName = excludedByName(path, selection);
+    if (byName)
+        return byName;
+    return size > selection.maxObjectBytes ? `larger than the largest mirrored object (${size} > ${selection.maxObjectBytes} bytes)` : undefined;
+}
+/** Parses a list of patterns separated by spaces or commas. */
+function parsePatterns(text) {
+    return text.split(/[\s,]+/).filter(Boolean);
+}
+/** A selection from pattern lists as settings give them: empty means the defaults, `none` means no patterns. */
+function selectionFrom(include, exclude, maxObjectMib) {
+    const list = (given, fallback) => (given.length === 0 ? [...fallback] : given.filter((p) => p !== 'none'));
+    return { include: list(include, DEFAULT_INCLUDE), exclude: list(exclude, DEFAULT_EXCLUDE), maxObjectBytes: maxObjectMib * 1024 * 1024 };
+}
+
 ;// CONCATENATED MODULE: ./action/src/mirror/config.ts
 // The mirror's settings, from the environment the mount script passes (it reads them from
 // /etc/mapserver-ecs/mount.conf). Every problem is reported at once, naming the variable.
 
 
+
+
+const MIB = 1024 * 1024;
 const DEFAULT_RECONCILE_SECONDS = 60;
 const paths = (root) => ({
     data: (0,external_node_path_.join)(root, 'data'),
@@ -37648,6 +37883,15 @@ function readMirrorConfig(env) {
     const gid = number('MIRROR_GID', 0, 4294967294);
     const umask = number('MIRROR_UMASK', 0, 0o777, 0o022, 8) ?? 0o022;
     const reconcileSeconds = number('MIRROR_RECONCILE_SECONDS', 5, 86_400, DEFAULT_RECONCILE_SECONDS) ?? DEFAULT_RECONCILE_SECONDS;
+    const patterns = (name) => {
+        const list = parsePatterns(env[name] ?? '');
+        if (list.some((p) => !PATTERN.test(p)))
+            problems.push(`${name} must be glob patterns separated by spaces or commas (or none), got ${JSON.stringify(env[name])}`);
+        return list;
+    };
+    const selection = selectionFrom(patterns('MIRROR_INCLUDE'), patterns('MIRROR_EXCLUDE'), number('MIRROR_MAX_OBJECT_MIB', 1, 1_048_576) ?? DEFAULT_MAX_OBJECT_BYTES / MIB);
+    const budgetBytes = (number('MIRROR_BUDGET_MIB', 1, 16_777_216) ?? DEFAULT_BUDGET_BYTES / MIB) * MIB;
+    const graceSeconds = number('MIRROR_GRACE_SECONDS', 0, 86_400, DEFAULT_GRACE_SECONDS) ?? DEFAULT_GRACE_SECONDS;
     if (problems.length > 0)
         throw new MirrorConfigError(`mapfiles-mirror: invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     return {
@@ -37662,6 +37906,9 @@ function readMirrorConfig(env) {
         queueName,
         owner: owner || queueName,
         region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+        selection,
+        budgetBytes,
+        graceSeconds,
     };
 }
 
@@ -37779,10 +38026,7 @@ class SequencerLog {
 // health check and an operator read. Any failure keeps the last good copy and retries with backoff.
 
 
-/** How often the status file is rewritten while nothing happens: the health check's heartbeat. */
-const HEARTBEAT_SECONDS = 5;
-/** A heartbeat older than this means the mirror is dead or stuck. */
-const STALE_HEARTBEAT_SECONDS = HEARTBEAT_SECONDS * 6;
+
 const MAX_BACKOFF_MS = 60_000;
 /** Messages being applied at once; the receive loop waits when this many are in flight. */
 const MAX_MESSAGES_IN_FLIGHT = 50;
@@ -37797,6 +38041,8 @@ class MirrorDaemon {
     loops = [];
     heartbeat;
     inFlight = 0;
+    listsVersion = -1;
+    statusWriteFailed = false;
     constructor(options) {
         this.options = options;
         const now = new Date().toISOString();
@@ -37809,6 +38055,8 @@ class MirrorDaemon {
             bucket: options.bucket,
             prefix: options.prefix,
             reconcileSeconds: options.reconcileSeconds,
+            graceSeconds: options.graceSeconds,
+            budgetBytes: options.budgetBytes,
             events: { state: options.queue ? 'connecting' : 'off', received: 0 },
             reconcile: { count: 0 },
             objects: 0,
@@ -37817,6 +38065,9 @@ class MirrorDaemon {
             stale: [],
             refusedCount: 0,
             refused: [],
+            notMirroredCount: 0,
+            notMirroredBytes: 0,
+            notMirrored: [],
             requests: {},
         };
     }
@@ -37825,7 +38076,7 @@ class MirrorDaemon {
         log(`mirroring s3://${this.options.bucket}/${this.options.prefix}, reconciling every ${this.options.reconcileSeconds} s${this.options.queue ? '' : ' (no topic: no change events)'}`);
         await this.options.mirror.load();
         await this.writeStatus();
-        this.heartbeat = setInterval(() => void this.writeStatus().catch(() => undefined), HEARTBEAT_SECONDS * 1000);
+        this.heartbeat = setInterval(() => void this.writeStatus(), HEARTBEAT_SECONDS * 1000);
         // Subscribe before the first listing when possible, so nothing changed meanwhile is missed.
         if (this.options.queue)
             await this.openQueue(1);
@@ -37878,10 +38129,10 @@ class MirrorDaemon {
             const at = new Date().toISOString();
             try {
                 const report = await this.options.mirror.reconcile();
-                this.status.reconcile = { count: this.status.reconcile.count + 1, lastAt: at, lastOkAt: at, last: report };
+                this.status.reconcile = { count: this.status.reconcile.count + 1, lastAt: at, lastOkAt: new Date().toISOString(), last: report };
                 failures = 0;
                 if (report.fetched + report.deleted + report.failed > 0 || !this.status.synced) {
-                    this.options.log(`reconciled ${report.listed} keys in ${report.durationMs} ms: ${report.fetched} fetched, ${report.deleted} removed, ${report.failed} failed`);
+                    this.options.log(`reconciled ${report.listed} keys in ${report.durationMs} ms: ${report.fetched} fetched, ${report.deleted} removed, ${report.failed} failed, ${report.skipped} not mirrored`);
                 }
                 if (!this.status.synced && report.failed === 0) {
                     this.status.synced = true;
@@ -37992,9 +38243,23 @@ class MirrorDaemon {
                 this.reconcileSooner = done;
         });
     }
-    /** Status writes run one at a time (the heartbeat and the loops share one file). */
+    /**
+     * Status writes run one at a time (the heartbeat and the loops share one file). A failed write
+     * (a disk full to the last byte) is logged once and never stops the mirror: the heartbeat goes
+     * stale, so the check says so.
+     */
     writeStatus() {
-        this.statusWrites = this.statusWrites.catch(() => undefined).then(() => this.writeStatusNow());
+        this.statusWrites = this.statusWrites
+            .then(() => this.writeStatusNow())
+            .then(() => {
+            if (this.statusWriteFailed)
+                this.options.log('the status file is written again');
+            this.statusWriteFailed = false;
+        }, (error) => {
+            if (!this.statusWriteFailed)
+                this.options.log(`cannot write the status file: ${error.name}: ${error.message}`);
+            this.statusWriteFailed = true;
+        });
         return this.statusWrites;
     }
     async writeStatusNow() {
@@ -38003,26 +38268,279 @@ class MirrorDaemon {
         status.heartbeatAt = new Date().toISOString();
         status.objects = mirror.objectCount;
         status.bytes = mirror.byteCount;
-        status.staleCount = mirror.stale.size;
-        status.stale = [...mirror.stale].slice(0, 20).map(([key, reason]) => ({ key, reason }));
-        status.refusedCount = mirror.refusedKeys.size;
-        status.refused = [...mirror.refusedKeys].slice(0, 20).map(([key, reason]) => ({ key, reason }));
+        if (this.listsVersion !== mirror.ledger.version) {
+            this.listsVersion = mirror.ledger.version;
+            delete status.degraded;
+            Object.assign(status, ledgerLists(mirror.ledger));
+        }
+        if (status.state !== 'stopped')
+            status.state = !status.synced ? 'syncing' : status.degraded ? 'degraded' : 'ready';
         status.requests = this.options.requests();
         const temporary = `${this.options.statusFile}.tmp`;
-        await (0,promises_.writeFile)(temporary, `${JSON.stringify(status, null, 2)}\n`);
-        await (0,promises_.rename)(temporary, this.options.statusFile);
+        try {
+            await (0,promises_.writeFile)(temporary, `${JSON.stringify(status, null, 2)}\n`);
+            await (0,promises_.rename)(temporary, this.options.statusFile);
+        }
+        catch (error) {
+            await (0,promises_.rm)(temporary, { force: true });
+            throw error;
+        }
     }
 }
-/** Why the mirror cannot serve, or undefined when it can. */
-function unhealthy(status, now = Date.now()) {
-    if (status.state === 'stopped')
-        return 'the mirror has stopped';
-    const age = (now - Date.parse(status.heartbeatAt)) / 1000;
-    if (!(age <= STALE_HEARTBEAT_SECONDS))
-        return `no heartbeat for ${Math.round(age)} s (the mirror is not running)`;
-    if (!status.synced)
-        return `the first sync has not finished${status.reconcile.error ? ` (${status.reconcile.error})` : ''}`;
-    return undefined;
+
+;// CONCATENATED MODULE: ./action/src/mirror/ledger.ts
+// What the mirror does not hold as the bucket does, and why: keys refused (not a path, or a file
+// where a folder goes), keys not mirrored by the selection, keys stale (their last refresh failed),
+// and a disk that cannot take more. Each is logged once when it starts, not at every reconciliation.
+
+const MAX_DISK_BACKOFF_MS = 60_000;
+/** The disk cannot take a file (full, over quota, or over the mirror's budget). */
+class DiskProblem extends Error {
+    backingOff;
+    name = 'DiskProblem';
+    /** Thrown while backing off, without trying: not a new failure. */
+    constructor(message, backingOff = false) {
+        super(message);
+        this.backingOff = backingOff;
+    }
+}
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
+class Ledger {
+    log;
+    now;
+    /** `etag` is set for a file/folder conflict: the key is looked at again only when it changes. */
+    refused = new Map();
+    skipped = new Map();
+    stale = new Map();
+    disk;
+    /** Bumped at every change, so the status lists are rebuilt only when something changed. */
+    version = 0;
+    constructor(log, now) {
+        this.log = log;
+        this.now = now;
+    }
+    refuse(key, reason, etag) {
+        if (this.refused.get(key)?.reason !== reason)
+            this.log(`refused ${JSON.stringify(key)}: ${reason}`);
+        this.refused.set(key, etag === undefined ? { reason } : { reason, etag });
+        this.stale.delete(key);
+        this.skipped.delete(key);
+        this.changed();
+        return 'refused';
+    }
+    isUnchangedConflict(key, etag) {
+        const refused = this.refused.get(key);
+        return refused?.etag !== undefined && refused.etag === etag;
+    }
+    /** Conflicting keys whose path is above or below `path` (relative to `prefix`). */
+    conflictsAround(path, prefix) {
+        const keys = [];
+        for (const [key, refused] of this.refused) {
+            if (refused.etag === undefined)
+                continue;
+            const place = placeOfKey(key, prefix);
+            if (place.kind !== 'refused' && (place.path.startsWith(`${path}/`) || path.startsWith(`${place.path}/`)))
+                keys.push(key);
+        }
+        return keys;
+    }
+    skip(key, reason, size) {
+        const before = this.skipped.get(key);
+        if (before?.reason === reason)
+            return;
+        this.log(`not mirroring ${JSON.stringify(key)}${size === undefined ? '' : ` (${size} bytes)`}: ${reason}`);
+        this.skipped.set(key, size === undefined ? { reason } : { reason, size });
+        this.stale.delete(key);
+        this.refused.delete(key);
+        this.changed();
+        this.settleDisk();
+    }
+    markStale(key, reason, disk) {
+        const before = this.stale.get(key);
+        if (!before)
+            this.log(`cannot refresh ${key}, serving the last good copy: ${reason}`);
+        this.stale.set(key, { reason, since: before?.since ?? this.now(), disk });
+        this.changed();
+    }
+    /** The key is as the bucket has it (unchanged, or just placed). */
+    placed(key) {
+        const had = [this.stale, this.refused, this.skipped].map((map) => map.delete(key));
+        if (had.includes(true))
+            this.changed();
+        this.settleDisk();
+    }
+    /** The key is not in the bucket any more. */
+    gone(key) {
+        this.placed(key);
+    }
+    /** A write failed for want of room: the disk state starts, or its backoff grows. */
+    diskFailed(reason) {
+        const now = this.now();
+        if (!this.disk) {
+            this.log(`${reason}; serving the last good copy, retrying with backoff`);
+            this.disk = { reason, since: now, failures: 0, retryAt: now };
+        }
+        this.disk.reason = reason;
+        this.disk.failures += 1;
+        this.disk.retryAt = now + Math.min(MAX_DISK_BACKOFF_MS, 1000 * 2 ** (this.disk.failures - 1));
+        this.changed();
+    }
+    /** Refuses a write the budget or a full disk (still backing off) does not allow: `after` is the mirror's bytes with it. */
+    checkRoom(key, size, after, budget) {
+        const backoff = this.diskBackoff();
+        if (backoff)
+            throw new DiskProblem(backoff, true);
+        if (after > budget)
+            throw new DiskProblem(`over budget: ${key} (${size} bytes) would take the mirror to ${after} of ${budget} bytes`);
+    }
+    /** While backing off from a full disk, why a write is not tried now. */
+    diskBackoff() {
+        const disk = this.disk;
+        if (!disk || this.now() >= disk.retryAt)
+            return undefined;
+        return `${disk.reason} (next try in ${Math.ceil((disk.retryAt - this.now()) / 1000)} s)`;
+    }
+    /** Refused and skipped keys the listing no longer holds are forgotten. */
+    forgetUnlisted(listed) {
+        for (const map of [this.refused, this.skipped]) {
+            for (const key of map.keys()) {
+                if (listed.has(key))
+                    continue;
+                map.delete(key);
+                this.changed();
+            }
+        }
+    }
+    /** The disk state ends when no key is stale for want of room any more. */
+    settleDisk() {
+        if (!this.disk)
+            return;
+        for (const stale of this.stale.values())
+            if (stale.disk)
+                return;
+        this.log(`the disk takes the mirror's files again (after ${Math.round((this.now() - this.disk.since) / 1000)} s)`);
+        this.disk = undefined;
+        this.changed();
+    }
+    changed() {
+        this.version += 1;
+    }
+}
+
+;// CONCATENATED MODULE: ./action/src/mirror/state.ts
+// The ETags of the mirrored files, kept across restarts: a snapshot (state.json) plus a journal of
+// the changes since (state.log, one JSON line each), so a change costs one appended line, not a
+// rewrite of every key. The journal is folded into a new snapshot once it outgrows it.
+
+class StateStore {
+    snapshotFile;
+    journalFile;
+    pending = new Map();
+    journalLines = 0;
+    /** An append cut short (a full disk) may have left half a line: the next one starts afresh. */
+    torn = false;
+    constructor(snapshotFile, journalFile = snapshotFile.replace(/\.json$/, '.log')) {
+        this.snapshotFile = snapshotFile;
+        this.journalFile = journalFile;
+    }
+    get dirty() {
+        return this.pending.size > 0;
+    }
+    /** The saved entries: the snapshot, then the journal replayed; a line cut short by a kill is ignored. */
+    async load() {
+        const entries = new Map();
+        try {
+            const saved = JSON.parse(await (0,promises_.readFile)(this.snapshotFile, 'utf8'));
+            for (const [key, entry] of Object.entries(saved))
+                entries.set(key, entry);
+        }
+        catch {
+            // No snapshot yet, or an unreadable one: every file is fetched again.
+        }
+        const journal = await (0,promises_.readFile)(this.journalFile, 'utf8').catch(() => '');
+        for (const line of journal.split('\n')) {
+            if (!line)
+                continue;
+            this.journalLines += 1;
+            let change;
+            try {
+                change = JSON.parse(line);
+            }
+            catch {
+                continue;
+            }
+            if (change[1])
+                entries.set(change[0], change[1]);
+            else
+                entries.delete(change[0]);
+        }
+        return entries;
+    }
+    set(key, entry) {
+        this.pending.set(key, entry);
+    }
+    delete(key) {
+        this.pending.set(key, null);
+    }
+    /** Appends the pending changes, or writes a new snapshot when the journal has grown past `all`. */
+    async save(all) {
+        if (this.pending.size === 0)
+            return;
+        const changes = this.pending;
+        this.pending = new Map();
+        try {
+            if (this.journalLines + changes.size > Math.max(1000, all.size)) {
+                const temporary = `${this.snapshotFile}.tmp`;
+                await (0,promises_.writeFile)(temporary, JSON.stringify(Object.fromEntries(all)));
+                await (0,promises_.rename)(temporary, this.snapshotFile);
+                await (0,promises_.rm)(this.journalFile, { force: true });
+                this.journalLines = 0;
+                return;
+            }
+            let text = this.torn ? '\n' : '';
+            for (const change of changes)
+                text += `${JSON.stringify(change)}\n`;
+            await (0,promises_.appendFile)(this.journalFile, text);
+            this.journalLines += changes.size;
+            this.torn = false;
+        }
+        catch (error) {
+            this.torn = true;
+            // Nothing was lost: the changes are written with the next save.
+            for (const [key, entry] of changes)
+                if (!this.pending.has(key))
+                    this.pending.set(key, entry);
+            throw error;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./action/src/mirror/slots.ts
+// At most `limit` tasks at once; a finished task hands its slot straight to the next waiter, so the
+// limit is never exceeded and no waiter is starved.
+class Slots {
+    limit;
+    active = 0;
+    waiters = [];
+    constructor(limit) {
+        this.limit = limit;
+    }
+    async run(work) {
+        if (this.active >= this.limit)
+            await new Promise((resolve) => this.waiters.push(resolve));
+        else
+            this.active += 1;
+        try {
+            return await work();
+        }
+        finally {
+            const next = this.waiters.shift();
+            if (next)
+                next();
+            else
+                this.active -= 1;
+        }
+    }
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -38040,6 +38558,10 @@ const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 
 
 
+/** Identifies one version of a file on disk: a rename puts another inode in place. */
+function stampOf(stats) {
+    return `${stats.ino}:${stats.mtimeNs}`;
+}
 /** A key cannot be placed because a file stands where a folder must be, or the other way round. */
 class PathConflict extends Error {
     name = 'PathConflict';
@@ -38064,7 +38586,7 @@ class LocalTree {
             throw new Error(`${this.options.staging} and ${this.options.root} are on different file systems: renames would not be atomic`);
         }
     }
-    /** Streams `body` into place atomically; returns the bytes written. */
+    /** Streams `body` into place atomically; returns the file's stamp (see stampOf). */
     async writeFile(relativePath, body) {
         const target = this.absolute(relativePath);
         await this.ensureFolders((0,external_node_path_.dirname)(relativePath));
@@ -38073,11 +38595,20 @@ class LocalTree {
             throw new PathConflict(`${relativePath} is a folder of other keys`);
         const temporary = (0,external_node_path_.join)(this.options.staging, (0,external_node_crypto_.randomBytes)(8).toString('hex'));
         try {
-            const out = (0,external_node_fs_.createWriteStream)(temporary, { mode: this.fileMode });
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(body, out);
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(body, (0,external_node_fs_.createWriteStream)(temporary, { mode: this.fileMode }));
             await this.own(temporary, this.fileMode);
-            await (0,promises_.rename)(temporary, target);
-            return out.bytesWritten;
+            const stamp = stampOf(await (0,promises_.stat)(temporary, { bigint: true }));
+            try {
+                await (0,promises_.rename)(temporary, target);
+            }
+            catch (error) {
+                // A folder-marker delete pruned the parent folder between ensureFolders and the rename.
+                if (error.code !== 'ENOENT')
+                    throw error;
+                await this.ensureFolders((0,external_node_path_.dirname)(relativePath));
+                await (0,promises_.rename)(temporary, target);
+            }
+            return stamp;
         }
         catch (error) {
             await (0,promises_.rm)(temporary, { force: true });
@@ -38137,7 +38668,7 @@ class LocalTree {
             folder = (0,external_node_path_.dirname)(folder);
         }
     }
-    /** Every file under the root with its size, as relative paths (for the first reconciliation). */
+    /** Every file under the root with its size and stamp, as relative paths (for the first reconciliation). */
     async listFiles() {
         const files = new Map();
         const walk = async (relative) => {
@@ -38146,8 +38677,10 @@ class LocalTree {
                 const path = relative ? `${relative}/${entry.name}` : entry.name;
                 if (entry.isDirectory())
                     await walk(path);
-                else
-                    files.set(path, (await (0,promises_.lstat)(this.absolute(path))).size);
+                else {
+                    const stats = await (0,promises_.lstat)(this.absolute(path), { bigint: true });
+                    files.set(path, { size: Number(stats.size), stamp: stampOf(stats) });
+                }
             }
         };
         await walk('');
@@ -38171,62 +38704,63 @@ class LocalTree {
 }
 
 ;// CONCATENATED MODULE: ./action/src/mirror/mirror.ts
-// The mirror's engine: keeps a local folder equal to s3://bucket/prefix. Every change, whether an
-// event or the periodic reconciliation noticed it, goes through refresh(key): fetch the key as it
-// is now (by ETag), then place it, replace it or remove it. Refreshes of one key never overlap, and
-// requests for a key already waiting to be refreshed join that refresh, so duplicates cost nothing.
+// The mirror's engine: keeps a local folder equal to the selected keys of s3://bucket/prefix. Every
+// change (an event, or what the reconciliation noticed) goes through refresh(key): fetch the key as it
+// is now (by ETag), then place, replace or remove it. Refreshes of one key never overlap; requests
+// for a key already waiting join that refresh.
 
 
 
+
+
+
+const RECONCILE_WINDOW = 64; // refreshes a reconciliation keeps queued (Slots bounds the fetches)
 class Mirror {
     options;
     entries = new Map();
+    bytes = 0;
     waiting = new Map();
     running = new Map();
-    refused = new Map();
-    /** Keys whose last refresh failed: served from the last good copy until a refresh succeeds. */
-    stale = new Map();
+    /** Keys refused, skipped or stale, and the disk's state: what the status reports. */
+    ledger;
     sequencers = new SequencerLog();
-    active = 0;
-    slots = [];
-    stateDirty = false;
+    slots;
+    state;
     strays;
-    now;
+    selection;
+    budget;
     constructor(options) {
         this.options = options;
-        this.now = options.now ?? Date.now;
+        this.ledger = new Ledger(options.log, options.now ?? Date.now);
+        this.state = new StateStore(options.stateFile);
+        this.selection = options.selection ?? DEFAULT_SELECTION;
+        this.budget = options.budgetBytes ?? DEFAULT_BUDGET_BYTES;
+        this.slots = new Slots(options.concurrency ?? 16);
     }
     get objectCount() {
         return this.entries.size;
     }
     get byteCount() {
-        let total = 0;
-        for (const entry of this.entries.values())
-            total += entry.size;
-        return total;
-    }
-    get refusedKeys() {
-        return this.refused;
+        return this.bytes;
     }
     /**
-     * Loads the ETags kept by an earlier run, trusting only entries whose file is still there with
-     * the same size; files nobody accounts for are removed by the first reconciliation unless listed.
+     * Loads the ETags kept by an earlier run, trusting only those whose file is still the one they
+     * were recorded with (same size, inode and modification time); files nobody accounts for are
+     * removed by the first reconciliation unless listed.
      */
     async load() {
         const files = await this.options.tree.listFiles();
-        let saved;
-        try {
-            saved = JSON.parse(await (0,promises_.readFile)(this.options.stateFile, 'utf8'));
-        }
-        catch {
-            saved = {};
-        }
-        for (const [key, entry] of Object.entries(saved)) {
+        for (const [key, entry] of await this.state.load()) {
             const place = placeOfKey(key, this.options.prefix);
-            if (place.kind === 'refused' || typeof entry?.etag !== 'string')
+            // Refused, or left out by the current selection: its file is a stray, removed unless listed.
+            if (place.kind === 'refused' || typeof entry?.etag !== 'string' || (!entry.folder && excludedObject(place.path, entry.size, this.selection)))
                 continue;
-            if (entry.folder || files.get(place.path) === entry.size)
-                this.entries.set(key, entry);
+            const file = files.get(place.path);
+            if (entry.folder || (file && file.size === entry.size && file.stamp === entry.stamp))
+                this.setEntry(key, entry, false);
+            // A file replaced since its ETag was saved: held with no ETag, so it is fetched again, or removed.
+            else if (file)
+                this.setEntry(key, { etag: '', size: file.size, folder: false, stamp: file.stamp }, false);
             files.delete(place.path);
         }
         this.strays = files;
@@ -38239,7 +38773,7 @@ class Mirror {
         const before = this.running.get(key);
         const next = (before ? before.catch(() => undefined) : Promise.resolve()).then(async () => {
             this.waiting.delete(key);
-            const run = this.withSlot(() => this.apply(key));
+            const run = this.slots.run(() => this.apply(key));
             this.running.set(key, run);
             try {
                 return await run;
@@ -38251,6 +38785,11 @@ class Mirror {
         });
         this.waiting.set(key, next);
         return next;
+    }
+    /** Resolves once no refresh runs or waits, including those started by others' deletes. */
+    async idle() {
+        while (this.running.size + this.waiting.size > 0)
+            await Promise.allSettled([...this.waiting.values(), ...this.running.values()]);
     }
     /** Applies queue events: keys outside the prefix and changes already applied cost nothing. */
     async applyEvents(events) {
@@ -38268,100 +38807,173 @@ class Mirror {
         return { refreshed, skipped };
     }
     /**
-     * Lists the prefix and refreshes every key whose ETag differs from ours, and every key we hold
+     * Streams the listing and refreshes every key whose ETag differs from ours, and every key we hold
      * that the listing lacks (a GET, not the listing, decides a delete: the key may have been written
-     * after the listing began). Throws when the listing fails; failed fetches are counted and kept stale.
+     * after the listing began). Throws when the listing fails; failed fetches are counted, kept stale.
      */
     async reconcile() {
-        const started = this.now();
-        const listed = new Map();
-        for await (const object of this.options.source.list(this.options.prefix))
-            listed.set(object.key, object);
-        const work = [];
-        const attempt = (key) => {
-            work.push(this.refresh(key).catch(() => 'failed'));
+        const started = Date.now();
+        const seen = new Set();
+        const counts = { fetched: 0, deleted: 0, failed: 0, skipped: 0 };
+        // A bounded window of refreshes: memory stays proportional to the keys held, not to the work queued.
+        let active = 0;
+        let wake;
+        const attempt = async (key) => {
+            active += 1;
+            const counted = (outcome) => void (outcome === 'fetched' || outcome === 'deleted' ? (counts[outcome] += 1) : 0);
+            void this.refresh(key)
+                .then(counted, () => void (counts.failed += 1))
+                .finally(() => {
+                active -= 1;
+                wake?.();
+            });
+            while (active >= RECONCILE_WINDOW)
+                await new Promise((resolve) => (wake = resolve));
         };
-        for (const [key, object] of listed) {
-            const known = this.entries.get(key);
-            if (!known || known.etag !== object.etag || this.stale.has(key))
-                attempt(key);
+        for await (const object of this.options.source.list(this.options.prefix)) {
+            seen.add(object.key);
+            if (this.needsRefresh(object))
+                await attempt(object.key);
+            else if (this.ledger.skipped.has(object.key))
+                counts.skipped += 1;
         }
-        for (const key of this.entries.keys())
-            if (!listed.has(key))
-                attempt(key);
-        const outcomes = await Promise.all(work);
-        await this.removeStrays(listed);
+        for (const key of [...this.entries.keys()])
+            if (!seen.has(key))
+                await attempt(key);
+        for (const key of [...this.ledger.stale.keys()])
+            if (!seen.has(key) && !this.entries.has(key))
+                await attempt(key);
+        while (active > 0)
+            await new Promise((resolve) => (wake = resolve));
+        this.ledger.forgetUnlisted(seen);
+        await this.removeStrays(seen);
         await this.saveState();
-        return {
-            listed: listed.size,
-            fetched: outcomes.filter((o) => o === 'fetched').length,
-            deleted: outcomes.filter((o) => o === 'deleted').length,
-            failed: outcomes.filter((o) => o === 'failed').length,
-            durationMs: this.now() - started,
-        };
+        return { listed: seen.size, ...counts, durationMs: Date.now() - started };
     }
-    /** Writes the ETags kept across restarts, when they changed. */
+    /** Writes the changed ETags (a line each); on a full disk, later. */
     async saveState() {
-        if (!this.stateDirty)
-            return;
-        this.stateDirty = false;
-        const temporary = `${this.options.stateFile}.tmp`;
-        await (0,promises_.writeFile)(temporary, JSON.stringify(Object.fromEntries(this.entries)));
-        await (0,promises_.rename)(temporary, this.options.stateFile);
+        try {
+            await this.state.save(this.entries);
+        }
+        catch (error) {
+            if (!DISK_FULL_CODES.has(error.code ?? ''))
+                throw error;
+            this.ledger.diskFailed(`disk full: cannot save the mirror's state (${error.message})`);
+        }
+    }
+    /** Decides from a listed object alone whether it needs a GET; records what is not mirrored. */
+    needsRefresh(object) {
+        const { key } = object;
+        const known = this.entries.get(key);
+        // The common case of a reconciliation, first: a key held as listed.
+        if (known && known.etag === object.etag && !this.ledger.stale.has(key))
+            return false;
+        const place = placeOfKey(key, this.options.prefix);
+        if (place.kind === 'refused') {
+            this.ledger.refuse(key, place.reason);
+            return false;
+        }
+        if (place.kind === 'file') {
+            const reason = excludedObject(place.path, object.size, this.selection);
+            if (reason) {
+                // A copy made under an earlier selection goes: the GET finds it too large, or its name excluded.
+                if (known)
+                    return true;
+                this.ledger.skip(key, reason, object.size);
+                return false;
+            }
+        }
+        if (this.ledger.isUnchangedConflict(key, object.etag))
+            return false;
+        return !known || known.etag !== object.etag || this.ledger.stale.has(key);
     }
     async apply(key) {
         const place = placeOfKey(key, this.options.prefix);
         if (place.kind === 'refused')
-            return this.refuse(key, place.reason);
+            return this.ledger.refuse(key, place.reason);
         const known = this.entries.get(key);
+        const excluded = place.kind === 'file' ? excludedByName(place.path, this.selection) : undefined;
+        if (excluded)
+            return this.skip(key, place.path, excluded, undefined);
+        let etag;
         try {
             const fetched = await this.options.source.get(key, known?.etag);
             if (fetched.status === 'unchanged') {
-                this.stale.delete(key);
+                this.ledger.placed(key);
                 return 'unchanged';
             }
             if (fetched.status === 'missing') {
-                this.stale.delete(key);
+                this.ledger.gone(key);
                 if (!known)
                     return 'absent';
-                this.entries.delete(key);
-                this.stateDirty = true;
-                if (known.folder)
-                    await this.options.tree.pruneFolders(place.path, (path) => this.keepsFolder(path));
-                else
-                    await this.options.tree.removeFile(place.path, (path) => this.keepsFolder(path));
+                await this.removeLocal(key, place.path, known);
                 this.options.log(`removed ${key}`);
+                this.retryConflicts(place.path);
                 return 'deleted';
             }
-            if (place.kind === 'folder') {
-                fetched.body.resume();
-                await this.options.tree.ensureFolders(place.path);
+            etag = fetched.etag;
+            try {
+                if (place.kind === 'folder') {
+                    await this.options.tree.ensureFolders(place.path);
+                    this.setEntry(key, { etag: fetched.etag, size: 0, folder: true });
+                }
+                else {
+                    const tooLarge = excludedObject(place.path, fetched.size, this.selection);
+                    if (tooLarge)
+                        return await this.skip(key, place.path, tooLarge, fetched.size);
+                    this.ledger.checkRoom(key, fetched.size, this.bytes - (known?.size ?? 0) + fetched.size, this.budget);
+                    const stamp = await this.options.tree.writeFile(place.path, fetched.body);
+                    this.setEntry(key, { etag: fetched.etag, size: fetched.size, folder: false, stamp });
+                }
             }
-            else {
-                await this.options.tree.writeFile(place.path, fetched.body);
+            finally {
+                // Unread bodies hold their connection: a kept-alive socket is only reused once drained or destroyed.
+                fetched.body.destroy();
             }
-            this.entries.set(key, { etag: fetched.etag, size: fetched.size, folder: place.kind === 'folder' });
-            this.stateDirty = true;
-            this.stale.delete(key);
-            this.refused.delete(key);
+            this.ledger.placed(key);
             this.options.log(`${known ? 'updated' : 'added'} ${key} (${fetched.size} bytes)`);
             return 'fetched';
         }
         catch (error) {
             if (error instanceof PathConflict)
-                return this.refuse(key, error.message);
-            const reason = `${error.name}: ${error.message}`;
-            if (!this.stale.has(key))
-                this.options.log(`cannot refresh ${key}, serving the last good copy: ${reason}`);
-            this.stale.set(key, reason);
-            throw error;
+                return this.ledger.refuse(key, error.message, etag);
+            const code = error.code ?? '';
+            const failure = DISK_FULL_CODES.has(code) ? new DiskProblem(`disk full: ${code} writing ${key}`) : error;
+            if (failure instanceof DiskProblem && !failure.backingOff)
+                this.ledger.diskFailed(failure.message);
+            this.ledger.markStale(key, `${failure.name}: ${failure.message}`, failure instanceof DiskProblem);
+            throw failure;
         }
     }
-    refuse(key, reason) {
-        if (!this.refused.has(key))
-            this.options.log(`refused ${JSON.stringify(key)}: ${reason}`);
-        this.refused.set(key, reason);
-        return 'refused';
+    async skip(key, path, reason, size) {
+        const known = this.entries.get(key);
+        if (known)
+            await this.removeLocal(key, path, known);
+        this.ledger.skip(key, reason, size);
+        return 'skipped';
+    }
+    async removeLocal(key, path, known) {
+        this.deleteEntry(key);
+        if (known.folder)
+            await this.options.tree.pruneFolders(path, (folder) => this.keepsFolder(folder));
+        else
+            await this.options.tree.removeFile(path, (folder) => this.keepsFolder(folder));
+    }
+    /** A key refused because a file stood where its folder goes (or the reverse) may fit now. */
+    retryConflicts(removedPath) {
+        for (const key of this.ledger.conflictsAround(removedPath, this.options.prefix))
+            void this.refresh(key).catch(() => undefined);
+    }
+    setEntry(key, entry, record = true) {
+        this.bytes += entry.size - (this.entries.get(key)?.size ?? 0);
+        this.entries.set(key, entry);
+        if (record)
+            this.state.set(key, entry);
+    }
+    deleteEntry(key) {
+        this.bytes -= this.entries.get(key)?.size ?? 0;
+        this.entries.delete(key);
+        this.state.delete(key);
     }
     /** A folder stays when a folder-marker key names it. */
     keepsFolder(path) {
@@ -38373,28 +38985,11 @@ class Mirror {
             return;
         this.strays = undefined;
         for (const path of strays.keys()) {
-            if (listed.has(`${this.options.prefix}${path}`))
-                continue;
+            const key = `${this.options.prefix}${path}`;
+            if (listed.has(key) && (this.entries.has(key) || this.ledger.stale.has(key)))
+                continue; // the last good copy
             await this.options.tree.removeFile(path, (folder) => this.keepsFolder(folder)).catch(() => undefined);
             this.options.log(`removed ${path}, which is not in the bucket`);
-        }
-    }
-    async withSlot(work) {
-        const limit = this.options.concurrency ?? 8;
-        // A finished fetch hands its slot straight to the next waiter, so the limit is never exceeded.
-        if (this.active >= limit)
-            await new Promise((resolve) => this.slots.push(resolve));
-        else
-            this.active += 1;
-        try {
-            return await work();
-        }
-        finally {
-            const next = this.slots.shift();
-            if (next)
-                next();
-            else
-                this.active -= 1;
         }
     }
 }
@@ -38600,6 +39195,7 @@ class S3ObjectSource {
 
 
 
+
 const EXIT_BAD_SETTINGS = 2;
 const log = (line) => void process.stdout.write(`${new Date().toISOString()} mapfiles-mirror: ${line}\n`);
 async function run(config) {
@@ -38610,7 +39206,7 @@ async function run(config) {
     const source = new S3ObjectSource(s3, config.bucket);
     const tree = new LocalTree({ root: location.data, staging: location.staging, uid: config.uid, gid: config.gid, umask: config.umask });
     await tree.prepare();
-    const mirror = new Mirror({ prefix: config.prefix, tree, source, stateFile: location.state, log });
+    const mirror = new Mirror({ prefix: config.prefix, tree, source, stateFile: location.state, selection: config.selection, budgetBytes: config.budgetBytes, log });
     const queue = config.topic
         ? new EventQueue(new client_sqs_dist_cjs/* SQSClient */.hW(common), new client_sns_dist_cjs/* SNSClient */.kye(common), { queueName: config.queueName, topic: config.topic, owner: config.owner })
         : undefined;
@@ -38620,6 +39216,8 @@ async function run(config) {
         bucket: config.bucket,
         prefix: config.prefix,
         reconcileSeconds: config.reconcileSeconds,
+        graceSeconds: config.graceSeconds,
+        budgetBytes: config.budgetBytes,
         statusFile: location.status,
         requests: () => ({ ...source.requests, ...(queue?.requests ?? {}) }),
         log,
@@ -38678,7 +39276,7 @@ async function main(argv) {
         process.stderr.write(`mapfiles-mirror: ${problem}\n`);
         return 1;
     }
-    process.stdout.write(`mapfiles-mirror: ready: ${status.objects} objects, events ${status.events.state}, last reconciliation ${status.reconcile.lastOkAt ?? 'never'}, ${status.staleCount} stale\n`);
+    process.stdout.write(`mapfiles-mirror: ${status.state}: ${status.objects} objects (${status.bytes} of ${status.budgetBytes} bytes), events ${status.events.state}, last reconciliation ${status.reconcile.lastOkAt ?? 'never'}, ${status.staleCount} stale, ${status.notMirroredCount} not mirrored${status.degraded ? `, ${status.degraded.reason} since ${status.degraded.since}` : ''}\n`);
     return 0;
 }
 main(process.argv.slice(2)).then((code) => {
