@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeContainerInstancesCommand, ECSClient, ListContainerInstancesCommand } from '@aws-sdk/client-ecs';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,10 @@ function npm(script: 'start' | 'stop', env: Record<string, string>, logFile: str
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
   });
+}
+
+function output(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => execFile(file, args, (_error, stdout) => resolve(String(stdout))));
 }
 
 async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, detail: () => string = () => ''): Promise<T> {
@@ -93,6 +97,11 @@ describe('npm start: the played instance heals itself', () => {
     ecs?.destroy();
     autoScaling?.destroy();
     await npm('stop', env, logFile);
+    // Local tags of the images pushed to this test's registry (the build's own tag keeps the layers).
+    const tags = (await output('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=127.0.0.1:${env.LOCAL_STACK_REGISTRY_PORT}/*`]))
+      .split('\n')
+      .filter((t) => t.trim() !== '' && !t.endsWith(':<none>'));
+    if (tags.length > 0) await output('docker', ['image', 'rm', ...tags]);
     rmSync(stateDir, { recursive: true, force: true });
   }, 120_000);
 
