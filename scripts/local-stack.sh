@@ -7,6 +7,9 @@
 #           emulator, the real image build and push to the local registry, task definition, roll);
 #           then does what an ECS container instance does: mounts the bucket with the AMI's own
 #           mount script (s3fs) and runs the service's registered task definition with Docker.
+#           After the roll it plays the instance the group has in service: registered with the
+#           cluster (ready attribute), its health watched by the AMI's mapfiles-instance, which
+#           drains it in ECS and sets it Unhealthy in the group when the bucket stays unhealthy.
 #           Seeds the bucket with an example mapfile and COG, waits for health, prints the URLs.
 #           Running it again replaces the running stack. Ctrl-C tears everything down.
 #   down    removes the containers, unmounts the bucket, stops every process `up` started.
@@ -21,6 +24,8 @@
 #   LOCAL_STACK_WMS_PORT       MapServer on 127.0.0.1 (the task's host port)     [8080]
 #   LOCAL_STACK_BUCKET         the mapfile bucket                                [mapserver-ecs-local]
 #   LOCAL_STACK_MOUNT_DRIVER   how the instance serves the bucket: mirror or s3fs [mirror]
+#   LOCAL_STACK_UNHEALTHY_GRACE_SECONDS  seconds the bucket may stay unhealthy before the
+#                              instance takes itself out of service (unhealthy-grace-seconds) [300]
 #   LOCAL_STACK_KEEP_ON_FAILURE=1  leave a failed `up` running, to look at it
 set -euo pipefail
 
@@ -36,6 +41,7 @@ registry_port="${LOCAL_STACK_REGISTRY_PORT:-5000}"
 wms_port="${LOCAL_STACK_WMS_PORT:-8080}"
 bucket="${LOCAL_STACK_BUCKET:-mapserver-ecs-local}"
 mount_driver="${LOCAL_STACK_MOUNT_DRIVER:-mirror}"
+unhealthy_grace_seconds="${LOCAL_STACK_UNHEALTHY_GRACE_SECONDS:-300}"
 region=us-east-1
 cluster=mapserver
 service=mapserver
@@ -56,6 +62,11 @@ if [[ "$mount_driver" != mirror && "$mount_driver" != s3fs ]]; then
   say "local-stack: LOCAL_STACK_MOUNT_DRIVER must be mirror or s3fs (mountpoint is not packaged for Debian), got '$mount_driver'"
   exit 2
 fi
+# The bounds the instance's mapfiles-mount accepts for UNHEALTHY_GRACE_SECONDS.
+if ! [[ "$unhealthy_grace_seconds" =~ ^[0-9]{1,5}$ ]] || ((10#$unhealthy_grace_seconds < 5 || 10#$unhealthy_grace_seconds > 86400)); then
+  say "local-stack: LOCAL_STACK_UNHEALTHY_GRACE_SECONDS must be a number of seconds from 5 to 86400, got '$unhealthy_grace_seconds'"
+  exit 2
+fi
 if [[ "$state_dir" != /* ]]; then state_dir="$repo/$state_dir"; fi
 if [[ "$state_dir" =~ [[:space:]\'\"\\] ]]; then
   say "local-stack: LOCAL_STACK_DIR must not contain spaces, quotes or backslashes, got '$state_dir'"
@@ -66,6 +77,8 @@ run_dir="$state_dir/run"
 log_dir="$state_dir/logs"
 mount_point="$state_dir/mnt/mapfiles"
 mount_config="$state_dir/mount.conf"
+# The health watcher's settings: mount.conf with the emulator's API endpoint (see watch_instance).
+watch_config="$state_dir/watch.conf"
 ready_file="$run_dir/ecs-attributes.env"
 mapfiles_dir="$state_dir/mapfiles"
 # The container the service's task runs in, once run_task started it.
@@ -135,6 +148,8 @@ down() {
     docker rm --force --volumes $containers >/dev/null
     say "  removed containers: $(tr '\n' ' ' <<<"$containers")"
   fi
+  # The watcher first: it must not take the instance out of service because the mirror stops.
+  stop_background watch
   local was_mounted=0
   if is_mounted; then was_mounted=1; fi
   # The mount script also stops the mirror (and deletes its queue), mounted or not.
@@ -152,13 +167,13 @@ down() {
   if ((was_mounted)); then say "  unmounted $mount_point"; fi
   local name
   for name in relay registry emulator; do stop_background "$name"; done
-  rm -f "$state_dir/stack.env" "$state_dir/emulator.env"
+  rm -f "$state_dir/stack.env" "$state_dir/emulator.env" "$state_dir/instance.env"
   say "local-stack: stopped in $((SECONDS - started))s"
 }
 
 status() {
   local name pid any=0
-  for name in emulator registry relay; do
+  for name in emulator registry relay watch; do
     if pid="$(running_pid "$name")"; then
       say "$name: running (pid $pid)"
       any=1
@@ -359,6 +374,8 @@ S3_ENDPOINT='$s3_endpoint'
 MIRROR_ROOT='$state_dir/mirror'
 MIRROR_TOPIC='$mirror_topic'
 MIRROR_QUEUE='$mirror_queue'
+AUTO_SCALING_GROUP='$auto_scaling_group'
+UNHEALTHY_GRACE_SECONDS='$unhealthy_grace_seconds'
 CONF
   # s3fs or the mirror stays behind as a daemon: it must not keep the state lock (fd 9).
   env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
@@ -377,6 +394,35 @@ release() {
     >"$state_dir/release.out"
   sed 's/^/  /' "$state_dir/release.out" >&2
   phase_done
+}
+
+# The roll replaced the instance registered before the release: play the one the group has in
+# service now (as its ECS agent would register it), and watch its health as the AMI does.
+adopt_instance() {
+  phase "Container instance: the group's instance in service after the roll, registered with the cluster; its health watched"
+  local registered arn instance_id
+  registered="$(helper emulator-account register-instance "$cluster" "$auto_scaling_group" "$ready_file")"
+  arn="${registered%% *}"
+  instance_id="$(sed -n 's/^[^ ]* (instance \([^:]*\):.*/\1/p' <<<"$registered")"
+  [[ -n "$arn" && -n "$instance_id" ]] || die "could not read the registered container instance from: $registered"
+  say "  registered: $registered"
+  printf 'INSTANCE_ID=%s\nCONTAINER_INSTANCE_ARN=%s\n' "$instance_id" "$arn" >"$state_dir/instance.env"
+  watch_instance "$instance_id" "$arn"
+  phase_done
+}
+
+watch_instance() {
+  local instance_id="$1" arn="$2"
+  # Auto Scaling and ECS calls go to the emulator's API endpoint, which models what moto lacks
+  # (an instance set Unhealthy is replaced); S3 then goes there too, should s3fs need a remount.
+  sed "s#^S3_ENDPOINT=.*#S3_ENDPOINT='$endpoint'#" "$mount_config" >"$watch_config"
+  # The agent's introspection API is not played here: its cluster and ARN are given instead.
+  start_background watch env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$watch_config" MAPFILES_READY_FILE="$ready_file" \
+    MAPFILES_MOUNT="$repo/packer/files/usr/local/sbin/mapfiles-mount" MAPFILES_RUN_DIR="$run_dir/instance" \
+    MAPFILES_MIRROR_JS="$repo/packer/files/usr/local/lib/mapserver-ecs/mirror/index.js" MAPFILES_MIRROR_LOG="$log_dir/mirror.log" \
+    MAPFILES_INSTANCE_ID="$instance_id" MAPFILES_CONTAINER_INSTANCE_ARN="$arn" MAPFILES_CLUSTER="$cluster" \
+    bash packer/files/usr/local/sbin/mapfiles-instance watch
+  say "  health watcher: out of service after ${unhealthy_grace_seconds}s unhealthy (log: $log_dir/watch.log)"
 }
 
 # Sets task_container to the first container it started.
@@ -444,6 +490,7 @@ up() {
   seed_bucket
   mount_bucket
   release
+  adopt_instance
   run_task
   check_and_describe
   up_completed=1

@@ -10,13 +10,15 @@
 //   register-instance CLUSTER AUTO_SCALING_GROUP READY_FILE
 //                           what the ECS agent does once the bucket is mounted: registers one of the
 //                           group's instances (this machine plays it) with the cluster, carrying the
-//                           ECS_INSTANCE_ATTRIBUTES that the mount script wrote to READY_FILE
+//                           ECS_INSTANCE_ATTRIBUTES that the mount script wrote to READY_FILE, and
+//                           deregisters the container instances of EC2 instances the group no longer
+//                           has (a roll replaced them); prints `<container instance ARN> (instance <id>: ...)`
 //
 // Endpoint, region and the emulator's dummy credentials come from the environment
 // (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
-import { DescribeContainerInstancesCommand, PutAttributesCommand } from '@aws-sdk/client-ecs';
+import { DeregisterContainerInstanceCommand, DescribeContainerInstancesCommand, ListContainerInstancesCommand, PutAttributesCommand } from '@aws-sdk/client-ecs';
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -97,11 +99,24 @@ function readyAttributes(file: string): Record<string, string> {
   return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
 }
 
+/** Deregisters the cluster's container instances whose EC2 instance is not one of `members`. */
+async function deregisterLeftBehind(cluster: string, members: string[]): Promise<void> {
+  const arns = (await clients.ecs.send(new ListContainerInstancesCommand({ cluster }))).containerInstanceArns ?? [];
+  if (arns.length === 0) return;
+  const described = (await clients.ecs.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: arns }))).containerInstances ?? [];
+  for (const left of described.filter((c) => c.ec2InstanceId && !members.includes(c.ec2InstanceId))) {
+    await clients.ecs.send(new DeregisterContainerInstanceCommand({ cluster, containerInstance: left.containerInstanceArn, force: true }));
+    process.stderr.write(`deregistered ${left.containerInstanceArn ?? ''} (instance ${left.ec2InstanceId ?? ''} left the group)\n`);
+  }
+}
+
 async function registerInstance(cluster: string, group: string, readyFile: string): Promise<void> {
   const attributes = readyAttributes(readyFile);
   const groups = await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }));
-  const instanceId = groups.AutoScalingGroups?.[0]?.Instances?.find((i) => i.LifecycleState === 'InService')?.InstanceId;
+  const members = groups.AutoScalingGroups?.[0]?.Instances ?? [];
+  const instanceId = members.find((i) => i.LifecycleState === 'InService')?.InstanceId;
   if (!instanceId) throw new Error(`Auto Scaling group ${group} has no instance in service to stand in for`);
+  await deregisterLeftBehind(cluster, members.map((i) => i.InstanceId ?? ''));
   const endpoint = process.env.AWS_ENDPOINT_URL;
   if (!endpoint) throw new Error('AWS_ENDPOINT_URL must point at the emulator');
   const arn = await registerMountedInstance(endpoint, cluster, instanceId, attributes);
