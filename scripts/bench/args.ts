@@ -1,7 +1,7 @@
 // Command-line flags of the benchmark.
 import { resolve } from 'node:path';
 
-export const PARTS = ['serving', 'freshness', 'pipeline'] as const;
+export const PARTS = ['serving', 'freshness', 'pipeline', 'lint'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchArgs {

@@ -1,4 +1,4 @@
-// npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline] [--variants local,mirror,...]
+// npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline,lint] [--variants local,mirror,...]
 // Serving throughput/latency per storage variant, freshness of edits, and the pipeline's time and
 // AWS calls; prints a table, writes DIR/results.json and DIR/serving.png. Bounded in time.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { parseBenchArgs } from './args.js';
 import { barChart } from './chart.js';
 import { cpuPercentDuring, rssMiB } from './cpu.js';
 import { measureFreshness, type FreshnessPlan, type FreshnessResult } from './freshness.js';
+import { measureLint } from './lint.js';
 import { measurePipeline, type PipelineResult } from './pipeline.js';
 import { compareInterleaved, measureVariant, type InterleavedComparison, type ServingVariant } from './serving.js';
 import { ratio } from './stats.js';
@@ -183,6 +184,10 @@ async function main(): Promise<void> {
     log('pipeline: CLI against the emulator');
     pipeline = await measurePipeline(log);
     results.pipeline = pipeline;
+  }
+  if (args.only.includes('lint')) {
+    log('lint-mapfiles: the whole msautotest folder');
+    results.lint = await measureLint(log);
   }
   results.seconds = Math.round((Date.now() - started) / 1000);
   writeFileSync(join(args.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
