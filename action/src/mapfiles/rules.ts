@@ -3,7 +3,7 @@
 // name keywords and places, never the secret values themselves.
 import { findingKey, type Finding, type RuleContext, type RuleResult, type SecretSpan } from './findings.js';
 import { dataPathRule } from './rules-paths.js';
-import { pluginRule, relativeInitRule } from './rules-runtime.js';
+import { initFileRule, pluginRule, relativeInitRule } from './rules-runtime.js';
 import { secretRule } from './rules-secrets.js';
 import { errorFileRule, mapPatternRule, onlineResourceRule } from './rules-serving.js';
 
@@ -17,6 +17,7 @@ export function runRules(context: RuleContext): RuleResult {
   mapPatternRule(context, findings);
   pluginRule(context, findings);
   relativeInitRule(context, findings);
+  initFileRule(context, findings);
   return { findings: dedupe(findings), secrets };
 }
 
