@@ -3,7 +3,7 @@
 # the pipeline's time and AWS calls against the emulator. Needs the Docker engine, s3fs/FUSE and
 # moto_server (scripts/setup.sh installs them); runs as root for the FUSE mounts.
 #
-# Usage: npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline] [--variants local,mirror,...]
+# Usage: npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline,lint] [--variants local,mirror,...]
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -1,10 +1,10 @@
 // Command-line flags of the benchmark.
 import { resolve } from 'node:path';
 
-export const PARTS = ['serving', 'freshness', 'pipeline', 'mirror-scale'] as const;
+export const PARTS = ['serving', 'freshness', 'pipeline', 'mirror-scale', 'lint'] as const;
 export type Part = (typeof PARTS)[number];
 /** mirror-scale uploads tens of thousands of keys: it runs only when asked for with --only. */
-const DEFAULT_PARTS: Part[] = ['serving', 'freshness', 'pipeline'];
+const DEFAULT_PARTS: Part[] = ['serving', 'freshness', 'pipeline', 'lint'];
 
 export interface BenchArgs {
   out: string;

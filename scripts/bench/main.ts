@@ -1,4 +1,4 @@
-// npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline,mirror-scale] [--variants local,mirror,...] [--mirror-keys N,...]
+// npm run bench -- --out DIR [--quick] [--only serving,freshness,pipeline,mirror-scale,lint] [--variants local,mirror,...] [--mirror-keys N,...]
 // Serving throughput/latency per storage variant, freshness of edits, and the pipeline's time and
 // AWS calls; prints a table, writes DIR/results.json and DIR/serving.png. Bounded in time.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { barChart } from './chart.js';
 import { cpuPercentDuring, rssMiB } from './cpu.js';
 import { measureFreshness, type FreshnessPlan, type FreshnessResult } from './freshness.js';
 import { measureMirrorScale, type MirrorScaleResult } from './mirror-scale.js';
+import { measureLint } from './lint.js';
 import { measurePipeline, type PipelineResult } from './pipeline.js';
 import { compareInterleaved, measureVariant, type InterleavedComparison, type ServingVariant } from './serving.js';
 import { ratio } from './stats.js';
@@ -198,6 +199,10 @@ async function main(): Promise<void> {
     log('pipeline: CLI against the emulator');
     pipeline = await measurePipeline(log);
     results.pipeline = pipeline;
+  }
+  if (args.only.includes('lint')) {
+    log('lint-mapfiles: the whole msautotest folder');
+    results.lint = await measureLint(log);
   }
   results.seconds = Math.round((Date.now() - started) / 1000);
   writeFileSync(join(args.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -8,7 +8,7 @@ import { findingKey, redactSecrets, type Finding, type MirrorLintContext, type S
 import { containerPathOf, isMapfileName, localRootFor, walkFiles } from './folder.js';
 import { checkWithMapServer } from './mapserver.js';
 import { chooseMapServer, type MapServerMode, type MapServerStatus } from './mapserver-choice.js';
-import { checkInImage, type ImageTarget } from './mapserver-image.js';
+import { startImageCheck, type ImageTarget } from './mapserver-image.js';
 import { inParallel } from './parallel.js';
 import { isBinary, scanSideFile } from './side-files.js';
 import { runRules } from './rules.js';
@@ -111,13 +111,16 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
     const own = ownLines.get(path) ?? new Set<string>();
     byMapfile[path]?.push(...found.filter((f) => !own.has(`${f.file}:${f.line}`)));
   };
-  const skipped: string[] = [];
+  // MapInfo's binary .MAP files share the extension: they are data, not mapfiles.
+  const binary = await Promise.all(mapfiles.map((t) => isBinary(t.file)));
+  const skipped = mapfiles.filter((_, i) => binary[i]).map((t) => t.file);
+  const texts = mapfiles.filter((_, i) => !binary[i]);
+  // The image's MapServer reads the files itself: it starts now and loads them while our own checks run.
+  const imageRun =
+    judge.kind === 'image'
+      ? startImageCheck(judge.image, texts.filter((t) => isMapfileName(basename(t.file))).map((t) => ({ path: t.file, root: t.root })), options.env)
+      : undefined;
   const lintOne = async (target: Target): Promise<void> => {
-    // MapInfo's binary .MAP files share the extension: they are data, not mapfiles.
-    if (await isBinary(target.file)) {
-      skipped.push(target.file);
-      return;
-    }
     // One file that trips lint-mapfiles itself must not hide the others' findings.
     const checked = await checkFile(target, checks).catch((error: unknown) => ({
       doc: undefined,
@@ -132,9 +135,9 @@ export async function lintMapfiles(options: LintOptions): Promise<LintReport> {
     if (judge.kind === 'local') addMapServer(target.file, (await checkWithMapServer(judge.tool, checked.doc, checked.secrets, options.env)).findings);
   };
   // A few MapServer processes at a time: each load takes a fraction of a second.
-  await inParallel(mapfiles, 4, lintOne);
-  if (judge.kind === 'image' && imageTargets.length > 0) {
-    const check = await checkInImage(judge.image, imageTargets, options.env);
+  await inParallel(texts, 4, lintOne);
+  if (imageRun) {
+    const check = await imageRun.finish(imageTargets);
     mapserver.version = check.version;
     for (const [path, found] of check.findings) addMapServer(path, found);
   }

@@ -1,8 +1,8 @@
 // Rules about what a mapfile takes from the server rather than from itself: the plugins declared in
 // the image's MapServer config file, and paths resolved against the server's working directory.
-import { blocksOf, statementIn } from './blocks.js';
+import { blocksOf, statementIn, statementsOf } from './blocks.js';
 import { finding, type Finding, type RuleContext } from './findings.js';
-import { IMAGE_CONFIG_FILE, IMAGE_WORKING_DIR } from './served.js';
+import { IMAGE_CONFIG_FILE, IMAGE_PROJ_DATA, IMAGE_PROJ_INIT_FILES, IMAGE_WORKING_DIR, PROJ_DATABASE_INITS } from './served.js';
 
 /** PLUGIN "name" is looked up in the config file's PLUGINS block; MapServer refuses a name not there. */
 export function pluginRule({ doc, imagePlugins = [] }: RuleContext, findings: Finding[]): void {
@@ -36,6 +36,30 @@ export function relativeInitRule({ doc }: RuleContext, findings: Finding[]): voi
           'warning',
           'data-path',
           `PROJECTION "${item.value}" reads ${path} from the folder MapServer runs in, not from this mapfile's folder: it works where MapServer is started next to ${path}, but the image's MapServer runs in ${IMAGE_WORKING_DIR}, where ${path} is not, and then refuses the mapfile; give the projection by EPSG code or parameters, or name the file by its absolute path in the container (/mapfiles/...)`,
+        ),
+      );
+    }
+  }
+}
+
+/** init=name:code with a bare name: PROJ opens the file name from its data folder. */
+const BARE_INIT = /^\+?init=([^/:]+):/i;
+
+/** A bare init file the image's PROJ data does not have: MapServer refuses the projection. */
+export function initFileRule({ doc }: RuleContext, findings: Finding[]): void {
+  // A mapfile that points PROJ at its own data folder may bring any init file.
+  if (statementsOf(doc.root, 'CONFIG').some((s) => /^PROJ_(DATA|LIB)$/i.test(s.args[0]?.value ?? ''))) return;
+  const known = new Set([...IMAGE_PROJ_INIT_FILES, ...PROJ_DATABASE_INITS].map((name) => name.toLowerCase()));
+  for (const projection of blocksOf(doc.root, 'PROJECTION')) {
+    for (const item of projection.items) {
+      const name = BARE_INIT.exec(item.value.trim())?.[1];
+      if (!name || known.has(name.toLowerCase())) continue;
+      findings.push(
+        finding(
+          item,
+          'error',
+          'mapserver',
+          `PROJECTION "${item.value}" names the PROJ init file "${name}", which the image's PROJ data (${IMAGE_PROJ_DATA}) does not have, so MapServer refuses this mapfile ("Invalid value for an argument"); give the projection by EPSG code or parameters, or name the file by its absolute path in the container (/mapfiles/...)`,
         ),
       );
     }

@@ -4,7 +4,7 @@
 import { findingKey, type Finding, type RuleContext, type RuleResult, type SecretSpan } from './findings.js';
 import { mirrorSelectionRule } from './rules-mirror.js';
 import { dataPathRule } from './rules-paths.js';
-import { pluginRule, relativeInitRule } from './rules-runtime.js';
+import { initFileRule, pluginRule, relativeInitRule } from './rules-runtime.js';
 import { secretRule } from './rules-secrets.js';
 import { errorFileRule, mapPatternRule, onlineResourceRule } from './rules-serving.js';
 
@@ -19,6 +19,7 @@ export function runRules(context: RuleContext): RuleResult {
   pluginRule(context, findings);
   relativeInitRule(context, findings);
   mirrorSelectionRule(context, findings);
+  initFileRule(context, findings);
   return { findings: dedupe(findings), secrets };
 }
 

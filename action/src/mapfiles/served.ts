@@ -60,6 +60,15 @@ export function imagePlugins(projectRoot?: string): readonly string[] {
   return IMAGE_PLUGINS;
 }
 
+/**
+ * The image's PROJ data folder and its files, where PROJ looks up init=<file>:<code> (the image sets
+ * no PROJ_DATA): `docker run --rm --entrypoint ls mapserver-ecs:local /usr/share/proj`. init=epsg:
+ * and init=IGNF: are read from proj.db when no such file exists, so they resolve without one.
+ */
+export const IMAGE_PROJ_DATA = '/usr/share/proj';
+export const IMAGE_PROJ_INIT_FILES: readonly string[] = ['CH', 'GL27', 'ITRF2000', 'ITRF2008', 'ITRF2014', 'ITRF2020', 'nad27', 'nad83', 'other.extra', 'world'];
+export const PROJ_DATABASE_INITS: readonly string[] = ['epsg', 'ignf'];
+
 /** Where the image's MapServer runs: mod_fcgid starts mapserv in the folder of the script. */
 export const IMAGE_WORKING_DIR = '/usr/lib/cgi-bin';
 

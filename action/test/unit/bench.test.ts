@@ -35,7 +35,8 @@ describe('stats', () => {
 describe('parseBenchArgs', () => {
   it('reads --out, --quick and --only', () => {
     expect(parseBenchArgs(['--', '--out', '/tmp/x', '--quick', '--only', 'serving,pipeline'])).toEqual({ out: '/tmp/x', quick: true, only: ['serving', 'pipeline'] });
-    expect(parseBenchArgs(['--out', '/tmp/y']).only).toEqual(['serving', 'freshness', 'pipeline']);
+    expect(parseBenchArgs(['--out', '/tmp/y']).only).toEqual(['serving', 'freshness', 'pipeline', 'lint']);
+    expect(parseBenchArgs(['--out', '/tmp/y', '--only', 'lint']).only).toEqual(['lint']);
   });
 
   it('refuses what it cannot run', () => {

@@ -118,6 +118,18 @@ describe('lint-mapfiles as MapServer and the image see the files', () => {
     expect(report.findings).toEqual([expect.objectContaining({ line: 5, severity: 'warning', message: expect.stringContaining('the image\'s MapServer runs in /usr/lib/cgi-bin') })]);
   });
 
+  it("refuses an init file the image's PROJ data does not have, unless the mapfile brings its own PROJ data", async () => {
+    const missing = await lintFolder({ 'p.map': MAP('  PROJECTION\n    "init=epsg2:42304"\n  END\n  LAYER\n    NAME a\n    TYPE POINT\n    PROJECTION\n      "+init=esri:102100"\n    END\n  END') });
+    expect(missing.findings.filter((f) => f.severity === 'error').map((f) => [f.line, f.message.slice(0, 46)])).toEqual([
+      [5, 'PROJECTION "init=epsg2:42304" names the PROJ i'],
+      [11, 'PROJECTION "+init=esri:102100" names the PROJ '],
+    ]);
+    const known = await lintFolder({ 'p.map': MAP('  PROJECTION\n    "init=EPSG:4326"\n  END\n  LAYER\n    NAME a\n    TYPE POINT\n    PROJECTION\n      "init=IGNF:LAMB93"\n    END\n  END\n  LAYER\n    NAME b\n    TYPE POINT\n    PROJECTION\n      "init=world:foo"\n    END\n  END') });
+    expect(known.errors).toBe(0);
+    const ownData = await lintFolder({ 'p.map': MAP('  CONFIG "PROJ_DATA" "/mapfiles/proj"\n  PROJECTION\n    "init=epsg2:42304"\n  END') });
+    expect(ownData.errors).toBe(0);
+  });
+
   it('does not take VALIDATION patterns for credentials, but still finds a password in a connection', async () => {
     const report = await lintFolder({
       'v.map': MAP('  WEB\n    VALIDATION\n      "token" "^[a-z]+$"\n      "default_token" "abc"\n    END\n  END\n  LAYER\n    NAME a\n    TYPE POINT\n    CONNECTIONTYPE POSTGIS\n    CONNECTION "host=db password=hunter22"\n    DATA "geom from t"\n  END'),
