@@ -119,6 +119,7 @@ afterAll(async () => {
   for (const instance of instances) await instance.stop();
   clients?.destroy();
   await emulator?.stop();
+  if (process.env.IAM_SIMULATION_KEEP) writeFileSync(process.env.IAM_SIMULATION_KEEP, readFileSync(recordFile));
   rmSync(join(recordFile, '..'), { recursive: true, force: true });
   for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   Object.assign(process.env, savedEnv);
@@ -299,5 +300,11 @@ describe('the instance role', () => {
     const { simulated, denied } = await simulateRecorded(checks, valuesOf);
     process.stdout.write(`IAM simulation (instances): ${checks.length} recorded checks, ${simulated} distinct simulated, ${denied.length} denied\n`);
     expect(denied).toEqual([]);
+  });
+
+  it('denies the same requests under the policy of another group: the hook, the health report, the failure tag', async () => {
+    const checks = readRecorded(recordFile).filter((check) => check.role === 'instance');
+    const { denied } = await simulateRecorded(checks, (check) => ({ ...valuesOf(check), autoScalingGroup: 'another-group' }));
+    expect([...new Set(denied.map((line) => /: (\S+) /.exec(line)?.[1]))].sort()).toEqual(['autoscaling:CompleteLifecycleAction', 'autoscaling:SetInstanceHealth', 'ec2:CreateTags']);
   });
 });
