@@ -4,9 +4,9 @@
 // line per check, appended to the file EMULATOR_IAM_RECORD names, so a test can simulate them all
 // against the generated policies.
 import { appendFileSync } from 'node:fs';
+import { autoScalingGroupArn, isAutoScalingGroupArn, resourceTagsBefore } from './iam-lookups.js';
 import { iamChecksWithImplied, type IamCheck } from './iam-requests.js';
 import type { Interceptor, ProxyRequest, Upstream } from './types.js';
-import { internalRequest } from './wire.js';
 
 export const IAM_RECORD_ENV = 'EMULATOR_IAM_RECORD';
 /** moto's account. */
@@ -22,6 +22,8 @@ export const ACTORS = {
   mirror: { accessKeyId: 'AKIAMIRROR000000TEST', role: 'instance' },
   s3fs: { accessKeyId: 'AKIAS3FS00000000TEST', role: 'instance' },
   gdal: { accessKeyId: 'AKIAGDAL00000000TEST', role: 'task' },
+  /** mapfiles-instance: the launch hook, its launch-failure tag, the drain and the health report. */
+  instance: { accessKeyId: 'AKIAINSTANCE0000TEST', role: 'instance' },
 } as const;
 export type Actor = keyof typeof ACTORS | 'packer';
 
@@ -60,15 +62,6 @@ function actorOf(request: ProxyRequest): { actor: Actor | null; role: string | n
   return { actor: name === 'pipeline' && /packer|aws-sdk-go/i.test(agent) ? 'packer' : name, role };
 }
 
-/** The tags of an image before a call changes it (DeregisterImage is allowed by its ec2:ResourceTag/...). */
-async function imageTags(upstream: Upstream, imageId: string): Promise<Record<string, string>> {
-  const answer = await upstream(internalRequest('ec2', 'DescribeImages', `Action=DescribeImages&Version=2016-11-15&ImageId.1=${encodeURIComponent(imageId)}`));
-  const text = answer.body.toString();
-  const tags: Record<string, string> = {};
-  for (const match of text.matchAll(/<item>\s*<key>([^<]*)<\/key>\s*<value>([^<]*)<\/value>\s*<\/item>/g)) tags[`ec2:ResourceTag/${match[1]}`] = match[2] ?? '';
-  return tags;
-}
-
 export interface IamRecorderOptions {
   file: string;
   /** moto, for what a check needs to know before the call changes it. */
@@ -80,15 +73,17 @@ export interface IamRecorderOptions {
 export function iamRecorder(options: IamRecorderOptions): Interceptor {
   return async (request, next) => {
     const region = /Credential=[^/]+\/\d+\/([^/]+)\//.exec(String(request.headers.authorization ?? ''))?.[1] ?? 'us-east-1';
-    const imageId = request.service === 'ec2' && request.action === 'DeregisterImage' ? request.params.get('ImageId') : null;
-    const tags = imageId ? await imageTags(options.upstream, imageId) : {};
+    // Read before the call changes them: a deregistered image's tags, a deleted group's ARN.
+    const tags = await resourceTagsBefore(options.upstream, request);
+    const groupArn = await autoScalingGroupArn(options.upstream, request);
     const answer = await next();
     const facts = { region, accountId: EMULATED_ACCOUNT, answer: answer.body.toString() };
     const checks = iamChecksWithImplied(request, facts, options.instanceProfileRoles);
     const who = actorOf(request);
     const lines = checks.map((check) => {
-      const context = check.action === 'ec2:DeregisterImage' ? { ...check.context, ...tags } : check.context;
-      const line: RecordedCheck = { ...who, service: request.service ?? '', operation: request.action ?? request.method, method: request.method, url: request.url, status: answer.status, ...check, context };
+      const context = ['ec2:DeregisterImage', 'ec2:CreateTags'].includes(check.action) ? { ...check.context, ...tags } : check.context;
+      const resource = groupArn && isAutoScalingGroupArn(check.resource) ? groupArn : check.resource;
+      const line: RecordedCheck = { ...who, service: request.service ?? '', operation: request.action ?? request.method, method: request.method, url: request.url, status: answer.status, ...check, resource, context };
       return `${JSON.stringify(line)}\n`;
     });
     if (lines.length > 0) appendFileSync(options.file, lines.join(''));

@@ -6,7 +6,7 @@ import type { ProxyRequest } from './types.js';
 export interface IamCheck {
   action: string;
   resource: string;
-  context: Record<string, string>;
+  context: Record<string, string | string[]>;
 }
 
 export interface RequestFacts {
@@ -145,7 +145,7 @@ function ecsResources(operation: string, body: Record<string, unknown>, facts: R
   if (operation === 'DescribeClusters') return list(body.clusters ?? 'default').map((name) => `${at}:cluster/${last(name)}`);
   if (operation === 'DescribeServices') return list(body.services).map((name) => `${at}:service/${cluster}/${last(name)}`);
   if (['CreateService', 'UpdateService', 'DeleteService'].includes(operation)) return [`${at}:service/${cluster}/${last(String(body.serviceName ?? body.service))}`];
-  if (operation === 'DescribeContainerInstances') return list(body.containerInstances).map((id) => `${at}:container-instance/${cluster}/${last(id)}`);
+  if (operation === 'DescribeContainerInstances' || operation === 'UpdateContainerInstancesState') return list(body.containerInstances).map((id) => `${at}:container-instance/${cluster}/${last(id)}`);
   if (operation === 'ListTasks') return [`${at}:container-instance/${cluster}/*`];
   if (operation === 'DescribeTasks') return list(body.tasks).map((id) => `${at}:task/${cluster}/${last(id)}`);
   return [`${at}:cluster/${cluster}`];
@@ -195,6 +195,24 @@ function impliedChecks(request: ProxyRequest, facts: RequestFacts, primary: IamC
   return implied;
 }
 
+/**
+ * The tags a CreateTags request sets, as the condition keys AWS gives it (EC2 User Guide, "Control
+ * access to EC2 resources using resource tags"): aws:TagKeys lists every key, aws:RequestTag/<key>
+ * carries each value. The tags the resource has before the call (ec2:ResourceTag/...) are the
+ * recorder's to look up.
+ */
+function requestTags(params: URLSearchParams): Record<string, string | string[]> {
+  const context: Record<string, string | string[]> = {};
+  const keys: string[] = [];
+  for (const [name, key] of params) {
+    const index = /^Tag\.(\d+)\.Key$/.exec(name)?.[1];
+    if (index === undefined) continue;
+    keys.push(key);
+    context[`aws:RequestTag/${key}`] = params.get(`Tag.${index}.Value`) ?? '';
+  }
+  return keys.length > 0 ? { ...context, 'aws:TagKeys': keys } : context;
+}
+
 /** The IAM checks of one request that AWS authorizes with IAM, with those AWS makes on top: empty for one that needs none. */
 export function iamChecksWithImplied(request: ProxyRequest, facts: RequestFacts, instanceProfileRoles: Record<string, string> = {}): IamCheck[] {
   const primary = iamChecks(request, facts);
@@ -214,6 +232,7 @@ export function iamChecks(request: ProxyRequest, facts: RequestFacts): IamCheck[
   const checks = (resources: string[]): IamCheck[] => resources.map((resource) => ({ action, resource, context: {} }));
   switch (service) {
     case 'ec2':
+      if (operation === 'CreateTags') return ec2Resources(operation, request.params, facts).map((resource) => ({ action, resource, context: requestTags(request.params) }));
       return checks(ec2Resources(operation, request.params, facts));
     case 'ecs':
       return checks(ecsResources(operation, body, facts));

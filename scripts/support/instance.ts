@@ -26,6 +26,11 @@ export interface InstanceOptions {
   driver?: 'mirror' | 's3fs';
   /** The emulator's credentials and region. */
   awsEnv: Record<string, string>;
+  /**
+   * The credentials mapfiles-instance signs with (and the mount it remounts), when they differ from
+   * the mount's (awsEnv's): each actor of the instance role is then recorded under its own key.
+   */
+  instanceCredentials?: Record<string, string>;
 }
 
 export interface SimulatedInstance {
@@ -82,7 +87,7 @@ export function simulateInstance(options: InstanceOptions): SimulatedInstance {
   const run = (script: 'mount' | 'instance', args: string[], timeoutMs = 120_000): Promise<{ code: number; output: string }> => {
     if (script === 'mount') return runMountScript(args[0] ?? '', env, timeoutMs);
     return new Promise((resolve) => {
-      execFile(INSTANCE_SCRIPT, args, { env: { ...process.env, ...env }, timeout: timeoutMs }, (error, stdout, stderr) => {
+      execFile(INSTANCE_SCRIPT, args, { env: { ...process.env, ...env, ...options.instanceCredentials }, timeout: timeoutMs }, (error, stdout, stderr) => {
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: `${stdout}${stderr}`.trim() });
       });
     });
@@ -94,7 +99,7 @@ export function simulateInstance(options: InstanceOptions): SimulatedInstance {
     mirrorRoot: join(dir, 'mirror'),
     run,
     watch() {
-      const child = spawn(INSTANCE_SCRIPT, ['watch'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(INSTANCE_SCRIPT, ['watch'], { env: { ...process.env, ...env, ...options.instanceCredentials }, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
       child.stderr?.on('data', (c: Buffer) => (output += c.toString()));

@@ -4,21 +4,27 @@
 // real mapfiles-instance completing the hook). A mount that fails abandons the launch, the refresh
 // rolls back and roll names the instance and the cause; a healthy instance continues it. Then the
 // mirror is killed: back within the grace period nothing changes, gone for good the instance drains
-// in ECS and is set Unhealthy (and replaced) in its group.
+// in ECS and is set Unhealthy (and replaced) in its group. Every request the instances make (the
+// mirror, s3fs, mapfiles-instance) is recorded with the instance role and simulated against the
+// generated instance policy.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { DescribeAutoScalingGroupsCommand, DescribeLifecycleHooksCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeImagesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
 import { DescribeContainerInstancesCommand } from '@aws-sdk/client-ecs';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
-import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { IamValues } from '../../src/aws/iam.js';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { LAUNCH_HOOK_NAME } from '../../src/aws/lifecycle-hook.js';
 import type { InputName } from '../../src/inputs.js';
 import { bootstrap } from '../../src/steps/bootstrap.js';
 import { rollInstances } from '../../src/steps/roll.js';
+import { readRecorded, simulateRecorded, type RecordedRequest } from '../support/iam-simulator.js';
 import { testContext } from '../../../scripts/support/command-context.js';
+import { actorCredentials, EMULATED_ACCOUNT } from '../../../scripts/emulator/iam-recorder.js';
 import { MOUNT_SCRIPT } from '../../../scripts/support/mount.js';
 import { simulateInstance, type SimulatedInstance } from '../../../scripts/support/instance.js';
 import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
@@ -34,6 +40,9 @@ const amis: string[] = [];
 const instances: SimulatedInstance[] = [];
 const savedEnv = { ...process.env };
 const fast = { intervalMs: 100 };
+const recordFile = join(mkdtempSync(join(tmpdir(), 'lifecycle-iam-')), 'iam-requests.jsonl');
+/** Each instance signs as its actors: the mount's driver, and mapfiles-instance. */
+const signing = (driver: 'mirror' | 's3fs') => ({ awsEnv: { ...emulator.env, ...actorCredentials(driver) }, instanceCredentials: actorCredentials('instance') });
 
 function context(extra: Partial<Record<InputName, string>> = {}) {
   return testContext({ ...inputs, ...extra }, { clients, env: { ...emulator.env } });
@@ -61,7 +70,7 @@ async function bootHeldInstances(bucket: string, graceSeconds = 300): Promise<Ar
   });
   const booted = [];
   for (const instanceId of held) {
-    const instance = simulateInstance({ instanceId, endpoint: emulator.endpoint, bucket, group: GROUP, hook: LAUNCH_HOOK_NAME, graceSeconds, awsEnv: emulator.env });
+    const instance = simulateInstance({ instanceId, endpoint: emulator.endpoint, bucket, group: GROUP, hook: LAUNCH_HOOK_NAME, graceSeconds, ...signing('mirror') });
     instances.push(instance);
     const mount = await instance.run('mount', ['mount']);
     let hook;
@@ -80,7 +89,7 @@ async function bootHeldInstances(bucket: string, graceSeconds = 300): Promise<Ar
 }
 
 beforeAll(async () => {
-  emulator = await startEmulator({ refreshSteps: 1 });
+  emulator = await startEmulator({ refreshSteps: 1, iamRecordFile: recordFile });
   Object.assign(process.env, emulator.env);
   clients = createClients('us-east-1', process.env);
   await clients.s3.send(new CreateBucketCommand({ Bucket: 'maps-bucket' }));
@@ -110,6 +119,8 @@ afterAll(async () => {
   for (const instance of instances) await instance.stop();
   clients?.destroy();
   await emulator?.stop();
+  if (process.env.IAM_SIMULATION_KEEP) writeFileSync(process.env.IAM_SIMULATION_KEEP, readFileSync(recordFile));
+  rmSync(join(recordFile, '..'), { recursive: true, force: true });
   for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   Object.assign(process.env, savedEnv);
 });
@@ -218,7 +229,7 @@ describe('self-healing', () => {
 
   it('s3fs that dies is remounted; one that cannot remount has the instance drained and replaced after the grace period', async () => {
     const instanceId = ((await group())?.Instances ?? [])[0]?.InstanceId ?? '';
-    const instance = simulateInstance({ instanceId, endpoint: emulator.endpoint, bucket: 'maps-bucket', group: GROUP, hook: LAUNCH_HOOK_NAME, graceSeconds: 5, driver: 's3fs', awsEnv: emulator.env });
+    const instance = simulateInstance({ instanceId, endpoint: emulator.endpoint, bucket: 'maps-bucket', group: GROUP, hook: LAUNCH_HOOK_NAME, graceSeconds: 5, driver: 's3fs', ...signing('s3fs') });
     instances.push(instance);
     const mounted = await instance.run('mount', ['mount']);
     expect(mounted.output).toContain('mounted s3://maps-bucket/ read-only');
@@ -247,5 +258,53 @@ describe('self-healing', () => {
     } finally {
       watch.child.kill('SIGTERM');
     }
+  });
+});
+
+describe('the instance role', () => {
+  /** The instance policy as the settings of this stack generate it: the whole bucket, the group, the cluster. */
+  const values: IamValues = {
+    region: 'us-east-1',
+    accountId: EMULATED_ACCOUNT,
+    bucket: 'maps-bucket',
+    bucketPrefix: '',
+    cluster: 'mapserver',
+    service: 'mapserver',
+    autoScalingGroup: GROUP,
+    capacityProvider: GROUP,
+    launchTemplate: GROUP,
+    ecrRepository: 'mapserver',
+    logGroup: '/ecs/mapserver',
+    instanceRoleArn: `arn:aws:iam::${EMULATED_ACCOUNT}:role/mapserver-ecs-instance`,
+    taskRoleArn: `arn:aws:iam::${EMULATED_ACCOUNT}:role/mapserver-task`,
+    executionRoleArn: `arn:aws:iam::${EMULATED_ACCOUNT}:role/mapserver-execution`,
+  };
+  // The broken roll's instances serve another bucket: their policy is generated for it.
+  const valuesOf = (check: RecordedRequest): IamValues => (check.resource.startsWith('arn:aws:s3:::no-such-bucket') ? { ...values, bucket: 'no-such-bucket' } : values);
+
+  it('allows every request the instances made (0 denials): the hook, the failure tag, the drain, the health report, the bucket', async () => {
+    const checks = readRecorded(recordFile).filter((check) => check.role === 'instance');
+    const made = (actor: string, action: string, context: Record<string, unknown> = {}): boolean =>
+      checks.some((c) => c.actor === actor && c.action === action && Object.entries(context).every(([key, value]) => JSON.stringify(c.context?.[key]) === JSON.stringify(value)));
+    expect(made('instance', 'autoscaling:CompleteLifecycleAction')).toBe(true);
+    expect(made('instance', 'autoscaling:SetInstanceHealth')).toBe(true);
+    expect(made('instance', 'ecs:UpdateContainerInstancesState')).toBe(true);
+    expect(made('instance', 'ec2:CreateTags', { 'aws:TagKeys': ['mapserver-ecs:launch-failure'], 'ec2:ResourceTag/aws:autoscaling:groupName': GROUP })).toBe(true);
+    expect(made('mirror', 's3:GetObject') && made('s3fs', 's3:ListBucket')).toBe(true);
+    // Each is authorized on its own resource: the group's real ARN, the container instance, the instance.
+    const group = checks.find((c) => c.action === 'autoscaling:SetInstanceHealth')?.resource ?? '';
+    expect(group).toMatch(new RegExp(`^arn:aws:autoscaling:us-east-1:${EMULATED_ACCOUNT}:autoScalingGroup:[0-9a-f-]{36}:autoScalingGroupName/${GROUP}$`));
+    expect(checks.find((c) => c.action === 'ecs:UpdateContainerInstancesState')?.resource).toMatch(/:container-instance\/mapserver\/[^/]+$/);
+    expect(checks.find((c) => c.action === 'ec2:CreateTags')?.resource).toMatch(/:instance\/i-[0-9a-f]+$/);
+
+    const { simulated, denied } = await simulateRecorded(checks, valuesOf);
+    process.stdout.write(`IAM simulation (instances): ${checks.length} recorded checks, ${simulated} distinct simulated, ${denied.length} denied\n`);
+    expect(denied).toEqual([]);
+  });
+
+  it('denies the same requests under the policy of another group: the hook, the health report, the failure tag', async () => {
+    const checks = readRecorded(recordFile).filter((check) => check.role === 'instance');
+    const { denied } = await simulateRecorded(checks, (check) => ({ ...valuesOf(check), autoScalingGroup: 'another-group' }));
+    expect([...new Set(denied.map((line) => /: (\S+) /.exec(line)?.[1]))].sort()).toEqual(['autoscaling:CompleteLifecycleAction', 'autoscaling:SetInstanceHealth', 'ec2:CreateTags']);
   });
 });

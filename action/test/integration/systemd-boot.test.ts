@@ -4,7 +4,8 @@
 // (After=cloud-final, Requires=docker, settings read at start). The mount serves an emulated bucket
 // with the mirror driver; the launch hook is completed against the emulator on this machine's
 // loopback (--network host). Each boot is checked from inside: systemd's own view of the ordering,
-// the journal's timestamps, and what the stand-in agent started with.
+// the journal's timestamps, and what the stand-in agent started with. The instance signs with the
+// instance role's key: every request it makes is recorded and simulated against the instance policy.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, PutLifecycleHookCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateLaunchTemplateCommand, DescribeImagesCommand, DescribeSubnetsCommand, DescribeTagsCommand } from '@aws-sdk/client-ec2';
@@ -18,7 +19,10 @@ import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { LAUNCH_FAILURE_TAG, LAUNCH_HOOK } from '../../src/aws/lifecycle-hook.js';
 import { parseSettings } from '../../src/settings.js';
 import { renderUserData } from '../../src/steps/user-data.js';
+import type { IamValues } from '../../src/aws/iam.js';
+import { readRecorded, simulateRecorded, type RecordedRequest } from '../support/iam-simulator.js';
 import { freePort } from '../../../scripts/support/ports.js';
+import { ACTORS, EMULATED_ACCOUNT } from '../../../scripts/emulator/iam-recorder.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 
 jest.setTimeout(300_000);
@@ -27,6 +31,7 @@ const run = promisify(execFile);
 const IMAGE = 'mapserver-ecs-systemd-boot:test';
 const GROUP = 'mapserver-ecs';
 let emulator: Emulator;
+const recordFile = join(mkdtempSync(join(tmpdir(), 'systemd-boot-iam-')), 'iam-requests.jsonl');
 let clients: AwsClients;
 const containers: string[] = [];
 const savedEnv = { ...process.env };
@@ -64,7 +69,7 @@ async function boot(options: { bucket?: string; cloudFinal: 'before' | 'after' }
   writeFileSync(
     join(files, 'standin.env'),
     [
-      'AWS_ACCESS_KEY_ID=testing',
+      `AWS_ACCESS_KEY_ID=${ACTORS.instance.accessKeyId}`,
       'AWS_SECRET_ACCESS_KEY=testing',
       `MAPFILES_INSTANCE_ID=${instanceId}`,
       `MAPFILES_AGENT_URL=http://127.0.0.1:${port}`,
@@ -146,7 +151,7 @@ async function launchFailureTag(instanceId: string): Promise<string | undefined>
 }
 
 beforeAll(async () => {
-  emulator = await startEmulator();
+  emulator = await startEmulator({ iamRecordFile: recordFile });
   Object.assign(process.env, emulator.env);
   clients = createClients('us-east-1', process.env);
   // The image: the overlay as the bake installs it, with the stand-ins (packer/ and the fixture as context).
@@ -179,6 +184,7 @@ afterAll(async () => {
   if (containers.length > 0) await docker(['rm', '-f', ...containers]).catch(() => undefined);
   clients?.destroy();
   await emulator?.stop();
+  rmSync(join(recordFile, '..'), { recursive: true, force: true });
   for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   Object.assign(process.env, savedEnv);
 });
@@ -224,5 +230,35 @@ describe('the AMI booting under systemd', () => {
     await expectAgentNeverStarted(container);
     expect(emulator.proxy.launchAnswer(instanceId)).toBe('ABANDON');
     expect(await launchFailureTag(instanceId)).toMatch(/first sync|mirror/);
+  });
+});
+
+describe('the instance role', () => {
+  const role = (name: string): string => `arn:aws:iam::${EMULATED_ACCOUNT}:role/${name}`;
+  const values: IamValues = {
+    region: 'us-east-1',
+    accountId: EMULATED_ACCOUNT,
+    bucket: 'maps-bucket',
+    bucketPrefix: '',
+    cluster: 'mapserver',
+    service: 'mapserver',
+    autoScalingGroup: GROUP,
+    capacityProvider: GROUP,
+    launchTemplate: GROUP,
+    ecrRepository: 'mapserver',
+    logGroup: '/ecs/mapserver',
+    instanceRoleArn: role('mapserver-ecs-instance'),
+    taskRoleArn: role('mapserver-task'),
+    executionRoleArn: role('mapserver-execution'),
+  };
+  // Each boot serves its own bucket, and its policy is generated for that bucket.
+  const valuesOf = (check: RecordedRequest): IamValues => ({ ...values, bucket: /^arn:aws:s3:::([^/]+)/.exec(check.resource)?.[1] ?? values.bucket });
+
+  it('allows every request the booted instances made (0 denials): the bucket, the hook completed and abandoned, the failure tag', async () => {
+    const checks = readRecorded(recordFile).filter((check) => check.role === 'instance');
+    expect(new Set(checks.map((check) => check.action))).toEqual(new Set(['s3:ListBucket', 's3:GetObject', 'autoscaling:CompleteLifecycleAction', 'ec2:CreateTags']));
+    const { simulated, denied } = await simulateRecorded(checks, valuesOf);
+    process.stdout.write(`IAM simulation (systemd boots): ${checks.length} recorded checks, ${simulated} distinct simulated, ${denied.length} denied\n`);
+    expect(denied).toEqual([]);
   });
 });

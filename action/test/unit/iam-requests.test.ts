@@ -86,6 +86,26 @@ describe('query and JSON protocol requests', () => {
   });
 });
 
+describe('the instance\'s own calls (mapfiles-instance)', () => {
+  it('CreateTags of an instance carries aws:TagKeys and aws:RequestTag/<key> of the tags it sets', () => {
+    const request = query('ec2', 'Action=CreateTags&Version=2016-11-15&ResourceId.1=i-0abc&Tag.1.Key=mapserver-ecs%3Alaunch-failure&Tag.1.Value=first%20sync');
+    expect(iamChecks(request, facts)).toEqual([
+      {
+        action: 'ec2:CreateTags',
+        resource: 'arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc',
+        context: { 'aws:TagKeys': ['mapserver-ecs:launch-failure'], 'aws:RequestTag/mapserver-ecs:launch-failure': 'first sync' },
+      },
+    ]);
+  });
+
+  it('UpdateContainerInstancesState is checked on each container instance of its cluster', () => {
+    const body = { cluster: 'mapserver', containerInstances: ['arn:aws:ecs:eu-west-1:123456789012:container-instance/mapserver/abc123'], status: 'DRAINING' };
+    expect(iamChecks(json('ecs', 'AmazonEC2ContainerServiceV20141113.UpdateContainerInstancesState', body), facts)).toEqual([
+      { action: 'ecs:UpdateContainerInstancesState', resource: 'arn:aws:ecs:eu-west-1:123456789012:container-instance/mapserver/abc123', context: {} },
+    ]);
+  });
+});
+
 describe('the actor of a request', () => {
   it('is read from the SigV4 header, SigV2 header or presigned query', () => {
     expect(accessKeyIdOf({ headers: auth('s3', ACTORS.s3fs.accessKeyId), url: '/' })).toBe(ACTORS.s3fs.accessKeyId);
@@ -94,7 +114,7 @@ describe('the actor of a request', () => {
   });
 
   it('maps each actor to one role, and gives each its own key', () => {
-    expect(Object.fromEntries(Object.entries(ACTORS).map(([actor, a]) => [actor, a.role]))).toEqual({ pipeline: 'pipeline', mirror: 'instance', s3fs: 'instance', gdal: 'task' });
+    expect(Object.fromEntries(Object.entries(ACTORS).map(([actor, a]) => [actor, a.role]))).toEqual({ pipeline: 'pipeline', mirror: 'instance', s3fs: 'instance', gdal: 'task', instance: 'instance' });
     expect(new Set(Object.values(ACTORS).map((a) => a.accessKeyId)).size).toBe(Object.keys(ACTORS).length);
   });
 });
