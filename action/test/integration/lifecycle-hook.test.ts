@@ -30,7 +30,9 @@ import { simulateInstance, type SimulatedInstance } from '../../../scripts/suppo
 import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 
-jest.setTimeout(240_000);
+// s3fs's own retries against a bucket that answers 503 take minutes before it gives up, and more on
+// a loaded machine.
+jest.setTimeout(480_000);
 
 const GROUP = 'mapserver-ecs';
 let emulator: Emulator;
