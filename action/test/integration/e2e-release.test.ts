@@ -13,7 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseFileCommands } from '../support/action-runner.js';
-import { registerMountedInstance } from '../../../scripts/emulator/instances.js';
+import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 import { startRegistry } from '../../../scripts/support/registry.js';
 
@@ -116,9 +116,13 @@ describe('the action bundle runs release end to end against the emulator', () =>
     if (network.code !== 0) throw new Error(`cannot read the emulated network:\n${network.stderr}`);
     const value = (key: string): string => new RegExp(`^${key}=(.*)$`, 'm').exec(network.stdout)?.[1] ?? '';
 
+    // An AMI an earlier bake made: bootstrap starts the group on a baked AMI only, and the release
+    // then bakes a newer one and rolls onto it.
+    const source = ((await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId ?? '';
+    const earlier = await makeManagedAmi(clients.ec2, { name: 'mapserver-ecs-2026-11-01', buildTime: '2026-11-01T10:00:00Z', sourceAmi: source, subnet: value('subnets').split(',')[0] ?? '' });
     const bootstrap = await runBundle(
       bundle,
-      { command: 'bootstrap', ...common(), subnets: value('subnets'), 'security-groups': value('security-groups'), 'instance-profile': 'mapserver-ecs-e2e' },
+      { command: 'bootstrap', ...common(), subnets: value('subnets'), 'security-groups': value('security-groups'), 'instance-profile': 'mapserver-ecs-e2e', 'ami-id': earlier },
       runEnv(),
     );
     if (bootstrap.code !== 0) throw new Error(`bootstrap failed (${bootstrap.code}):\n${bootstrap.stdout.slice(-4000)}`);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Interceptor } from '../../../scripts/emulator/types.js';
 import { repoRoot } from '../support/action-runner.js';
 import { runCliFromSource, type CliRun } from '../support/cli-source.js';
-import { registerMountedInstance } from '../../../scripts/emulator/instances.js';
+import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
 import { startRegistry } from '../../../scripts/support/registry.js';
 
@@ -93,7 +93,11 @@ beforeAll(async () => {
     '--registry', registry.address,
     '--wait-minutes', '5',
   ];
-  const bootstrap = await runCliFromSource(['bootstrap', ...common], { ...emulator.env, MAPSERVER_ECS_ROOT: root });
+  // An AMI an earlier bake made: bootstrap starts the group on a baked AMI only, and the first
+  // release then bakes from this checkout and rolls onto it.
+  const source = ((await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId ?? '';
+  const earlier = await makeManagedAmi(clients.ec2, { name: 'mapserver-ecs-2026-11-01', buildTime: '2026-11-01T10:00:00Z', sourceAmi: source, subnet: subnets[0]?.SubnetId ?? '' });
+  const bootstrap = await runCliFromSource(['bootstrap', ...common, '--ami-id', earlier], { ...emulator.env, MAPSERVER_ECS_ROOT: root });
   if (bootstrap.code !== 0) throw new Error(`bootstrap failed:\n${bootstrap.stderr.slice(-4000)}`);
   await registerInstances();
 }, 5 * 60_000);
