@@ -22,6 +22,9 @@
 #   LOCAL_STACK_BUCKET         the mapfile bucket                                [mapserver-ecs-local]
 #   LOCAL_STACK_MOUNT_DRIVER   how the instance serves the bucket: mirror or s3fs [mirror]
 #   LOCAL_STACK_KEEP_ON_FAILURE=1  leave a failed `up` running, to look at it
+# Every AWS request goes through the emulator's proxy, each actor (pipeline and Packer, the
+# instance's mount script and mirror or s3fs, the task's GDAL) signing with its own dummy key, and
+# is recorded as the IAM checks AWS would make in $LOCAL_STACK_DIR/iam-requests.jsonl.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -80,10 +83,12 @@ fi
 stack_label="mapserver-ecs.local-stack=$state_dir"
 
 endpoint="http://127.0.0.1:$emulator_port"
-# S3 traffic (s3fs, GDAL, uploads) goes straight to moto: the emulator's proxy adds nothing for S3,
-# and a FUSE mount is better served without a proxy in between. AWS_ENDPOINT_URL_S3 is the SDKs'
-# own per-service override.
-s3_endpoint="http://127.0.0.1:$moto_port"
+# S3 traffic (s3fs, the mirror, GDAL, uploads) goes through the proxy too, so that its IAM record
+# (and its S3 event notifications) see every request. AWS_ENDPOINT_URL_S3 is the SDKs' own
+# per-service override.
+s3_endpoint="$endpoint"
+# Where the proxy records each request's IAM checks (one JSON line each): cheap, so always.
+iam_record="$state_dir/iam-requests.jsonl"
 # moto accepts any credentials: these are its documented dummies, used only against the emulator.
 emulator_env=(
   "AWS_ENDPOINT_URL=$endpoint"
@@ -94,6 +99,13 @@ emulator_env=(
   "AWS_SECRET_ACCESS_KEY=testing"
   "AWS_EC2_METADATA_DISABLED=true"
 )
+# The dummy access key id of each actor (actor_key pipeline|mirror|s3fs|gdal), read in start_emulator:
+# the emulator tells the roles apart by it.
+declare -A actor_keys=()
+actor_key() {
+  [[ -n "${actor_keys[$1]:-}" ]] || die "local-stack: no access key id for actor '$1'"
+  printf '%s' "${actor_keys[$1]}"
+}
 
 phase_started=0
 phase() {
@@ -107,7 +119,7 @@ phase_done() {
 
 # The project's CLI from source, with the emulator's environment.
 cli() {
-  env "${emulator_env[@]}" NODE_NO_WARNINGS=1 MAPSERVER_ECS_BUILD_DIR="$state_dir/build/packer" \
+  env "${emulator_env[@]}" AWS_ACCESS_KEY_ID="$(actor_key pipeline)" NODE_NO_WARNINGS=1 MAPSERVER_ECS_BUILD_DIR="$state_dir/build/packer" \
     npx --no-install tsx action/src/index.ts "$@"
 }
 helper() {
@@ -265,9 +277,13 @@ replace_earlier_stack() {
 
 start_emulator() {
   phase "AWS API emulator on $endpoint (moto on $s3_endpoint)"
-  start_background emulator bash scripts/emulator.sh --port "$emulator_port" --moto-port "$moto_port"
+  rm -f "$iam_record"
+  start_background emulator env EMULATOR_IAM_RECORD="$iam_record" bash scripts/emulator.sh --port "$emulator_port" --moto-port "$moto_port"
   wait_for_http "the emulator" "$endpoint/" 60 emulator
-  wait_for_http "moto" "$s3_endpoint/moto-api/" 10 emulator
+  wait_for_http "moto" "http://127.0.0.1:$moto_port/moto-api/" 10 emulator
+  local line
+  while IFS= read -r line; do actor_keys[${line%%=*}]="${line#*=}"; done < <(helper emulator-account actor-keys)
+  say "  IAM checks of every request recorded in $iam_record"
   {
     echo "# The local stack's emulated AWS account (dummy credentials, emulator only): set -a; . $state_dir/emulator.env; set +a"
     printf '%s\n' "${emulator_env[@]}"
@@ -285,12 +301,12 @@ start_registry() {
 }
 
 start_relay() {
-  phase "Relay: containers reach the emulated S3 as host.docker.internal:$moto_port"
+  phase "Relay: containers reach the emulator's proxy as host.docker.internal:$moto_port"
   local gateway
   gateway="$(bridge_gateway)" || die "cannot find the Docker bridge's gateway address (is docker0 up?)"
   # Listens only on the Docker bridge (reachable from this machine's containers, not from the
   # network) and forwards to the emulator on loopback.
-  start_background relay socat "TCP-LISTEN:$moto_port,bind=$gateway,fork,reuseaddr" "TCP:127.0.0.1:$moto_port"
+  start_background relay socat "TCP-LISTEN:$moto_port,bind=$gateway,fork,reuseaddr" "TCP:127.0.0.1:$emulator_port"
   wait_for_http "the relay" "http://$gateway:$moto_port/" 10 relay
   phase_done
 }
@@ -360,8 +376,9 @@ MIRROR_ROOT='$state_dir/mirror'
 MIRROR_TOPIC='$mirror_topic'
 MIRROR_QUEUE='$mirror_queue'
 CONF
-  # s3fs or the mirror stays behind as a daemon: it must not keep the state lock (fd 9).
-  env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
+  # s3fs or the mirror stays behind as a daemon: it must not keep the state lock (fd 9). The mount
+  # script and its driver act as the instance role, signing as that driver.
+  env "${emulator_env[@]}" AWS_ACCESS_KEY_ID="$(actor_key "$mount_driver")" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
     MAPFILES_MIRROR_JS="$repo/packer/files/usr/local/lib/mapserver-ecs/mirror/index.js" MAPFILES_MIRROR_LOG="$log_dir/mirror.log" \
     bash packer/files/usr/local/sbin/mapfiles-mount mount >&2 9>&-
   # The ECS agent starts once the mount is ready and registers the instance with its attributes.
@@ -388,7 +405,7 @@ run_task() {
   containers="$(helper run-task --region "$region" --cluster "$cluster" --service "$service" \
     --host-path "$instance_mount_point=$mount_point" \
     --env "AWS_ENDPOINT_URL=http://host.docker.internal:$moto_port" \
-    --env AWS_ACCESS_KEY_ID=testing --env AWS_SECRET_ACCESS_KEY=testing \
+    --env AWS_ACCESS_KEY_ID="$(actor_key gdal)" --env AWS_SECRET_ACCESS_KEY=testing \
     --add-host host.docker.internal:host-gateway \
     --label "$stack_label" --name-prefix "$stack_name")"
   task_container="$(head -n1 <<<"$containers")"
