@@ -16,7 +16,8 @@
 # Environment (defaults in brackets):
 #   LOCAL_STACK_DIR            state: pids, logs, registry storage, mount point   [.local]
 #   LOCAL_STACK_EMULATOR_PORT  AWS API emulator on 127.0.0.1                     [4566]
-#   LOCAL_STACK_MOTO_PORT      moto_server behind the emulator, for S3 traffic    [emulator port + 1]
+#   LOCAL_STACK_MOTO_PORT      moto_server behind the emulator; containers reach  [emulator port + 1]
+#                              the emulator on this port of the Docker bridge
 #   LOCAL_STACK_REGISTRY_PORT  image registry on 127.0.0.1                       [5000]
 #   LOCAL_STACK_WMS_PORT       MapServer on 127.0.0.1 (the task's host port)     [8080]
 #   LOCAL_STACK_BUCKET         the mapfile bucket                                [mapserver-ecs-local]
