@@ -19,7 +19,8 @@
 # Environment (defaults in brackets):
 #   LOCAL_STACK_DIR            state: pids, logs, registry storage, mount point   [.local]
 #   LOCAL_STACK_EMULATOR_PORT  AWS API emulator on 127.0.0.1                     [4566]
-#   LOCAL_STACK_MOTO_PORT      moto_server behind the emulator, for S3 traffic    [emulator port + 1]
+#   LOCAL_STACK_MOTO_PORT      moto_server behind the emulator; containers reach  [emulator port + 1]
+#                              the emulator on this port of the Docker bridge
 #   LOCAL_STACK_REGISTRY_PORT  image registry on 127.0.0.1                       [5000]
 #   LOCAL_STACK_WMS_PORT       MapServer on 127.0.0.1 (the task's host port)     [8080]
 #   LOCAL_STACK_BUCKET         the mapfile bucket                                [mapserver-ecs-local]
@@ -27,6 +28,9 @@
 #   LOCAL_STACK_UNHEALTHY_GRACE_SECONDS  seconds the bucket may stay unhealthy before the
 #                              instance takes itself out of service (unhealthy-grace-seconds) [300]
 #   LOCAL_STACK_KEEP_ON_FAILURE=1  leave a failed `up` running, to look at it
+# Every AWS request goes through the emulator's proxy, each actor (pipeline and Packer, the
+# instance's mount script and mirror or s3fs, the task's GDAL) signing with its own dummy key, and
+# is recorded as the IAM checks AWS would make in $LOCAL_STACK_DIR/iam-requests.jsonl.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -93,10 +97,12 @@ fi
 stack_label="mapserver-ecs.local-stack=$state_dir"
 
 endpoint="http://127.0.0.1:$emulator_port"
-# S3 traffic (s3fs, GDAL, uploads) goes straight to moto: the emulator's proxy adds nothing for S3,
-# and a FUSE mount is better served without a proxy in between. AWS_ENDPOINT_URL_S3 is the SDKs'
-# own per-service override.
-s3_endpoint="http://127.0.0.1:$moto_port"
+# S3 traffic (s3fs, the mirror, GDAL, uploads) goes through the proxy too, so that its IAM record
+# (and its S3 event notifications) see every request. AWS_ENDPOINT_URL_S3 is the SDKs' own
+# per-service override.
+s3_endpoint="$endpoint"
+# Where the proxy records each request's IAM checks (one JSON line each): cheap, so always.
+iam_record="$state_dir/iam-requests.jsonl"
 # moto accepts any credentials: these are its documented dummies, used only against the emulator.
 emulator_env=(
   "AWS_ENDPOINT_URL=$endpoint"
@@ -107,6 +113,13 @@ emulator_env=(
   "AWS_SECRET_ACCESS_KEY=testing"
   "AWS_EC2_METADATA_DISABLED=true"
 )
+# The dummy access key id of each actor (actor_key pipeline|mirror|s3fs|gdal|instance), read in start_emulator:
+# the emulator tells the roles apart by it.
+declare -A actor_keys=()
+actor_key() {
+  [[ -n "${actor_keys[$1]:-}" ]] || die "local-stack: no access key id for actor '$1'"
+  printf '%s' "${actor_keys[$1]}"
+}
 
 phase_started=0
 phase() {
@@ -120,7 +133,7 @@ phase_done() {
 
 # The project's CLI from source, with the emulator's environment.
 cli() {
-  env "${emulator_env[@]}" NODE_NO_WARNINGS=1 MAPSERVER_ECS_BUILD_DIR="$state_dir/build/packer" \
+  env "${emulator_env[@]}" AWS_ACCESS_KEY_ID="$(actor_key pipeline)" NODE_NO_WARNINGS=1 MAPSERVER_ECS_BUILD_DIR="$state_dir/build/packer" \
     npx --no-install tsx action/src/index.ts "$@"
 }
 helper() {
@@ -280,9 +293,13 @@ replace_earlier_stack() {
 
 start_emulator() {
   phase "AWS API emulator on $endpoint (moto on $s3_endpoint)"
-  start_background emulator bash scripts/emulator.sh --port "$emulator_port" --moto-port "$moto_port"
+  rm -f "$iam_record"
+  start_background emulator env EMULATOR_IAM_RECORD="$iam_record" bash scripts/emulator.sh --port "$emulator_port" --moto-port "$moto_port"
   wait_for_http "the emulator" "$endpoint/" 60 emulator
-  wait_for_http "moto" "$s3_endpoint/moto-api/" 10 emulator
+  wait_for_http "moto" "http://127.0.0.1:$moto_port/moto-api/" 10 emulator
+  local line
+  while IFS= read -r line; do actor_keys[${line%%=*}]="${line#*=}"; done < <(helper emulator-account actor-keys)
+  say "  IAM checks of every request recorded in $iam_record"
   {
     echo "# The local stack's emulated AWS account (dummy credentials, emulator only): set -a; . $state_dir/emulator.env; set +a"
     printf '%s\n' "${emulator_env[@]}"
@@ -300,12 +317,12 @@ start_registry() {
 }
 
 start_relay() {
-  phase "Relay: containers reach the emulated S3 as host.docker.internal:$moto_port"
+  phase "Relay: containers reach the emulator's proxy as host.docker.internal:$moto_port"
   local gateway
   gateway="$(bridge_gateway)" || die "cannot find the Docker bridge's gateway address (is docker0 up?)"
   # Listens only on the Docker bridge (reachable from this machine's containers, not from the
   # network) and forwards to the emulator on loopback.
-  start_background relay socat "TCP-LISTEN:$moto_port,bind=$gateway,fork,reuseaddr" "TCP:127.0.0.1:$moto_port"
+  start_background relay socat "TCP-LISTEN:$moto_port,bind=$gateway,fork,reuseaddr" "TCP:127.0.0.1:$emulator_port"
   wait_for_http "the relay" "http://$gateway:$moto_port/" 10 relay
   phase_done
 }
@@ -377,8 +394,9 @@ MIRROR_QUEUE='$mirror_queue'
 AUTO_SCALING_GROUP='$auto_scaling_group'
 UNHEALTHY_GRACE_SECONDS='$unhealthy_grace_seconds'
 CONF
-  # s3fs or the mirror stays behind as a daemon: it must not keep the state lock (fd 9).
-  env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
+  # s3fs or the mirror stays behind as a daemon: it must not keep the state lock (fd 9). The mount
+  # script and its driver act as the instance role, signing as that driver.
+  env "${emulator_env[@]}" AWS_ACCESS_KEY_ID="$(actor_key "$mount_driver")" MAPFILES_MOUNT_CONFIG="$mount_config" MAPFILES_READY_FILE="$ready_file" \
     MAPFILES_MIRROR_JS="$repo/packer/files/usr/local/lib/mapserver-ecs/mirror/index.js" MAPFILES_MIRROR_LOG="$log_dir/mirror.log" \
     bash packer/files/usr/local/sbin/mapfiles-mount mount >&2 9>&-
   # The ECS agent starts once the mount is ready and registers the instance with its attributes.
@@ -417,7 +435,7 @@ watch_instance() {
   # (an instance set Unhealthy is replaced); S3 then goes there too, should s3fs need a remount.
   sed "s#^S3_ENDPOINT=.*#S3_ENDPOINT='$endpoint'#" "$mount_config" >"$watch_config"
   # The agent's introspection API is not played here: its cluster and ARN are given instead.
-  start_background watch env "${emulator_env[@]}" MAPFILES_MOUNT_CONFIG="$watch_config" MAPFILES_READY_FILE="$ready_file" \
+  start_background watch env "${emulator_env[@]}" AWS_ACCESS_KEY_ID="$(actor_key instance)" MAPFILES_MOUNT_CONFIG="$watch_config" MAPFILES_READY_FILE="$ready_file" \
     MAPFILES_MOUNT="$repo/packer/files/usr/local/sbin/mapfiles-mount" MAPFILES_RUN_DIR="$run_dir/instance" \
     MAPFILES_MIRROR_JS="$repo/packer/files/usr/local/lib/mapserver-ecs/mirror/index.js" MAPFILES_MIRROR_LOG="$log_dir/mirror.log" \
     MAPFILES_INSTANCE_ID="$instance_id" MAPFILES_CONTAINER_INSTANCE_ARN="$arn" MAPFILES_CLUSTER="$cluster" \
@@ -434,7 +452,7 @@ run_task() {
   containers="$(helper run-task --region "$region" --cluster "$cluster" --service "$service" \
     --host-path "$instance_mount_point=$mount_point" \
     --env "AWS_ENDPOINT_URL=http://host.docker.internal:$moto_port" \
-    --env AWS_ACCESS_KEY_ID=testing --env AWS_SECRET_ACCESS_KEY=testing \
+    --env AWS_ACCESS_KEY_ID="$(actor_key gdal)" --env AWS_SECRET_ACCESS_KEY=testing \
     --add-host host.docker.internal:host-gateway \
     --label "$stack_label" --name-prefix "$stack_name")"
   task_container="$(head -n1 <<<"$containers")"

@@ -77,12 +77,18 @@ function ec2Resources(operation: string, params: URLSearchParams, facts: Request
   return [...new Set(paths.map((path) => ec2Arn(facts, path)))];
 }
 
+/**
+ * Hosts moto serves path-style although they have a dot: containers reach the emulator as
+ * host.docker.internal (moto/s3/responses.py, subdomain_based_buckets), so the record must too.
+ */
+const PATH_STYLE_HOSTS = /^(localhost|localstack|host\.docker\.internal)/;
+
 /** The bucket and key of an S3 request, path-style or virtual-hosted. */
 function s3Target(request: ProxyRequest): { bucket: string; key: string; query: URLSearchParams } {
   const url = new URL(request.url, 'http://s3');
   const host = String(request.headers.host ?? '').split(':')[0] ?? '';
   const path = decodeURIComponent(url.pathname).replace(/^\//, '');
-  if (host && !/^[\d.]+$/.test(host) && host !== 'localhost' && host.split('.').length > 1 && !/^s3[.-]/.test(host)) {
+  if (host && !/^[\d.]+$/.test(host) && !PATH_STYLE_HOSTS.test(host) && host.split('.').length > 1 && !/^s3[.-]/.test(host)) {
     return { bucket: host.split('.')[0] ?? '', key: path, query: url.searchParams };
   }
   const [bucket = '', ...rest] = path.split('/');

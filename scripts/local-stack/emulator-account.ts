@@ -13,6 +13,8 @@
 //                           ECS_INSTANCE_ATTRIBUTES that the mount script wrote to READY_FILE, and
 //                           deregisters the container instances of EC2 instances the group no longer
 //                           has (a roll replaced them); prints `<container instance ARN> (instance <id>: ...)`
+//   actor-keys              prints `<actor>=<access key id>` for each actor the emulator's IAM record
+//                           tells apart (scripts/emulator/iam-recorder.ts ACTORS)
 //
 // Endpoint, region and the emulator's dummy credentials come from the environment
 // (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
@@ -25,6 +27,7 @@ import { join, relative, sep } from 'node:path';
 import { createClients } from '../../action/src/aws/clients.js';
 import { formatError } from '../../action/src/errors.js';
 import { mirrorQueueName, mirrorTopicName } from '../../action/src/mirror/naming.js';
+import { ACTORS } from '../emulator/iam-recorder.js';
 import { registerMountedInstance } from '../emulator/instances.js';
 
 const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
@@ -154,8 +157,11 @@ async function main(argv: string[]): Promise<void> {
     case 'register-instance':
       if (!args[0] || !args[1] || !args[2]) throw new Error('register-instance needs a cluster, an Auto Scaling group and the ready file');
       return registerInstance(args[0], args[1], args[2]);
+    case 'actor-keys':
+      process.stdout.write(Object.entries(ACTORS).map(([actor, { accessKeyId }]) => `${actor}=${accessKeyId}\n`).join(''));
+      return;
     default:
-      throw new Error(`expected network, create-bucket, upload, mirror-names or register-instance, got ${JSON.stringify(command ?? '')}`);
+      throw new Error(`expected network, create-bucket, upload, mirror-names, register-instance or actor-keys, got ${JSON.stringify(command ?? '')}`);
   }
 }
 

@@ -1,7 +1,8 @@
 // `npm start` from the repository, for real: the emulator, the registry, the release pipeline
 // (Packer, the image build and push), the bucket mounted by the AMI's own mount script, and the
 // registered task definition running in Docker. Then WMS requests, a mapfile uploaded through the
-// S3 API and edited, `npm stop` leaving nothing behind, and a second start.
+// S3 API and edited, every AWS request of the stack's actors simulated against the IAM policy of
+// its role, `npm stop` leaving nothing behind, and a second start.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { execFile, spawn } from 'node:child_process';
@@ -10,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { launchBrowser, viewerMapPixels, viewerSettled } from '../support/browser.js';
+import { readRecorded, simulateRecorded } from '../support/iam-simulator.js';
+import { EMULATED_ACCOUNT } from '../../../scripts/emulator/iam-recorder.js';
 import { freePort } from '../../../scripts/support/ports.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -219,6 +222,23 @@ describe('npm start / npm stop', () => {
     const after = await pixelWithinASecond(urls.GetMap ?? '', 256, 128, [10, 200, 30]);
     expect(after).toEqual([10, 200, 30]);
     expect(after).not.toEqual(before);
+  });
+
+  it('records every request of the pipeline, Packer, the mirror and GDAL under its role, and the policies allow all (0 denials)', async () => {
+    const checks = readRecorded(join(stateDir, 'iam-requests.jsonl'));
+    const actors = Object.fromEntries(new Map(checks.filter((c) => c.actor).map((c) => [c.actor, c.role])));
+    const expected = { pipeline: 'pipeline', packer: 'pipeline', mirror: 'instance', gdal: 'task' };
+    // The health watcher signs as the instance, and calls AWS only to take an unhealthy instance out of service.
+    expect(actors).toEqual(actors.instance ? { ...expected, instance: 'instance' } : expected);
+    // The settings the stack runs with (scripts/local-stack.sh): the whole bucket, the inputs' defaults.
+    const role = (name: string): string => `arn:aws:iam::${EMULATED_ACCOUNT}:role/${name}`;
+    const values = { region: 'us-east-1', accountId: EMULATED_ACCOUNT, bucket: 'mapserver-ecs-local-test', bucketPrefix: '', cluster: 'mapserver', service: 'mapserver' };
+    const defaults = { autoScalingGroup: 'mapserver-ecs', capacityProvider: 'mapserver-ecs', launchTemplate: 'mapserver-ecs', ecrRepository: 'mapserver', logGroup: '/ecs/mapserver' };
+    const roles = { instanceRoleArn: role('mapserver-ecs-local'), taskRoleArn: role('mapserver-task'), executionRoleArn: role('mapserver-execution') };
+    const simulation = await simulateRecorded(checks, () => ({ ...values, ...defaults, ...roles }));
+    process.stdout.write(`local stack IAM simulation: ${simulation.simulated} distinct recorded requests, ${simulation.triples} distinct (role, action, resource), ${simulation.denied.length} denied\n`);
+    expect(simulation.denied).toEqual([]);
+    expect(simulation.triples).toBeGreaterThan(0);
   });
 
   it('npm stop leaves no mount, no container and no process; a second npm start works', async () => {

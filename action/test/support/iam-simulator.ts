@@ -85,10 +85,11 @@ export function readRecorded(file: string): RecordedRequest[] {
 
 /**
  * Each distinct recorded request of a role, simulated against that role's generated policy (with the
- * settings `valuesOf` gives it): how many were simulated, and one line per denial (or per condition key
+ * settings `valuesOf` gives it): how many were simulated, how many distinct (role, action, resource),
+ * and one line per denial (or per condition key
  * the simulator dropped, which would leave a condition unchecked).
  */
-export async function simulateRecorded(checks: RecordedRequest[], valuesOf: (check: RecordedRequest) => IamValues): Promise<{ simulated: number; denied: string[] }> {
+export async function simulateRecorded(checks: RecordedRequest[], valuesOf: (check: RecordedRequest) => IamValues): Promise<{ simulated: number; triples: number; denied: string[] }> {
   const distinct = new Map<string, RecordedRequest>();
   for (const check of checks) if (check.role) distinct.set(JSON.stringify([check.role, check.action, check.resource, check.context, valuesOf(check)]), check);
   const denied: string[] = [];
@@ -96,5 +97,6 @@ export async function simulateRecorded(checks: RecordedRequest[], valuesOf: (che
     const verdict = await simulate(iamPolicy(check.role as IamPolicyName, valuesOf(check)), check);
     if (verdict.result !== 'Allowed' || verdict.ignoredKeys.length > 0) denied.push(`${check.actor ?? ''} ${check.operation}: ${check.action} ${check.resource} ${JSON.stringify(check.context)} -> ${verdict.result} ${verdict.ignoredKeys.join(',')}`);
   }
-  return { simulated: distinct.size, denied };
+  const triples = new Set([...distinct.values()].map((c) => `${c.role ?? ''} ${c.action} ${c.resource}`));
+  return { simulated: distinct.size, triples: triples.size, denied };
 }

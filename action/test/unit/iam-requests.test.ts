@@ -30,6 +30,8 @@ describe('S3 requests as IAM actions', () => {
 
   it('reads the bucket of a virtual-hosted request from its host', () => {
     expect(iamChecks(s3('GET', '/maps/roads.map', { host: 'maps-bucket.s3.eu-west-1.amazonaws.com' }), facts)[0]?.resource).toBe('arn:aws:s3:::maps-bucket/maps/roads.map');
+    // A container reaches the emulator as host.docker.internal, which moto serves path-style.
+    expect(iamChecks(s3('GET', '/maps-bucket/roads.map', { host: 'host.docker.internal:4567' }), facts)[0]?.resource).toBe('arn:aws:s3:::maps-bucket/roads.map');
   });
 
   it('DeleteObjects is s3:DeleteObject for each key; a multipart abort is s3:AbortMultipartUpload; a copy reads its source', () => {
