@@ -8,14 +8,18 @@
 //          --github-repository owner/name \
 //          [--bucket-prefix maps/] [--cluster ..] [--service ..] [--auto-scaling-group ..]
 //          [--capacity-provider ..] [--launch-template ..] [--ecr-repository ..] [--log-group ..]
-//          [--cog-buckets a,b] [--out DIR]
+//          [--cog-buckets a,b] [--kms-key-id KEY-ARN] [--out DIR]
+//
+// --kms-key-id: the key ARN of the customer managed key given as kms-key-id; the pipeline policy then
+// lets EC2 use it for the bake's and the launch template's volumes (the key policy must allow the
+// Auto Scaling service-linked role too: ecs/iam/README.md).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IAM_POLICIES, iamPolicy, pipelineTrustPolicy } from '../action/src/aws/iam.js';
 import { InputError, type InputProblem } from '../action/src/errors.js';
 import { parseSettings } from '../action/src/settings.js';
-import { ACCOUNT_ID, GITHUB_REPOSITORY, IAM_ROLE_ARN } from '../action/src/values.js';
+import { ACCOUNT_ID, GITHUB_REPOSITORY, IAM_ROLE_ARN, KMS_KEY_ARN } from '../action/src/values.js';
 
 const SHARED = ['aws-region', 'bucket', 'bucket-prefix', 'cluster', 'service', 'auto-scaling-group', 'capacity-provider', 'launch-template', 'ecr-repository', 'log-group', 'task-role-arn', 'execution-role-arn'] as const;
 
@@ -26,6 +30,7 @@ async function main(): Promise<number> {
       'account-id': { type: 'string' },
       'instance-role-arn': { type: 'string' },
       'cog-buckets': { type: 'string' },
+      'kms-key-id': { type: 'string' },
       'github-repository': { type: 'string' },
       out: { type: 'string', default: 'iam-policies' },
     },
@@ -38,6 +43,11 @@ async function main(): Promise<number> {
   }
   if (!GITHUB_REPOSITORY.test(flag('github-repository'))) {
     problems.push({ input: 'github-repository', message: `expected the GitHub repository whose workflows assume the pipeline role, as owner/name, got ${JSON.stringify(flag('github-repository'))}` });
+  }
+  // A policy names a key by its key ARN: an alias or a bare id would match no request.
+  const kmsKeyArn = flag('kms-key-id');
+  if (kmsKeyArn !== '' && !KMS_KEY_ARN.test(kmsKeyArn)) {
+    problems.push({ input: 'kms-key-id', message: `expected the key ARN of the customer managed key, such as arn:aws:kms:eu-west-1:123456789012:key/<key id>, got ${JSON.stringify(kmsKeyArn)}` });
   }
   const cogBuckets = flag('cog-buckets').split(',').map((b) => b.trim()).filter(Boolean);
   // The names are checked exactly as the action checks them, under a command that needs the bucket
@@ -69,6 +79,7 @@ async function main(): Promise<number> {
       instanceRoleArn: flag('instance-role-arn'),
       taskRoleArn: flag('task-role-arn'),
       executionRoleArn: flag('execution-role-arn'),
+      ...(kmsKeyArn ? { kmsKeyArn } : {}),
     });
     const file = join(out, `${name}-policy.json`);
     writeFileSync(file, `${JSON.stringify(policy, null, 2)}\n`);

@@ -71,7 +71,12 @@ export const INPUTS = [
   { name: 'base-ami-id', default: '', description: 'Base AMI to bake from (ami-...). Defaults to the latest ECS-optimized Amazon Linux 2023 AMI from SSM.' },
   { name: 'ami-id', default: '', description: 'Baked AMI to roll out (ami-...). Set it to redeploy an existing AMI without baking.' },
   { name: 'force', default: 'false', boolean: true, description: 'bake, image, release: bake the AMI and build the image even when one made from the same inputs exists (otherwise it is reused).' },
-  { name: 'mount-driver', default: 'mirror', description: 'How instances serve the bucket: mirror keeps a local copy fed by S3 change events (local-disk speed, edits live within a second); s3fs or mountpoint (mount-s3) mount it through FUSE.' },
+  {
+    name: 'mount-driver',
+    default: '',
+    description:
+      'How instances serve the bucket: mirror keeps a local copy fed by S3 change events (local-disk speed, edits live within a second); s3fs or mountpoint (mount-s3) mount it through FUSE. Unset: bake uses mirror, and bootstrap, roll and release use the driver recorded on the AMI (its mapserver-ecs:mount-driver tag); a value that disagrees with the AMI is refused.',
+  },
   { name: 'mirror-reconcile-seconds', default: '60', description: 'mirror driver: seconds between full comparisons with the bucket, the most a lost change event can delay an edit (README: costs).' },
   { name: 'mirror-include', default: '', description: 'mirror driver: glob patterns (space- or comma-separated) of the paths under the prefix to mirror; empty mirrors every path (README: what the mirror holds).' },
   { name: 'mirror-exclude', default: '', description: 'mirror driver: glob patterns of paths never mirrored, such as imagery GDAL reads through /vsis3/; empty leaves out raster formats (*.tif, *.jp2, ...), none leaves out nothing.' },

@@ -1,5 +1,5 @@
 // Inputs read together because each defaults from another: instance-type and architecture, and the
-// bake instance's settings (bake-subnet falls back to subnets).
+// bake instance's settings (bake-subnet falls back to subnets), and mount-driver, whose absence means "the AMI's".
 import type { InputReader } from './input-reader.js';
 import * as value from './values.js';
 import { instanceArchitecture, quote, type Architecture } from './values.js';
@@ -30,4 +30,10 @@ export function readBakeSettings(r: InputReader): { bakeSubnet: string | undefin
     volumeSize: r.integer('volume-size', 30, 1024),
     kmsKeyId: r.optional('kms-key-id', value.KMS_KEY, 'a KMS key id, alias/name, or key or alias ARN'),
   };
+}
+
+/** mount-driver, and whether it was given: unset means mirror for a bake and the AMI's recorded driver for instances. */
+export function readMountDriver(r: InputReader): { mountDriver: 's3fs' | 'mountpoint' | 'mirror'; mountDriverGiven: boolean } {
+  const given = r.raw('mount-driver') !== '';
+  return { mountDriver: given ? r.oneOf('mount-driver', ['s3fs', 'mountpoint', 'mirror'] as const) : 'mirror', mountDriverGiven: given };
 }

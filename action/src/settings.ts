@@ -4,7 +4,7 @@
 // command needs beyond that is in the two tables below.
 import { InputError, type InputProblem } from './errors.js';
 import { InputReader, type InputSource } from './input-reader.js';
-import { readBakeSettings, readInstanceType, type BakeConnection } from './settings-groups.js';
+import { readBakeSettings, readInstanceType, readMountDriver, type BakeConnection } from './settings-groups.js';
 import { COMMANDS, RELEASE_STEPS, type CommandName, type InputName, type ReleaseStep } from './inputs.js';
 import * as value from './values.js';
 import { hasMapExtension, instanceArchitecture, isImageByDigest, quote, type Architecture } from './values.js';
@@ -42,7 +42,10 @@ export interface Settings {
   amiId: string | undefined;
   /** Bake and build even when an AMI or image with the same input hash exists. */
   force: boolean;
+  /** The given mount driver, else mirror (what a bake installs); instances use the AMI's recorded driver. */
   mountDriver: MountDriver;
+  /** mount-driver was given: it must agree with the AMI's driver; otherwise the AMI's driver is used. */
+  mountDriverGiven: boolean;
   /** mirror driver: seconds between listings of the prefix (bounds what a lost event can delay). */
   mirrorReconcileSeconds: number;
   /** mirror driver: what is mirrored; empty lists mean the mirror's defaults ('none' excludes nothing). */
@@ -226,7 +229,7 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
     baseAmiId: r.optional('base-ami-id', value.AMI_ID, AMI_EXPECTED),
     amiId: r.optional('ami-id', value.AMI_ID, AMI_EXPECTED),
     force: r.boolean('force'),
-    mountDriver: r.oneOf('mount-driver', ['s3fs', 'mountpoint', 'mirror'] as const),
+    ...readMountDriver(r),
     mirrorReconcileSeconds: r.integer('mirror-reconcile-seconds', 5, 86400),
     mirrorInclude: r.list('mirror-include', value.GLOB_PATTERN, 'glob patterns such as *.map or symbols/**'),
     mirrorExclude: r.list('mirror-exclude', value.GLOB_PATTERN, 'glob patterns such as *.tif or imagery/**, or none'),

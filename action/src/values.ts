@@ -15,6 +15,8 @@ export const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)
 export const INSTANCE_PROFILE = /^(arn:aws(-[a-z]+)*:iam::\d{12}:instance-profile\/)?[\w+=,.@/-]{1,128}$/;
 export const TARGET_GROUP_ARN = /^arn:aws(-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[\w-]{1,32}\/[0-9a-f]{16}$/;
 export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+/** A KMS key ARN (not an alias): what an IAM policy's Resource names. */
+export const KMS_KEY_ARN = /^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:key\/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})$/;
 /** A KMS key as EC2 takes it: key id, multi-Region key id, alias name, or key or alias ARN. */
 export const KMS_KEY = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias\/[\w/-]{1,250}|arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(?:key\/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})|alias\/[\w/-]{1,250}))$/;
 /** ECS cluster/service, launch template, Auto Scaling group and capacity provider names share this shape. */

@@ -40,8 +40,8 @@ export async function registerMountedInstance(
   }
 }
 
-/** An AMI as the bake step leaves it (tagged mapserver-ecs:managed, with a snapshot), made in the emulator. */
-export async function makeManagedAmi(ec2: EC2Client, options: { name: string; buildTime: string; sourceAmi: string; subnet: string }): Promise<string> {
+/** An AMI as the bake step leaves it (tagged mapserver-ecs:managed and with its mount driver, mirror unless given; with a snapshot), made in the emulator. */
+export async function makeManagedAmi(ec2: EC2Client, options: { name: string; buildTime: string; sourceAmi: string; subnet: string; mountDriver?: string }): Promise<string> {
   const run = await ec2.send(new RunInstancesCommand({ ImageId: options.sourceAmi, MinCount: 1, MaxCount: 1, InstanceType: 't3.small', SubnetId: options.subnet }));
   const instanceId = run.Instances?.[0]?.InstanceId ?? '';
   const made = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: options.name }));
@@ -53,6 +53,7 @@ export async function makeManagedAmi(ec2: EC2Client, options: { name: string; bu
       Tags: [
         { Key: 'mapserver-ecs:managed', Value: 'true' },
         { Key: 'mapserver-ecs:build-time', Value: options.buildTime },
+        { Key: 'mapserver-ecs:mount-driver', Value: options.mountDriver ?? 'mirror' },
         { Key: 'Name', Value: options.name },
       ],
     }),

@@ -21,6 +21,8 @@ export interface IamValues {
   instanceRoleArn: string;
   taskRoleArn: string;
   executionRoleArn: string;
+  /** The customer managed key of kms-key-id (its key ARN); without one, no KMS statement. */
+  kmsKeyArn?: string;
 }
 
 
@@ -59,6 +61,7 @@ export function iamArns(values: IamValues) {
     instanceRole: values.instanceRoleArn,
     taskRole: values.taskRoleArn,
     executionRole: values.executionRoleArn,
+    kmsKey: values.kmsKeyArn ?? '',
   };
 }
 

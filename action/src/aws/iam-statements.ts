@@ -19,6 +19,8 @@ export interface StatementSource {
   actions: readonly string[];
   resource: (arns: IamArns) => string | string[];
   condition?: (values: IamValues, arns: IamArns) => PolicyCondition | undefined;
+  /** The statement is in the policy only when this holds (an optional setting is used). */
+  when?: (values: IamValues) => boolean;
 }
 
 const ANY = (): string => '*';
@@ -148,6 +150,23 @@ const PIPELINE: StatementSource[] = [
     actions: ['iam:PassRole'],
     resource: (a) => [a.taskRole, a.executionRole],
     condition: () => ({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
+  },
+  // EBS encryption with a customer managed key (Amazon EBS User Guide, "Permissions for users"):
+  // EC2 uses the key on the caller's behalf, through a grant only an AWS service may create.
+  {
+    sid: 'VolumeKey',
+    step: 'bake (Packer: encrypted volume, snapshot and AMI), bootstrap and roll (launch templates with encrypted volumes); only with kms-key-id',
+    actions: ['kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:Decrypt'],
+    resource: (a) => a.kmsKey,
+    when: (values) => values.kmsKeyArn !== undefined,
+  },
+  {
+    sid: 'VolumeKeyGrantsForEc2',
+    step: 'bake, bootstrap, roll (EC2 creates a grant to use the key for the volume); only with kms-key-id',
+    actions: ['kms:CreateGrant'],
+    resource: (a) => a.kmsKey,
+    condition: () => ({ Bool: { 'kms:GrantIsForAWSResource': 'true' } }),
+    when: (values) => values.kmsKeyArn !== undefined,
   },
   {
     sid: 'ServiceLinkedRolesOnFirstUse',

@@ -41,7 +41,8 @@ function statementOf(source: StatementSource, values: IamValues, arns: IamArns):
 
 export function iamPolicy(name: IamPolicyName, values: IamValues): PolicyDocument {
   const arns = iamArns(values);
-  return { Version: '2012-10-17', Statement: IAM_STATEMENTS[name].map((source) => statementOf(source, values, arns)) };
+  const statements = IAM_STATEMENTS[name].filter((source) => source.when?.(values) ?? true);
+  return { Version: '2012-10-17', Statement: statements.map((source) => statementOf(source, values, arns)) };
 }
 
 /** The environment whose jobs assume the pipeline role (release.yml, rebake.yml, redeploy.yml). */
@@ -94,6 +95,7 @@ const PLACEHOLDERS: IamValues = {
   instanceRoleArn: '<instance-role-arn>',
   taskRoleArn: '<task-role-arn>',
   executionRoleArn: '<execution-role-arn>',
+  kmsKeyArn: '<kms-key-arn>',
 };
 
 const code = (text: string): string => `\`${text.replace(/\|/g, '\\|')}\``;

@@ -13,6 +13,7 @@ import type { CommandContext } from '../context.js';
 import { StepFailure } from '../errors.js';
 import { MIRROR_NOTIFICATION_ID } from '../mirror/naming.js';
 import { isImageByDigest } from '../values.js';
+import type { MountDriver } from '../settings.js';
 import { checkAmiFits, MOUNT_DRIVER_TAG } from './ami-fit.js';
 import { MIRROR_EVENTS } from './mirror-events.js';
 
@@ -21,24 +22,30 @@ const UNCHANGED = { state: 'nothing changed' };
 export interface BootstrapInputs {
   /** The AMI a launch template to be created starts from; undefined when the template exists. */
   amiId: string | undefined;
+  /** The driver its instances start: the AMI's recorded one (with an existing template, mount-driver or mirror). */
+  mountDriver: MountDriver;
 }
 
 export async function checkBeforeBootstrap(ctx: CommandContext): Promise<BootstrapInputs> {
   try {
     if (ctx.settings.bucket) await checkBucket(ctx, ctx.settings.bucket);
-    if (ctx.settings.bucket && ctx.settings.mountDriver === 'mirror') await checkNotificationFits(ctx, ctx.settings.bucket);
     await checkServiceImage(ctx);
     if (!(await describeAutoScalingGroup(ctx))) await checkNetwork(ctx, 'subnets');
-    const template = await findLaunchTemplate(ctx.clients.ec2, ctx.settings.launchTemplate);
-    if (template) return { amiId: undefined };
-    await checkNetwork(ctx, 'security-groups');
-    const amiId = ctx.settings.amiId ?? (await newestBakedAmi(ctx));
-    await checkAmiFits(ctx, amiId, ctx.settings.instanceType);
-    return { amiId };
+    const inputs = await launchTemplateInputs(ctx);
+    if (ctx.settings.bucket && inputs.mountDriver === 'mirror') await checkNotificationFits(ctx, ctx.settings.bucket);
+    return inputs;
   } catch (error) {
     if (error instanceof StepFailure) throw error;
     throw new StepFailure(`Bootstrap could not read what it depends on: ${(error as Error).name}: ${(error as Error).message}`, { ...UNCHANGED, cause: error });
   }
+}
+
+async function launchTemplateInputs(ctx: CommandContext): Promise<BootstrapInputs> {
+  const template = await findLaunchTemplate(ctx.clients.ec2, ctx.settings.launchTemplate);
+  if (template) return { amiId: undefined, mountDriver: ctx.settings.mountDriver };
+  await checkNetwork(ctx, 'security-groups');
+  const amiId = ctx.settings.amiId ?? (await newestBakedAmi(ctx));
+  return { amiId, mountDriver: await checkAmiFits(ctx, amiId, ctx.settings.instanceType) };
 }
 
 /** The subnets the group launches into, or the security groups its instances get, exist (before the group or template is made). */
@@ -99,19 +106,20 @@ async function newestBakedAmi(ctx: CommandContext): Promise<string> {
   const { settings, reporter } = ctx;
   const filters = [
     { Name: `tag:${MANAGED_TAG}`, Values: ['true'] },
-    { Name: `tag:${MOUNT_DRIVER_TAG}`, Values: [settings.mountDriver] },
+    // An unset mount-driver takes whichever driver the newest AMI was baked with.
+    { Name: `tag:${MOUNT_DRIVER_TAG}`, Values: settings.mountDriverGiven ? [settings.mountDriver] : ['s3fs', 'mountpoint', 'mirror'] },
     { Name: 'architecture', Values: [settings.architecture] },
     { Name: 'state', Values: ['available'] },
   ];
   const images = (await ctx.clients.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: filters }))).Images ?? [];
   const newest = images.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
   if (newest?.ImageId) {
-    reporter.info(`No ami-id given: the launch template starts from ${newest.ImageId} ${newest.Name ?? ''}, the newest AMI baked for ${settings.architecture} with ${settings.mountDriver}`);
+    reporter.info(`No ami-id given: the launch template starts from ${newest.ImageId} ${newest.Name ?? ''}, the newest AMI baked for ${settings.architecture}${settings.mountDriverGiven ? ` with ${settings.mountDriver}` : ''}`);
     return newest.ImageId;
   }
   throw new StepFailure(
-    `No ami-id given and no AMI baked for ${settings.architecture} with mount driver ${settings.mountDriver} in ${settings.region}: the base AMI has no mount driver, so its instances would sit idle. ` +
-      `Bake one first (mapserver-ecs bake --bucket ${settings.bucket ?? '<bucket>'}${settings.mountDriver === 'mirror' ? '' : ` --mount-driver ${settings.mountDriver}`}), then run bootstrap again (it picks the newest baked AMI), or pass --ami-id`,
+    `No ami-id given and no AMI baked for ${settings.architecture}${settings.mountDriverGiven ? ` with mount driver ${settings.mountDriver}` : ''} in ${settings.region}: the base AMI has no mount driver, so its instances would sit idle. ` +
+      `Bake one first (mapserver-ecs bake --bucket ${settings.bucket ?? '<bucket>'}${settings.mountDriver === 'mirror' || !settings.mountDriverGiven ? '' : ` --mount-driver ${settings.mountDriver}`}), then run bootstrap again (it picks the newest baked AMI), or pass --ami-id`,
     UNCHANGED,
   );
 }

@@ -62,10 +62,13 @@ class Bootstrap {
   }
 }
 
-export async function bootstrap(ctx: CommandContext): Promise<BootstrapResult> {
-  const { settings, reporter } = ctx;
+export async function bootstrap(given: CommandContext): Promise<BootstrapResult> {
+  const { amiId, mountDriver } = await checkBeforeBootstrap(given);
+  // Everything after the checks (change events, user data) follows the driver baked into the AMI.
+  const settings = { ...given.settings, mountDriver };
+  const ctx: CommandContext = { settings, reporter: given.reporter, clients: given.clients, root: given.root, env: given.env };
+  const { reporter } = ctx;
   const run = new Bootstrap(ctx);
-  const { amiId } = await checkBeforeBootstrap(ctx);
   await ecrRepository(run);
   if (settings.mountDriver === 'mirror' && settings.bucket) await mirrorEvents(run, settings.bucket);
   const cluster = await ecsCluster(run);

@@ -44,14 +44,13 @@ function pinnedVersion(version: string | undefined): boolean {
  */
 export async function desiredVersion(ctx: CommandContext, amiId: string, current: LaunchTemplateVersion | undefined): Promise<{ data: RequestLaunchTemplateData; description: string }> {
   const { settings } = ctx;
-  const userData = toBase64(await loadUserData(ctx.root, settings));
   const base = (current?.LaunchTemplateData ?? {}) as RequestLaunchTemplateData;
-  const data = mergeLaunchTemplateData(base, launchTemplateData(settings, amiId, userData), {
-    instanceType: settings.instanceTypeGiven,
-    instanceProfile: settings.instanceProfile !== undefined,
-    securityGroups: settings.securityGroups.length > 0,
-  });
-  await checkAmiFits(ctx, amiId, data.InstanceType ?? settings.instanceType);
+  const given = { instanceType: settings.instanceTypeGiven, instanceProfile: settings.instanceProfile !== undefined, securityGroups: settings.securityGroups.length > 0 };
+  const instanceType = mergeLaunchTemplateData(base, launchTemplateData(settings, amiId, ''), given).InstanceType ?? settings.instanceType;
+  // The user data starts the driver baked into the AMI, checked before anything changes.
+  const onAmi = { ...settings, mountDriver: await checkAmiFits(ctx, amiId, instanceType) };
+  const userData = toBase64(await loadUserData(ctx.root, onAmi));
+  const data = mergeLaunchTemplateData(base, launchTemplateData(onAmi, amiId, userData), given);
   const description = `mapserver-ecs roll to ${amiId} (data ${createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16)})`;
   return { data, description };
 }

@@ -241,7 +241,8 @@ describe('deployments with a static host port fit the group', () => {
   const primary = async () => (await clients.ecs.send(new DescribeServicesCommand({ cluster: 'pair', services: ['pair'] }))).services?.[0]?.deployments?.find((d) => d.status === 'PRIMARY');
 
   beforeAll(async () => {
-    await bootstrap(context({ ...pair, 'ami-id': amis[2] ?? '', image: image(1) }));
+    const s3fsAmi = await makeManagedAmi(clients.ec2, { name: 'mapserver-ecs-s3fs', buildTime: '2026-11-04T10:00:00Z', sourceAmi, subnet, mountDriver: 's3fs' });
+    await bootstrap(context({ ...pair, 'ami-id': s3fsAmi, image: image(1) }));
     const group = (await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['pair-asg'] }))).AutoScalingGroups?.[0];
     const ids = (group?.Instances ?? []).map((i) => i.InstanceId ?? '');
     expect(ids).toHaveLength(2);

@@ -35,6 +35,34 @@ describe('scripts/iam-policies.ts', () => {
     }
   });
 
+  it('with --kms-key-id, lets the pipeline use that key for EBS volumes and nothing more; without it, no KMS statement', () => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const base = ['scripts/iam-policies.ts', '--account-id', '123456789012', '--aws-region', 'eu-west-1', '--bucket', 'team-maps',
+      '--instance-role-arn', role('instance'), '--task-role-arn', role('task'), '--execution-role-arn', role('execution'), '--github-repository', 'team/maps-infra'];
+    const pipeline = (extra: string[]): { Statement: Array<{ Sid: string; Action: string[]; Resource: string; Condition?: unknown }> } => {
+      const out = mkdtempSync(join(tmpdir(), 'iam-kms-'));
+      try {
+        const run = spawnSync(tsx, [...base, ...extra, '--out', out], { cwd: repoRoot, encoding: 'utf8' });
+        expect(run.stderr).toBe('');
+        return JSON.parse(readFileSync(join(out, 'pipeline-policy.json'), 'utf8')) as never;
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    };
+    expect(JSON.stringify(pipeline([]))).not.toContain('kms:');
+    const kms = pipeline(['--kms-key-id', key]).Statement.filter((s) => s.Action.some((a) => a.startsWith('kms:')));
+    expect(kms.map((s) => [s.Sid, s.Resource])).toEqual([['VolumeKey', key], ['VolumeKeyGrantsForEc2', key]]);
+    expect(kms[1]?.Action).toEqual(['kms:CreateGrant']);
+    expect(kms[1]?.Condition).toEqual({ Bool: { 'kms:GrantIsForAWSResource': 'true' } });
+  });
+
+  it('refuses a kms-key-id that is not a key ARN, naming it', () => {
+    const run = spawnSync(tsx, ['scripts/iam-policies.ts', '--account-id', '123456789012', '--aws-region', 'eu-west-1', '--bucket', 'team-maps', '--instance-role-arn', role('instance'),
+      '--task-role-arn', role('task'), '--execution-role-arn', role('execution'), '--github-repository', 'team/maps-infra', '--kms-key-id', 'alias/volumes', '--out', join(tmpdir(), `iam-kms-refused-${process.pid}`)], { cwd: repoRoot, encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/kms-key-id: expected the key ARN of the customer managed key.*got "alias\/volumes"/);
+  });
+
   it('refuses bad values, naming each, and writes nothing', () => {
     const out = join(tmpdir(), `iam-refused-${process.pid}`);
     const run = spawnSync(tsx, ['scripts/iam-policies.ts', '--account-id', '42', '--aws-region', 'eu-west-1', '--bucket', 'Bad_Bucket', '--out', out], { cwd: repoRoot, encoding: 'utf8' });

@@ -100,7 +100,7 @@ beforeAll(async () => {
   const securityGroup = (await clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: ['default'] }))).SecurityGroups?.[0];
   const source = ((await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images ?? []).find((i) => (i.Platform ?? '').toLowerCase() !== 'windows')?.ImageId ?? '';
   for (const day of ['01', '02', '03']) {
-    amis.push(await makeManagedAmi(clients.ec2, { name: `mapserver-ecs-2026-12-${day}`, buildTime: `2026-12-${day}T10:00:00Z`, sourceAmi: source, subnet: subnets[0]?.SubnetId ?? '' }));
+    amis.push(await makeManagedAmi(clients.ec2, { name: `mapserver-ecs-2026-12-${day}`, buildTime: `2026-12-${day}T10:00:00Z`, sourceAmi: source, subnet: subnets[0]?.SubnetId ?? '', mountDriver: 's3fs' }));
   }
   inputs = {
     command: 'bootstrap',

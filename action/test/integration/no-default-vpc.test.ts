@@ -68,7 +68,7 @@ describe('an account without a default VPC', () => {
 
   it('release bakes in the given subnet', async () => {
     const inputs = { bucket: 'maps-bucket', subnets: subnet, 'instance-profile': 'mapserver-ecs-instance', 'mount-driver': 's3fs' } as const;
-    const first = await makeManagedAmi(clients.ec2, { name: 'mapserver-ecs-2026-11-01', buildTime: '2026-11-01T10:00:00Z', sourceAmi, subnet });
+    const first = await makeManagedAmi(clients.ec2, { name: 'mapserver-ecs-2026-11-01', buildTime: '2026-11-01T10:00:00Z', sourceAmi, subnet, mountDriver: 's3fs' });
     await bootstrap(context({ ...inputs, command: 'bootstrap', 'ami-id': first }));
     const ctx = context({ ...inputs, command: 'release', 'skip-steps': 'image,deploy', 'wait-minutes': '1' });
     await releaseCommand(ctx);

@@ -11,6 +11,8 @@ export interface IamRequest {
   resource: string;
   /** Condition keys the request carries (s3:prefix, iam:PassedToService, ec2:ResourceTag/...). */
   context?: Record<string, string | string[]>;
+  /** The resource's own policy (a KMS key policy: KMS honours identity policies only when it delegates to the account). */
+  resourcePolicy?: PolicyDocument;
 }
 
 export interface Verdict {
@@ -34,6 +36,7 @@ export async function simulate(policy: PolicyDocument, request: IamRequest, acco
       identityPolicies: [{ name: 'generated', policy }],
       serviceControlPolicies: [],
       resourceControlPolicies: [],
+      ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy } : {}),
     },
     { simulationMode: 'Strict' },
   );

@@ -246,6 +246,20 @@ describe('bootstrap', () => {
     expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(0);
   });
 
+  it('without mount-driver takes the newest AMI of any driver, and its driver for the user data and change events', async () => {
+    nothingExists();
+    const baked = { ImageId: 'ami-00000000000000003', CreationDate: '2026-11-03T00:00:00.000Z', Architecture: 'x86_64' as const, Tags: [{ Key: 'mapserver-ecs:mount-driver', Value: 's3fs' }] };
+    ec2.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [baked] });
+    ec2.on(DescribeImagesCommand, { ImageIds: ['ami-00000000000000003'] }).resolves({ Images: [baked] });
+    await bootstrap(testContext({ ...inputs, 'ami-id': '', 'mount-driver': '' }));
+    expect(ec2.commandCalls(DescribeImagesCommand)[0]?.args[0].input.Filters).toEqual(expect.arrayContaining([{ Name: 'tag:mapserver-ecs:mount-driver', Values: ['s3fs', 'mountpoint', 'mirror'] }]));
+    const userData = Buffer.from(ec2.commandCalls(CreateLaunchTemplateCommand)[0]?.args[0].input.LaunchTemplateData?.UserData ?? '', 'base64').toString();
+    expect(userData).toMatch(/^MOUNT_DRIVER='s3fs'$/m);
+    // The mirror's topic and notification are not made for an s3fs AMI.
+    expect(sns.commandCalls(CreateTopicCommand)).toHaveLength(0);
+    expect(s3.commandCalls(PutBucketNotificationConfigurationCommand)).toHaveLength(0);
+  });
+
   it('without ami-id and no baked AMI, refuses with the command to run and creates nothing', async () => {
     nothingExists();
     ec2.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [] });

@@ -3,7 +3,7 @@
 // prefix; "*" holds exactly the actions AWS gives no resource type; the trust policy admits the
 // production environment of the repository and nothing else.
 import { describe, expect, it } from '@jest/globals';
-import { GITHUB_OIDC_HOST, IAM_POLICIES, iamPolicy, pipelineTrustPolicy, type IamPolicyName, type IamValues } from '../../src/aws/iam.js';
+import { GITHUB_OIDC_HOST, IAM_POLICIES, iamPolicy, pipelineTrustPolicy, type IamPolicyName, type IamValues, type PolicyDocument } from '../../src/aws/iam.js';
 import { isWildcardOnly, simulate, simulateTrust, type IamRequest } from '../support/iam-simulator.js';
 
 const ACCOUNT = '123456789012';
@@ -115,10 +115,34 @@ const ALLOWED_WHOLE_BUCKET: Row[] = [
   ['instance', 's3:GetObject', `${BUCKET}/other/roads.map`],
 ];
 
-async function verdicts(prefix: string, rows: Row[]): Promise<string[]> {
+const KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+const OTHER_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/0000abcd-12ab-34cd-56ef-1234567890ab`;
+const FOR_AWS_RESOURCE = { 'kms:GrantIsForAWSResource': 'true' };
+const VOLUME_KEY_ACTIONS = ['kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:Decrypt'];
+
+// AWS's default key policy: it delegates to the account, so the key is used as IAM policies allow.
+const DEFAULT_KEY_POLICY: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }],
+};
+
+/** With --kms-key-id: EBS encryption with that key only, and grants only for an AWS service. */
+const ALLOWED_WITH_KEY: Row[] = [...VOLUME_KEY_ACTIONS.map((a): Row => ['pipeline', a, KEY]), ['pipeline', 'kms:CreateGrant', KEY, FOR_AWS_RESOURCE]];
+const DENIED_WITH_KEY: Row[] = [
+  ...VOLUME_KEY_ACTIONS.map((a): Row => ['pipeline', a, OTHER_KEY]),
+  ['pipeline', 'kms:CreateGrant', OTHER_KEY, FOR_AWS_RESOURCE],
+  ['pipeline', 'kms:CreateGrant', KEY, { 'kms:GrantIsForAWSResource': 'false' }],
+  ['pipeline', 'kms:CreateGrant', KEY],
+  ['pipeline', 'kms:Encrypt', KEY],
+  ['pipeline', 'kms:ScheduleKeyDeletion', KEY],
+  ['pipeline', 'kms:PutKeyPolicy', KEY],
+  ['instance', 'kms:Decrypt', KEY],
+];
+
+async function verdicts(prefix: string, rows: Row[], kmsKeyArn?: string): Promise<string[]> {
   return Promise.all(
     rows.map(async ([name, action, resource, context]) => {
-      const verdict = await simulate(iamPolicy(name, { ...values, bucketPrefix: prefix }), { action, resource, ...(context ? { context } : {}) });
+      const verdict = await simulate(iamPolicy(name, { ...values, bucketPrefix: prefix, ...(kmsKeyArn ? { kmsKeyArn } : {}) }), { action, resource, ...(context ? { context } : {}), ...(action.startsWith('kms:') ? { resourcePolicy: DEFAULT_KEY_POLICY } : {}) });
       const ignored = verdict.ignoredKeys.length > 0 ? ` (ignored ${verdict.ignoredKeys.join(', ')})` : '';
       return `${name} ${action} ${resource} ${JSON.stringify(context ?? {})}: ${verdict.result}${ignored}`;
     }),
@@ -140,10 +164,24 @@ describe.each([
   });
 });
 
+describe('with kms-key-id, the pipeline policy', () => {
+  it('allows EBS encryption with that key, grants only for AWS resources', async () => {
+    expectAll(await verdicts('', ALLOWED_WITH_KEY, KEY), 'Allowed');
+  });
+
+  it('denies another key, grants for anyone, other KMS actions, and the instance role', async () => {
+    expectAll(await verdicts('', DENIED_WITH_KEY, KEY), 'ImplicitlyDenied');
+  });
+
+  it('without kms-key-id, denies every KMS action', async () => {
+    expectAll(await verdicts('', ALLOWED_WITH_KEY), 'ImplicitlyDenied');
+  });
+});
+
 describe('"Resource": "*"', () => {
   it.each(IAM_POLICIES)('in the %s policy, holds exactly the actions AWS gives no resource type', async (name) => {
     const misplaced: string[] = [];
-    for (const statement of iamPolicy(name, values).Statement) {
+    for (const statement of iamPolicy(name, { ...values, kmsKeyArn: KEY }).Statement) {
       for (const action of [statement.Action].flat()) {
         const anyResource = statement.Resource === '*';
         if ((await isWildcardOnly(action)) !== anyResource) misplaced.push(`${statement.Sid}: ${action} ${anyResource ? 'needs a resource' : 'supports no resource, only "*"'}`);

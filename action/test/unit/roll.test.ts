@@ -269,19 +269,44 @@ describe('rollInstances', () => {
 });
 
 describe('the AMI must suit the instances', () => {
-  it('refuses an AMI baked with another mount driver before anything changes, naming both', async () => {
+  const bakedWith = (driver: string | undefined, architecture: 'x86_64' | 'arm64' = 'x86_64') =>
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: AMI, Architecture: architecture, Tags: driver ? [{ Key: 'mapserver-ecs:mount-driver', Value: driver }] : [] }] });
+  const newUserData = (): string => Buffer.from(ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0]?.args[0].input.LaunchTemplateData?.UserData ?? '', 'base64').toString();
+
+  it('refuses a given mount-driver that disagrees with the AMI before anything changes, naming both', async () => {
     happyPath();
-    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: AMI, Architecture: 'x86_64', Tags: [{ Key: 'mapserver-ecs:mount-driver', Value: 's3fs' }] }] });
-    const error = (await rollInstances(testContext(inputs), AMI, timing()).catch((e: unknown) => e)) as StepFailure;
+    bakedWith('s3fs');
+    const error = (await rollInstances(testContext({ ...inputs, 'mount-driver': 'mirror' }), AMI, timing()).catch((e: unknown) => e)) as StepFailure;
     expect(error).toBeInstanceOf(StepFailure);
     expect(error.message).toMatch(/AMI ami-0123456789abcdef0 was baked with mount driver s3fs, but mount-driver is mirror/);
     expect(error.state).toBe('nothing changed');
     expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
   });
 
+  it('without mount-driver starts the driver recorded on the AMI', async () => {
+    happyPath();
+    bakedWith('s3fs');
+    await rollInstances(testContext(inputs), AMI, timing());
+    expect(newUserData()).toMatch(/^MOUNT_DRIVER='?s3fs'?$/m);
+  });
+
+  it('refuses an AMI without the mount-driver tag unless mount-driver is given', async () => {
+    happyPath();
+    bakedWith(undefined);
+    await expect(rollInstances(testContext(inputs), AMI, timing())).rejects.toThrow(/AMI ami-0123456789abcdef0 has no mapserver-ecs:mount-driver tag.*set mount-driver/);
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
+  });
+
+  it('takes a given mount-driver for an AMI without the tag', async () => {
+    happyPath();
+    bakedWith(undefined);
+    await rollInstances(testContext({ ...inputs, 'mount-driver': 'mountpoint' }), AMI, timing());
+    expect(newUserData()).toMatch(/^MOUNT_DRIVER='?mountpoint'?$/m);
+  });
+
   it('refuses an arm64 AMI for the x86_64 instance type the template keeps', async () => {
     happyPath();
-    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: AMI, Architecture: 'arm64' }] });
+    bakedWith('mirror', 'arm64');
     await expect(rollInstances(testContext(inputs), AMI, timing())).rejects.toThrow(/AMI ami-0123456789abcdef0 is an arm64 image, but instance type t3.small is x86_64/);
     expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
   });

@@ -145,6 +145,13 @@ describe('action/action.yml', () => {
     expect(schemaErrors(validator.validateAction(runtimeKnownToSchema))).toEqual([]);
   });
 
+  it('has no mount-driver default, so an unset MOUNT_DRIVER variable means the AMI\'s driver, not mirror', () => {
+    expect((actionYml.inputs as Record<string, { default?: string }>)['mount-driver']?.default ?? '').toBe('');
+    for (const file of ['release.yml', 'redeploy.yml', 'rebake.yml']) {
+      expect([file, actionSteps(workflow(file))[0]?.with?.['mount-driver']]).toEqual([file, '${{ vars.MOUNT_DRIVER }}']);
+    }
+  });
+
   it('declares every input name the CLI knows', () => {
     expect(Object.keys(actionYml.inputs)).toEqual([...INPUT_NAMES]);
   });
@@ -317,6 +324,11 @@ describe('mapserver-ecs.yml (reusable)', () => {
     for (const name of Object.keys(call.inputs)) {
       if (INPUT_NAMES.includes(name)) expect(step?.with?.[name]).toBe(`\${{ inputs.${name} }}`);
     }
+  });
+
+  it('leaves mount-driver unset unless the caller sets it, so the action takes the driver recorded on the AMI', () => {
+    expect((call.inputs['mount-driver'] as { default?: string } | undefined)?.default).toBe('');
+    expect(actionSteps(wf)[0]?.with?.['mount-driver']).toBe('${{ inputs.mount-driver }}');
   });
 
   it('exposes only outputs the job sets from the action', () => {
