@@ -272,12 +272,8 @@ function readFields(reader: InputReader, command: CommandName | undefined, regio
 /** Relations between inputs that each look fine alone. */
 function relationProblems(settings: Settings): InputProblem[] {
   const problems: InputProblem[] = [];
-  const problem = (input: InputName, message: string): void => {
-    problems.push({ input, message });
-  };
-  if (settings.minSize > settings.maxSize) {
-    problem('min-size', `must not exceed max-size (${settings.maxSize}), got ${settings.minSize}`);
-  }
+  const problem = (input: InputName, message: string): number => problems.push({ input, message });
+  if (settings.minSize > settings.maxSize) problem('min-size', `must not exceed max-size (${settings.maxSize}), got ${settings.minSize}`);
   if (settings.desiredCount > settings.maxSize && settings.maxSize > 0) {
     problem('desired-count', `must not exceed max-size (${settings.maxSize}), got ${settings.desiredCount}`);
   }
