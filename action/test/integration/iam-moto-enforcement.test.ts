@@ -10,6 +10,7 @@ import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjects
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { iamPolicy, type IamPolicyName, type IamValues } from '../../src/aws/iam.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
+import { DEFAULT_NAMES } from '../support/iam-simulator.js';
 
 const ACCOUNT = '123456789012';
 const BUCKET = 'iam-moto-maps';
@@ -19,13 +20,7 @@ const values: IamValues = {
   bucket: BUCKET,
   // The whole bucket: moto cannot give the s3:prefix a listing under a prefix carries.
   bucketPrefix: '',
-  cluster: 'mapserver',
-  service: 'mapserver',
-  autoScalingGroup: 'mapserver-ecs',
-  capacityProvider: 'mapserver-ecs',
-  launchTemplate: 'mapserver-ecs',
-  ecrRepository: 'mapserver',
-  logGroup: '/ecs/mapserver',
+  ...DEFAULT_NAMES,
   instanceRoleArn: `arn:aws:iam::${ACCOUNT}:role/instance`,
   taskRoleArn: `arn:aws:iam::${ACCOUNT}:role/task`,
   executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/execution`,

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { iamPolicy, IAM_POLICIES, type IamPolicyName, type IamValues } from '../../src/aws/iam.js';
 import { runCliFromSource, type CliRun } from '../support/cli-source.js';
-import { simulate } from '../support/iam-simulator.js';
+import { DEFAULT_NAMES, simulate } from '../support/iam-simulator.js';
 import { ACTORS, actorCredentials, EMULATED_ACCOUNT, type RecordedCheck } from '../../../scripts/emulator/iam-recorder.js';
 import { s3AccessInterceptor } from '../../../scripts/emulator/s3-access.js';
 import { makeManagedAmi, registerMountedInstance } from '../../../scripts/emulator/instances.js';
@@ -37,13 +37,7 @@ const values: IamValues = {
   accountId: EMULATED_ACCOUNT,
   bucket: BUCKET,
   bucketPrefix: PREFIX,
-  cluster: 'mapserver',
-  service: 'mapserver',
-  autoScalingGroup: 'mapserver-ecs',
-  capacityProvider: 'mapserver-ecs',
-  launchTemplate: 'mapserver-ecs',
-  ecrRepository: 'mapserver',
-  logGroup: '/ecs/mapserver',
+  ...DEFAULT_NAMES,
   instanceRoleArn: role(PROFILE),
   taskRoleArn: role('mapserver-task'),
   executionRoleArn: role('mapserver-execution'),

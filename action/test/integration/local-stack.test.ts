@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { launchBrowser, viewerMapPixels, viewerSettled } from '../support/browser.js';
-import { readRecorded, simulateRecorded } from '../support/iam-simulator.js';
+import { DEFAULT_NAMES, readRecorded, simulateRecorded } from '../support/iam-simulator.js';
 import { EMULATED_ACCOUNT } from '../../../scripts/emulator/iam-recorder.js';
 import { freePort } from '../../../scripts/support/ports.js';
 
@@ -232,10 +232,9 @@ describe('npm start / npm stop', () => {
     expect(actors).toEqual(actors.instance ? { ...expected, instance: 'instance' } : expected);
     // The settings the stack runs with (scripts/local-stack.sh): the whole bucket, the inputs' defaults.
     const role = (name: string): string => `arn:aws:iam::${EMULATED_ACCOUNT}:role/${name}`;
-    const values = { region: 'us-east-1', accountId: EMULATED_ACCOUNT, bucket: 'mapserver-ecs-local-test', bucketPrefix: '', cluster: 'mapserver', service: 'mapserver' };
-    const defaults = { autoScalingGroup: 'mapserver-ecs', capacityProvider: 'mapserver-ecs', launchTemplate: 'mapserver-ecs', ecrRepository: 'mapserver', logGroup: '/ecs/mapserver' };
+    const values = { region: 'us-east-1', accountId: EMULATED_ACCOUNT, bucket: 'mapserver-ecs-local-test', bucketPrefix: '' };
     const roles = { instanceRoleArn: role('mapserver-ecs-local'), taskRoleArn: role('mapserver-task'), executionRoleArn: role('mapserver-execution') };
-    const simulation = await simulateRecorded(checks, () => ({ ...values, ...defaults, ...roles }));
+    const simulation = await simulateRecorded(checks, () => ({ ...values, ...DEFAULT_NAMES, ...roles }));
     process.stdout.write(`local stack IAM simulation: ${simulation.simulated} distinct recorded requests, ${simulation.triples} distinct (role, action, resource), ${simulation.denied.length} denied\n`);
     expect(simulation.denied).toEqual([]);
     expect(simulation.triples).toBeGreaterThan(0);

