@@ -22,7 +22,7 @@ import { LAUNCH_HOOK_NAME } from '../../src/aws/lifecycle-hook.js';
 import type { InputName } from '../../src/inputs.js';
 import { bootstrap } from '../../src/steps/bootstrap.js';
 import { rollInstances } from '../../src/steps/roll.js';
-import { readRecorded, simulateRecorded, type RecordedRequest } from '../support/iam-simulator.js';
+import { DEFAULT_NAMES, readRecorded, simulateRecorded, type RecordedRequest } from '../support/iam-simulator.js';
 import { testContext } from '../../../scripts/support/command-context.js';
 import { actorCredentials, EMULATED_ACCOUNT } from '../../../scripts/emulator/iam-recorder.js';
 import { MOUNT_SCRIPT } from '../../../scripts/support/mount.js';
@@ -270,13 +270,7 @@ describe('the instance role', () => {
     accountId: EMULATED_ACCOUNT,
     bucket: 'maps-bucket',
     bucketPrefix: '',
-    cluster: 'mapserver',
-    service: 'mapserver',
-    autoScalingGroup: GROUP,
-    capacityProvider: GROUP,
-    launchTemplate: GROUP,
-    ecrRepository: 'mapserver',
-    logGroup: '/ecs/mapserver',
+    ...DEFAULT_NAMES,
     instanceRoleArn: `arn:aws:iam::${EMULATED_ACCOUNT}:role/mapserver-ecs-instance`,
     taskRoleArn: `arn:aws:iam::${EMULATED_ACCOUNT}:role/mapserver-task`,
     executionRoleArn: `arn:aws:iam::${EMULATED_ACCOUNT}:role/mapserver-execution`,

@@ -20,7 +20,7 @@ import { LAUNCH_FAILURE_TAG, LAUNCH_HOOK } from '../../src/aws/lifecycle-hook.js
 import { parseSettings } from '../../src/settings.js';
 import { renderUserData } from '../../src/steps/user-data.js';
 import type { IamValues } from '../../src/aws/iam.js';
-import { readRecorded, simulateRecorded, type RecordedRequest } from '../support/iam-simulator.js';
+import { DEFAULT_NAMES, readRecorded, simulateRecorded, type RecordedRequest } from '../support/iam-simulator.js';
 import { freePort } from '../../../scripts/support/ports.js';
 import { ACTORS, EMULATED_ACCOUNT } from '../../../scripts/emulator/iam-recorder.js';
 import { startEmulator, type Emulator } from '../../../scripts/emulator/start.js';
@@ -240,13 +240,7 @@ describe('the instance role', () => {
     accountId: EMULATED_ACCOUNT,
     bucket: 'maps-bucket',
     bucketPrefix: '',
-    cluster: 'mapserver',
-    service: 'mapserver',
-    autoScalingGroup: GROUP,
-    capacityProvider: GROUP,
-    launchTemplate: GROUP,
-    ecrRepository: 'mapserver',
-    logGroup: '/ecs/mapserver',
+    ...DEFAULT_NAMES,
     instanceRoleArn: role('mapserver-ecs-instance'),
     taskRoleArn: role('mapserver-task'),
     executionRoleArn: role('mapserver-execution'),
