@@ -195,7 +195,7 @@ describe('self-healing', () => {
     const watch = instance.watch();
     try {
       killMirror(instance);
-      await until('the watch to see the stale mirror', () => (/unhealthy: .*heartbeat/.test(watch.output()) ? true : undefined), 60_000);
+      await until('the watch to see the stale mirror', () => (/unhealthy: .*not running/.test(watch.output()) ? true : undefined), 60_000);
       restartMirror(instance);
       await until('the watch to see the mirror back', () => (/healthy again after \d+ s: nothing changed/.test(watch.output()) ? true : undefined), 30_000);
       expect((await containerInstance(agent.ContainerInstanceArn))?.status).toBe('ACTIVE');
@@ -203,7 +203,7 @@ describe('self-healing', () => {
 
       killMirror(instance);
       await expect(watch.exited).resolves.toBe(0);
-      expect(watch.output()).toMatch(new RegExp(`taking ${instanceId} out of service: unhealthy for \\d+ s: .*heartbeat`));
+      expect(watch.output()).toMatch(new RegExp(`taking ${instanceId} out of service: unhealthy for \\d+ s: .*not running`));
       expect((await containerInstance(agent.ContainerInstanceArn))?.status).toBe('DRAINING');
       // Auto Scaling replaces an Unhealthy instance: it leaves the group, a new one takes its place.
       const replaced = (await group())?.Instances ?? [];

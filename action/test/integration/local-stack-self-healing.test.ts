@@ -13,8 +13,8 @@ import { freePort } from '../../../scripts/support/ports.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const START_TIMEOUT_MS = 25 * 60_000;
-// The mirror's heartbeat is stale after 30 s and the watcher checks every 10 s: 30 s leaves time
-// to bring the mirror back before it runs out.
+// The mirror's check fails within 10 s of its process dying ("... not running") and the watcher
+// checks every 10 s: 30 s leaves time to bring the mirror back before it runs out.
 const GRACE_SECONDS = 30;
 const GROUP = 'mapserver-ecs';
 const CLUSTER = 'mapserver';
@@ -149,7 +149,7 @@ describe('npm start: the played instance heals itself', () => {
 
   it('a mirror back within the grace period changes nothing', async () => {
     killMirror();
-    await until('the watcher to see the stale mirror', () => (/unhealthy: .*heartbeat/.test(watchLog()) ? true : undefined), 90_000, watchLog);
+    await until('the watcher to see the stale mirror', () => (/unhealthy: .*not running/.test(watchLog()) ? true : undefined), 90_000, watchLog);
     restartMirror();
     await until('the watcher to see the mirror back', () => (/healthy again after \d+ s: nothing changed/.test(watchLog()) ? true : undefined), 60_000, watchLog);
     expect(watchLog()).not.toMatch(/out of service:/);
@@ -162,7 +162,7 @@ describe('npm start: the played instance heals itself', () => {
     const killedAt = Date.now();
     killMirror();
     await until('the watcher to take the instance out of service', () => (/Unhealthy in its Auto Scaling group/.test(watchLog()) ? true : undefined), 150_000, watchLog);
-    const seconds = Number(new RegExp(`taking ${instance.INSTANCE_ID} out of service: unhealthy for (\\d+) s: .*heartbeat`).exec(watchLog())?.[1]);
+    const seconds = Number(new RegExp(`taking ${instance.INSTANCE_ID} out of service: unhealthy for (\\d+) s: .*not running`).exec(watchLog())?.[1]);
     expect(seconds).toBeGreaterThanOrEqual(GRACE_SECONDS);
     expect((Date.now() - killedAt) / 1000).toBeGreaterThanOrEqual(GRACE_SECONDS);
     expect((await containerInstances()).find((c) => c.containerInstanceArn === instance.CONTAINER_INSTANCE_ARN)?.status).toBe('DRAINING');
