@@ -117,8 +117,8 @@ describe('release reuses what did not change', () => {
     expect(first.calls.CreateImage ?? 0).toBeGreaterThan(0);
     expect(mutations()).toMatchObject({ RegisterTaskDefinition: 1, CreateLaunchTemplateVersion: 1, StartInstanceRefresh: 1 });
     expect((calls.UpdateService ?? 0) + (calls.CreateService ?? 0)).toBe(1);
-    // Bootstrap started the instances on the base AMI itself.
-    expect(first.stderr).toMatch(/bake: baked ami-[0-9a-f]+: bake \(ami-[0-9a-f]+, which the instances run, was not baked by this pipeline\)/);
+    // Bootstrap started the instances on an AMI an earlier bake made from an older base AMI.
+    expect(first.stderr).toMatch(/bake: baked ami-[0-9a-f]+: bake \(new base AMI ami-[0-9a-f]+ published/);
     expect(await registryTags()).toEqual(expect.arrayContaining([expect.stringMatching(/^content-[0-9a-f]{64}$/), 'latest']));
     const amiId = /^ami-id=(.*)$/m.exec(first.stdout)?.[1] ?? '';
     const ami = (await clients.ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }))).Images?.[0];
@@ -144,7 +144,9 @@ describe('release reuses what did not change', () => {
       expect(new RegExp(`^${name}=(.*)$`, 'm').exec(again.stdout)?.[1]).toBe(new RegExp(`^${name}=(.*)$`, 'm').exec(first.stdout)?.[1]);
     }
     const total = Object.values(again.calls).reduce((a, b) => a + b, 0);
-    expect(total).toBeLessThan(15);
+    // Reads only: the plan's lookups, plus the launch template's settings a roll keeps and the AMI's
+    // driver and architecture it checks.
+    expect(total).toBeLessThan(20);
   });
 
   it('a changed provisioning script: the dry-run names it, then the release bakes and rolls, and deploys nothing', async () => {
